@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs everything Roster's tests and demo need on a fresh Debian machine, idempotently:
+# npm dependencies (Node 24 comes from the npm registry's `node` package), and the local
+# control plane built from Go modules into .roster/bin. Caches live under .roster/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ ! -x node_modules/.bin/node || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "[setup] npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+bash controlplane/build.sh

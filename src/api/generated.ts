@@ -1,0 +1,378 @@
+// Generated from crds/*.yaml by `npm run generate`. Do not edit by hand:
+// change the CRD and regenerate (a test fails when this file drifts from the CRDs).
+
+import type { ObjectMeta } from '../runtime/kube-client.ts';
+
+/** A metav1.Condition. */
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  observedGeneration?: number;
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
+
+/**
+ * An Invitation offers a person a role in a team through an emailed, single-use, expiring link. The operator creates one for every Membership not accepted yet; a person may also create one directly, and accepting it creates the Membership. Annotate it with roster.dev/resend to mint a fresh link; set spec.revoked to revoke it.
+ */
+export interface Invitation {
+  apiVersion: 'roster.dev/v1alpha1';
+  kind: 'Invitation';
+  metadata: ObjectMeta;
+  spec: InvitationSpec;
+  status?: InvitationStatus;
+}
+/**
+ * The invitation.
+ */
+export interface InvitationSpec {
+  /**
+   * Name of the Team in this namespace this object belongs to. Immutable.
+   */
+  team: string;
+  /**
+   * The invitee's email address; the mail goes here. Immutable.
+   */
+  email: string;
+  /**
+   * The invitee's display name, if known.
+   */
+  name?: string;
+  /**
+   * The person's role: admin (everything but billing, plan and ownership; team-wide), developer (deploy and manage environments; may be scoped to projects), observer (read-only; may be scoped to projects) or billing (billing only; team-wide). The owner is not a role here: it is the Team's spec.owner.
+   */
+  role: 'admin' | 'developer' | 'observer' | 'billing';
+  /**
+   * Limits the role to these projects and, within each, optionally to some environments. Omitted means the whole team. Only developer and observer may be scoped; admin and billing are team-wide.
+   *
+   * @maxItems 100
+   */
+  projects?: {
+    /**
+     * Name of a Project of the same team.
+     */
+    name: string;
+    /**
+     * Environments of the project the role applies to. Omitted means all of the project's environments.
+     *
+     * @maxItems 50
+     */
+    environments?: string[];
+  }[];
+  /**
+   * Optional note from the inviter shown in the mail and on the accept page.
+   */
+  message?: string;
+  /**
+   * Set true to revoke the invitation. The link stops working for good; the record stays.
+   */
+  revoked?: boolean;
+}
+/**
+ * The observed state of the invitation, written by the operator.
+ */
+export interface InvitationStatus {
+  /**
+   * The metadata.generation this status was computed from.
+   */
+  observedGeneration?: number;
+  /**
+   * Pending (link live), Accepted, Revoked or Expired (a resend revives it).
+   */
+  phase?: 'Pending' | 'Accepted' | 'Revoked' | 'Expired';
+  /**
+   * When the current link was last mailed.
+   */
+  sentAt?: string;
+  /**
+   * When the current link stops working.
+   */
+  expiresAt?: string;
+  /**
+   * How many mails went out (first send and resends).
+   */
+  deliveries?: number;
+  /**
+   * When the invitation was accepted.
+   */
+  acceptedAt?: string;
+  /**
+   * Who asked for the invitation (the user who created the object or its Membership), when known.
+   */
+  inviter?: string;
+  /**
+   * The roster.dev/resend annotation value last acted on.
+   */
+  resendToken?: string;
+  conditions?: Condition[];
+}
+
+/**
+ * A Membership says that a person belongs to a team with a role, optionally scoped to projects and environments. Until the person accepts the invitation Roster mails them, it grants nothing; once accepted, Roster provisions them in the team's identity backend and keeps that in line with this object. Deleting it removes the access.
+ */
+export interface Membership {
+  apiVersion: 'roster.dev/v1alpha1';
+  kind: 'Membership';
+  metadata: ObjectMeta;
+  spec: MembershipSpec;
+  status?: MembershipStatus;
+}
+/**
+ * The desired membership.
+ */
+export interface MembershipSpec {
+  /**
+   * Name of the Team in this namespace this object belongs to. Immutable.
+   */
+  team: string;
+  /**
+   * The person's email address; the invitation goes here. Immutable.
+   */
+  email: string;
+  /**
+   * The person's display name, used in the mail and the identity backend.
+   */
+  name?: string;
+  /**
+   * The person's role: admin (everything but billing, plan and ownership; team-wide), developer (deploy and manage environments; may be scoped to projects), observer (read-only; may be scoped to projects) or billing (billing only; team-wide). The owner is not a role here: it is the Team's spec.owner.
+   */
+  role: 'admin' | 'developer' | 'observer' | 'billing';
+  /**
+   * Limits the role to these projects and, within each, optionally to some environments. Omitted means the whole team. Only developer and observer may be scoped; admin and billing are team-wide.
+   *
+   * @maxItems 100
+   */
+  projects?: {
+    /**
+     * Name of a Project of the same team.
+     */
+    name: string;
+    /**
+     * Environments of the project the role applies to. Omitted means all of the project's environments.
+     *
+     * @maxItems 50
+     */
+    environments?: string[];
+  }[];
+  /**
+   * Optional end of access (RFC 3339). At that time access is removed and the phase becomes Expired.
+   */
+  expiresAt?: string;
+}
+/**
+ * The observed state of the membership, written by the operator.
+ */
+export interface MembershipStatus {
+  /**
+   * The metadata.generation this status was computed from.
+   */
+  observedGeneration?: number;
+  /**
+   * Invited (mailed, not accepted yet), Active (accepted and provisioned), Expired (past spec.expiresAt), OverSeatLimit (admitted past the seat limit; grants nothing until a seat frees), Failed (see the conditions).
+   */
+  phase?: 'Invited' | 'Active' | 'Expired' | 'OverSeatLimit' | 'Failed';
+  /**
+   * Name of the Invitation currently in flight for this membership, if any.
+   */
+  invitation?: string;
+  /**
+   * When the person accepted.
+   */
+  acceptedAt?: string;
+  /**
+   * Where the person is provisioned.
+   */
+  identity?: {
+    /**
+     * Name of the identity backend.
+     */
+    backend?: string;
+    /**
+     * The person's identifier in that backend.
+     */
+    subject?: string;
+  };
+  conditions?: Condition[];
+}
+
+/**
+ * A Project groups environments of a team, each running in a Kubernetes namespace. Memberships may be scoped to projects and environments: roles say what, projects say where.
+ */
+export interface Project {
+  apiVersion: 'roster.dev/v1alpha1';
+  kind: 'Project';
+  metadata: ObjectMeta;
+  spec: ProjectSpec;
+  status?: ProjectStatus;
+}
+/**
+ * The project.
+ */
+export interface ProjectSpec {
+  /**
+   * Name of the Team in this namespace this object belongs to. Immutable.
+   */
+  team: string;
+  /**
+   * Human-readable name. Defaults to the object's name.
+   */
+  displayName?: string;
+  /**
+   * The project's environments, each mapped to the namespace it runs in.
+   *
+   * @minItems 1
+   * @maxItems 50
+   */
+  environments: [
+    {
+      /**
+       * Environment name such as production or staging (a DNS label).
+       */
+      name: string;
+      /**
+       * The Kubernetes namespace the environment runs in; role bindings for scoped members go here.
+       */
+      namespace: string;
+    },
+    ...{
+      /**
+       * Environment name such as production or staging (a DNS label).
+       */
+      name: string;
+      /**
+       * The Kubernetes namespace the environment runs in; role bindings for scoped members go here.
+       */
+      namespace: string;
+    }[]
+  ];
+}
+/**
+ * The observed state of the project, written by the operator.
+ */
+export interface ProjectStatus {
+  /**
+   * The metadata.generation this status was computed from.
+   */
+  observedGeneration?: number;
+  /**
+   * People with access to the project.
+   */
+  members?: number;
+  conditions?: Condition[];
+}
+
+/**
+ * A Team is a group of people with one owner and a seat limit. Roster invites the owner and every Membership of the team by email and, once they accept, grants them access in the team's identity backend. Memberships, Invitations and Projects refer to a Team by name in the same namespace.
+ */
+export interface Team {
+  apiVersion: 'roster.dev/v1alpha1';
+  kind: 'Team';
+  metadata: ObjectMeta;
+  spec: TeamSpec;
+  status?: TeamStatus;
+}
+/**
+ * The desired state of the team.
+ */
+export interface TeamSpec {
+  /**
+   * Human-readable name shown in invitation mails and on the accept page. Defaults to the object's name.
+   */
+  displayName?: string;
+  /**
+   * The team's single owner. The owner is invited like everyone else when the team is created. Editing this field transfers ownership: the new owner must already be an Active admin of the team, and the previous owner stays on as an admin through a Membership the operator creates.
+   */
+  owner: {
+    /**
+     * The owner's email address; invitations are sent here and it names the person in the identity backend.
+     */
+    email: string;
+    /**
+     * The owner's display name, used in mails and in the identity backend.
+     */
+    name?: string;
+  };
+  /**
+   * The plan's seat limit. Seats in use are the owner, every Membership and every standalone Invitation still pending. Admission refuses a new Membership or Invitation when no seat is left, and refuses lowering this below the seats in use.
+   */
+  seats: number;
+  /**
+   * How invitations of this team are sent.
+   */
+  invitations?: {
+    /**
+     * How long an invitation link stays valid, as a Go duration (for example 72h, 168h, 90m). Defaults to 168h (7 days). A resend restarts it.
+     */
+    ttl?: string;
+    /**
+     * Sender of the invitation mails, such as "Acme <team@acme.com>". Defaults to the operator's configured sender.
+     */
+    from?: string;
+  };
+  /**
+   * Where the team's people are provisioned.
+   */
+  identity?: {
+    /**
+     * Name of an identity backend configured in the operator (kubernetes, keycloak, ldap or scim). Defaults to the backend named "default".
+     */
+    backend?: string;
+  };
+}
+/**
+ * The observed state of the team, written by the operator.
+ */
+export interface TeamStatus {
+  /**
+   * The metadata.generation this status was computed from.
+   */
+  observedGeneration?: number;
+  /**
+   * The owner as the operator sees them.
+   */
+  owner?: {
+    /**
+     * The owner's email.
+     */
+    email?: string;
+    /**
+     * Invited until the owner accepts, then Active.
+     */
+    phase?: 'Invited' | 'Active' | 'Failed';
+    /**
+     * The owner's Invitation currently in flight, if any.
+     */
+    invitation?: string;
+  };
+  /**
+   * Seat accounting.
+   */
+  seats?: {
+    /**
+     * The seat limit (spec.seats).
+     */
+    limit?: number;
+    /**
+     * Seats taken by the owner and accepted members.
+     */
+    used?: number;
+    /**
+     * Seats held by members and standalone invitations not accepted yet.
+     */
+    pending?: number;
+    /**
+     * Seats left (limit - used - pending, never below zero).
+     */
+    available?: number;
+    /**
+     * Seats in use over the limit, such as "7/10", for the printer column.
+     */
+    summary?: string;
+  };
+  /**
+   * Active people on the team, owner included.
+   */
+  members?: number;
+  conditions?: Condition[];
+}

@@ -1,0 +1,2 @@
+export * from './generated.ts';
+export * from './resources.ts';

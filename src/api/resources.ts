@@ -1,0 +1,33 @@
+// Where each kind the operator touches lives in the API.
+import type { ResourceRef } from '../runtime/kube-client.ts';
+
+export const group = 'roster.dev';
+export const version = 'v1alpha1';
+export const apiVersion = `${group}/${version}`;
+
+const roster = (plural: string): ResourceRef => ({ group, version, plural, namespaced: true });
+
+export const resources = {
+  team: roster('teams'),
+  membership: roster('memberships'),
+  invitation: roster('invitations'),
+  project: roster('projects'),
+  namespace: { group: '', version: 'v1', plural: 'namespaces', namespaced: false },
+  secret: { group: '', version: 'v1', plural: 'secrets', namespaced: true },
+  configMap: { group: '', version: 'v1', plural: 'configmaps', namespaced: true },
+  serviceAccount: { group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true },
+  lease: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespaced: true },
+  event: { group: 'events.k8s.io', version: 'v1', plural: 'events', namespaced: true },
+  roleBinding: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', namespaced: true },
+  role: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', namespaced: true },
+  clusterRole: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', namespaced: false },
+  clusterRoleBinding: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', namespaced: false },
+  customResourceDefinition: { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', namespaced: false },
+  validatingWebhookConfiguration: {
+    group: 'admissionregistration.k8s.io',
+    version: 'v1',
+    plural: 'validatingwebhookconfigurations',
+    namespaced: false,
+  },
+  subjectAccessReview: { group: 'authorization.k8s.io', version: 'v1', plural: 'subjectaccessreviews', namespaced: false },
+} as const satisfies Record<string, ResourceRef>;

@@ -1,0 +1,329 @@
+// The one Kubernetes client of the project: a thin layer over node:https that takes its
+// credentials from @kubernetes/client-node's KubeConfig and owns the semantics we care
+// about (typed errors, server-side apply, streaming watches, counting writes).
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { KubeConfig } from '@kubernetes/client-node';
+
+export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
+
+export interface ObjectMeta {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  ownerReferences?: OwnerReference[];
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  [key: string]: unknown;
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+/** Any Kubernetes object; kinds add their own fields (spec, status, data, …). */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+}
+
+export interface ObjectList<T extends KubeObject = KubeObject> {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { resourceVersion?: string; continue?: string };
+  items: T[];
+}
+
+/** Where a kind lives in the API: enough to build its URLs. */
+export interface ResourceRef {
+  group: string; // '' for the core group
+  version: string;
+  plural: string;
+  namespaced: boolean;
+}
+
+export interface WatchEvent<T extends KubeObject = KubeObject> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+/** A failed API call: the status code and the API server's own Status, if it sent one. */
+export class KubeApiError extends Error {
+  readonly status: number;
+  readonly reason: string;
+  readonly body: unknown;
+  constructor(status: number, reason: string, message: string, body: unknown) {
+    super(message);
+    this.name = 'KubeApiError';
+    this.status = status;
+    this.reason = reason;
+    this.body = body;
+  }
+}
+
+export const isNotFound = (e: unknown): boolean => e instanceof KubeApiError && e.status === 404;
+export const isConflict = (e: unknown): boolean => e instanceof KubeApiError && e.status === 409;
+export const isAlreadyExists = (e: unknown): boolean =>
+  e instanceof KubeApiError && e.status === 409 && e.reason === 'AlreadyExists';
+export const isGone = (e: unknown): boolean => e instanceof KubeApiError && e.status === 410;
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
+const patchContentTypes: Record<PatchType, string> = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  apply: 'application/apply-patch+yaml',
+};
+
+export interface KubeClientOptions {
+  fieldManager?: string;
+  userAgent?: string;
+  /** Default per-request timeout; watches have their own. */
+  timeoutMs?: number;
+}
+
+/** Counts requests by verb, so tests and benchmarks can prove that a resync writes nothing. */
+export class RequestCounter {
+  private readonly counts = new Map<string, number>();
+  record(verb: string): void {
+    this.counts.set(verb, (this.counts.get(verb) ?? 0) + 1);
+  }
+  get(verb: string): number {
+    return this.counts.get(verb) ?? 0;
+  }
+  writes(): number {
+    return this.get('create') + this.get('update') + this.get('patch') + this.get('delete');
+  }
+}
+
+export function resourcePath(ref: ResourceRef, namespace?: string, name?: string, subresource?: string): string {
+  const base = ref.group === '' ? `/api/${ref.version}` : `/apis/${ref.group}/${ref.version}`;
+  const ns = ref.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  const n = name ? `/${encodeURIComponent(name)}` : '';
+  const sub = subresource ? `/${subresource}` : '';
+  return `${base}${ns}/${ref.plural}${n}${sub}`;
+}
+
+export class KubeClient {
+  readonly kubeConfig: KubeConfig;
+  readonly fieldManager: string;
+  readonly counter = new RequestCounter();
+  private readonly server: URL;
+  private readonly userAgent: string;
+  private readonly timeoutMs: number;
+  private readonly agent: http.Agent;
+
+  constructor(kubeConfig: KubeConfig, options: KubeClientOptions = {}) {
+    this.kubeConfig = kubeConfig;
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    this.server = new URL(cluster.server);
+    this.fieldManager = options.fieldManager ?? 'roster';
+    this.userAgent = options.userAgent ?? 'roster';
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    const isHttps = this.server.protocol === 'https:';
+    this.agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets: 64 }) : new http.Agent({ keepAlive: true, maxSockets: 64 });
+  }
+
+  static fromFile(path: string, options?: KubeClientOptions): KubeClient {
+    const kc = new KubeConfig();
+    kc.loadFromFile(path);
+    return new KubeClient(kc, options);
+  }
+
+  /** Opens a request and resolves with the response stream once headers arrive. */
+  private async open(method: string, path: string, options: RequestOptions): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
+    const url = new URL(path, this.server);
+    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.userAgent };
+    let payload: string | undefined;
+    if (options.body !== undefined) {
+      payload = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+      headers['Content-Type'] = options.contentType ?? 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(payload));
+    }
+    const requestOptions: https.RequestOptions = {
+      method,
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: url.port,
+      path: `${url.pathname}${url.search}`,
+      headers,
+      agent: this.agent,
+    };
+    await this.kubeConfig.applyToHTTPSOptions(requestOptions);
+    requestOptions.agent = this.agent;
+    // applyToHTTPSOptions may hand TLS material through an agent; keep ours and copy it over.
+    const transport = url.protocol === 'https:' ? https : http;
+    return await new Promise((resolve, reject) => {
+      const req = transport.request(requestOptions, (res) => resolve({ res, req }));
+      req.on('error', reject);
+      if (options.signal) {
+        if (options.signal.aborted) req.destroy(new Error('aborted'));
+        options.signal.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
+      }
+      if (options.timeoutMs !== 0) {
+        req.setTimeout(options.timeoutMs ?? this.timeoutMs, () => req.destroy(new Error(`request to ${url.pathname} timed out`)));
+      }
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  async request<T = unknown>(verb: Verb, method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    this.counter.record(verb);
+    const { res } = await this.open(method, path, options);
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON (for example /readyz): keep the text
+    }
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
+      const s = (body ?? {}) as { reason?: string; message?: string };
+      throw new KubeApiError(status, s.reason ?? '', `${method} ${path}: ${status} ${s.message ?? text}`.trim(), body);
+    }
+    return body as T;
+  }
+
+  get<T extends KubeObject>(ref: ResourceRef, namespace: string | undefined, name: string): Promise<T> {
+    return this.request<T>('get', 'GET', resourcePath(ref, namespace, name));
+  }
+
+  /** Like get, but undefined when the object does not exist. */
+  async find<T extends KubeObject>(ref: ResourceRef, namespace: string | undefined, name: string): Promise<T | undefined> {
+    try {
+      return await this.get<T>(ref, namespace, name);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  list<T extends KubeObject>(ref: ResourceRef, namespace?: string, query?: RequestOptions['query']): Promise<ObjectList<T>> {
+    return this.request<ObjectList<T>>('list', 'GET', resourcePath(ref, namespace), { query });
+  }
+
+  create<T extends KubeObject>(ref: ResourceRef, object: T): Promise<T> {
+    return this.request<T>('create', 'POST', resourcePath(ref, object.metadata.namespace), {
+      body: object,
+      query: { fieldManager: this.fieldManager },
+    });
+  }
+
+  replace<T extends KubeObject>(ref: ResourceRef, object: T, subresource?: string): Promise<T> {
+    return this.request<T>('update', 'PUT', resourcePath(ref, object.metadata.namespace, object.metadata.name, subresource), {
+      body: object,
+      query: { fieldManager: this.fieldManager },
+    });
+  }
+
+  patch<T extends KubeObject>(
+    ref: ResourceRef,
+    namespace: string | undefined,
+    name: string,
+    type: PatchType,
+    patch: unknown,
+    subresource?: string,
+  ): Promise<T> {
+    const query: RequestOptions['query'] = { fieldManager: this.fieldManager };
+    if (type === 'apply') query.force = true;
+    return this.request<T>('patch', 'PATCH', resourcePath(ref, namespace, name, subresource), {
+      body: patch,
+      contentType: patchContentTypes[type],
+      query,
+    });
+  }
+
+  /** Server-side apply with our single field manager (force: we own these fields). */
+  apply<T extends KubeObject>(ref: ResourceRef, object: T, subresource?: string): Promise<T> {
+    return this.patch<T>(ref, object.metadata.namespace, object.metadata.name ?? '', 'apply', object, subresource);
+  }
+
+  async delete(ref: ResourceRef, namespace: string | undefined, name: string, options: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; preconditionsUid?: string } = {}): Promise<boolean> {
+    const body: Record<string, unknown> = { kind: 'DeleteOptions', apiVersion: 'v1' };
+    if (options.propagationPolicy) body.propagationPolicy = options.propagationPolicy;
+    if (options.preconditionsUid) body.preconditions = { uid: options.preconditionsUid };
+    try {
+      await this.request('delete', 'DELETE', resourcePath(ref, namespace, name), { body });
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Streams a watch. Calls onEvent for each event in order and resolves when the server
+   * closes the stream; rejects on transport errors and non-2xx answers (410 included).
+   * `onActivity` is called for every byte received, so a caller can detect a silent stream.
+   */
+  async watch<T extends KubeObject>(
+    ref: ResourceRef,
+    namespace: string | undefined,
+    query: RequestOptions['query'],
+    onEvent: (event: WatchEvent<T>) => void,
+    options: { signal?: AbortSignal; onActivity?: () => void } = {},
+  ): Promise<void> {
+    this.counter.record('watch');
+    const { res, req } = await this.open('GET', resourcePath(ref, namespace), {
+      query: { ...query, watch: true },
+      signal: options.signal,
+      timeoutMs: 0,
+    });
+    if ((res.statusCode ?? 0) >= 300) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of res) chunks.push(chunk as Buffer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      let status: { reason?: string; message?: string } = {};
+      try {
+        status = JSON.parse(text) as typeof status;
+      } catch {
+        /* plain text */
+      }
+      throw new KubeApiError(res.statusCode ?? 0, status.reason ?? '', `watch ${ref.plural}: ${res.statusCode} ${status.message ?? text}`, status);
+    }
+    let buffered = '';
+    try {
+      for await (const chunk of res) {
+        options.onActivity?.();
+        buffered += (chunk as Buffer).toString('utf8');
+        let newline: number;
+        while ((newline = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, newline).trim();
+          buffered = buffered.slice(newline + 1);
+          if (line) onEvent(JSON.parse(line) as WatchEvent<T>);
+        }
+      }
+    } finally {
+      req.destroy();
+    }
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
