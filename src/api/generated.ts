@@ -40,9 +40,9 @@ export interface InvitationSpec {
    */
   name?: string;
   /**
-   * The person's role: admin (everything but billing, plan and ownership; team-wide), developer (deploy and manage environments; may be scoped to projects), observer (read-only; may be scoped to projects) or billing (billing only; team-wide). The owner is not a role here: it is the Team's spec.owner.
+   * The role offered: admin, developer, observer or billing (see Membership spec.role). The operator invites a Team's spec.owner with role owner; people cannot create owner invitations.
    */
-  role: 'admin' | 'developer' | 'observer' | 'billing';
+  role: 'owner' | 'admin' | 'developer' | 'observer' | 'billing';
   /**
    * Limits the role to these projects and, within each, optionally to some environments. Omitted means the whole team. Only developer and observer may be scoped; admin and billing are team-wide.
    *
@@ -105,6 +105,44 @@ export interface InvitationStatus {
    * The roster.dev/resend annotation value last acted on.
    */
   resendToken?: string;
+  /**
+   * The Membership this invitation is for, or the one created when it was accepted.
+   */
+  membership?: string;
+  /**
+   * The current link. Only a SHA-256 hash of its token is kept; the token itself exists only in the mail. Absent when no link is live (revoked, expired, accepted).
+   */
+  link?: {
+    /**
+     * A short, non-secret identifier of the link, for logs and Events.
+     */
+    id?: string;
+    /**
+     * Hex SHA-256 of the link's token.
+     */
+    hash?: string;
+  };
+  /**
+   * The mail for the current link. The operator records the intent to send (with the Message-ID) before sending and confirms after, so a restart never mails a link twice.
+   */
+  delivery?: {
+    /**
+     * The link this delivery is for.
+     */
+    linkId?: string;
+    /**
+     * The Message-ID of the mail.
+     */
+    messageId?: string;
+    /**
+     * Sending (recorded, not yet confirmed), Sent, Failed (retrying; see the Delivered condition) or Unconfirmed (the operator stopped mid-send; it is not sent again — resend if it did not arrive).
+     */
+    state?: 'Sending' | 'Sent' | 'Failed' | 'Unconfirmed';
+    /**
+     * Failed attempts for this link so far.
+     */
+    attempts?: number;
+  };
   conditions?: Condition[];
 }
 
