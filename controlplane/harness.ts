@@ -276,7 +276,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
         '--bind-address=127.0.0.1',
         `--secure-port=${await freePort()}`,
         `--cert-dir=${join(dir, 'kcm-certs')}`,
-        '--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller',
+        '--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,clusterrole-aggregation-controller',
         '--concurrent-gc-syncs=5',
       ]);
     }

@@ -230,6 +230,14 @@ export interface MembershipStatus {
      * The person's identifier in that backend.
      */
     subject?: string;
+    /**
+     * The role currently granted in the backend.
+     */
+    role?: string;
+    /**
+     * The environments access is currently granted in, as project/environment.
+     */
+    scope?: string[];
   };
   conditions?: Condition[];
 }

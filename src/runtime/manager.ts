@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { Controller, type Reconciler } from './controller.ts';
 import { HealthServer } from './health.ts';
 import { Informer, type InformerEvent, type InformerOptions } from './informer.ts';
+import { LeaderElector, type LeaderElectionOptions } from './leader-election.ts';
 import type { KubeClient, KubeObject, ResourceRef } from './kube-client.ts';
 import { silentLogger } from './logger.ts';
 import { Metrics } from './metrics.ts';
@@ -42,16 +43,16 @@ export const labelKeys =
     return namespace ? [`${namespace}/${name}`] : [];
   };
 
-export interface LeaderCallbacks {
-  onStartedLeading: () => void;
-  onStoppedLeading: () => void;
+/** Leader election settings (see leader-election.ts); without them this process always leads. */
+export type LeaderElectionSettings = Omit<LeaderElectionOptions, 'client' | 'callbacks' | 'logger' | 'metrics'>;
+
+/** A subscription of a controller to another kind's events. */
+export interface Watch {
+  subscribe(enqueue: (keys: string[]) => void): void;
 }
 
-/** What the manager needs of a leader elector (see leader-election.ts). */
-export interface Elector {
-  start(callbacks: LeaderCallbacks): void;
-  /** Stops renewing and hands the lease over (only if held). */
-  release(): Promise<void>;
+export function watch<T extends KubeObject>(informer: Informer<T>, toKeys: KeyMapper<T>): Watch {
+  return { subscribe: (enqueue) => void informer.on((event) => enqueue(toKeys(event))) };
 }
 
 export interface ControllerSpec<T extends KubeObject> {
@@ -60,16 +61,15 @@ export interface ControllerSpec<T extends KubeObject> {
   informer: Informer<T>;
   reconcile: Reconciler;
   workers?: number;
-  /** Other informers whose events map to keys of this controller. */
-  watches?: Array<{ informer: Informer<KubeObject>; toKeys: KeyMapper<KubeObject> }>;
+  /** Other informers whose events map to keys of this controller (see `watch`). */
+  watches?: Watch[];
 }
 
 export interface ManagerOptions {
   client: KubeClient;
   logger?: Logger;
   metrics?: Metrics;
-  /** Leader election; without it this process always leads. */
-  elector?: Elector;
+  leaderElection?: LeaderElectionSettings;
   probes?: { port: number; host?: string };
   resyncMs?: number;
   /** Called when leadership is lost; the default exits so a fresh process starts clean. */
@@ -88,6 +88,10 @@ export class Manager {
   private readonly queues: WorkQueue[] = [];
   private leading = false;
   private started = false;
+  private stopping = false;
+  private elector: LeaderElector | undefined;
+  private electorRun: Promise<void> | undefined;
+  private readonly electorAbort = new AbortController();
 
   constructor(options: ManagerOptions) {
     this.options = options;
@@ -133,7 +137,7 @@ export class Manager {
     // Keys pile up in the queue before this replica leads; workers start on election.
     const enqueue = (keys: string[]) => keys.forEach((k) => queue.add(k));
     spec.informer.on((event) => enqueue([event.key]));
-    for (const watch of spec.watches ?? []) watch.informer.on((event) => enqueue(watch.toKeys(event)));
+    for (const w of spec.watches ?? []) w.subscribe(enqueue);
     this.controllers.push(controller);
     this.queues.push(queue);
     return queue;
@@ -156,17 +160,26 @@ export class Manager {
       this.logger.info('leading: starting controllers');
       for (const controller of this.controllers) controller.start();
     };
-    if (this.options.elector) {
-      this.options.elector.start({
-        onStartedLeading: startControllers,
-        onStoppedLeading: () => {
-          if (!this.leading) return;
-          this.leading = false;
-          this.logger.error('lost leadership: stopping controllers');
-          for (const controller of this.controllers) void controller.stop(0);
-          (this.options.onLostLeadership ?? (() => process.exit(1)))();
+    const le = this.options.leaderElection;
+    if (le) {
+      this.elector = new LeaderElector({
+        ...le,
+        client: this.client,
+        logger: this.logger,
+        metrics: { masterStatus: (name, value) => this.metrics.leaderStatus.set({ name }, value) },
+        callbacks: {
+          onStartedLeading: startControllers,
+          onStoppedLeading: async () => {
+            if (!this.leading) return;
+            this.leading = false;
+            if (this.stopping) return; // stop() drains the controllers itself
+            this.logger.error('lost leadership: stopping controllers');
+            await Promise.all(this.controllers.map((c) => c.stop(0)));
+            (this.options.onLostLeadership ?? (() => process.exit(1)))();
+          },
         },
       });
+      this.electorRun = this.elector.run(this.electorAbort.signal);
     } else {
       startControllers();
     }
@@ -179,10 +192,12 @@ export class Manager {
    */
   async stop(): Promise<void> {
     const deadline = this.options.shutdownDeadlineMs ?? 30_000;
-    await Promise.all(this.controllers.map((c) => c.stop(deadline)));
+    this.stopping = true;
+    if (this.leading) await Promise.all(this.controllers.map((c) => c.stop(deadline)));
     for (const queue of this.queues) queue.shutDown();
+    this.electorAbort.abort(); // releases the Lease if held
+    await this.electorRun;
     this.leading = false;
-    await this.options.elector?.release();
     await Promise.all([...this.informers.values()].map((i) => i.stop()));
     await this.health.close();
   }

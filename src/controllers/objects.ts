@@ -1,0 +1,54 @@
+// Small helpers shared by the controllers for the objects they own and the finalizers
+// they keep.
+import { apiVersion } from '../api/resources.ts';
+import type { KubeClient, KubeObject, OwnerReference, ResourceRef } from '../runtime/kube-client.ts';
+
+export function controllerRef(owner: KubeObject, kind: string): OwnerReference {
+  return {
+    apiVersion,
+    kind,
+    name: owner.metadata.name ?? '',
+    uid: owner.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export const isControlledBy = (object: KubeObject, owner: KubeObject): boolean =>
+  (object.metadata.ownerReferences ?? []).some((r) => r.controller && r.uid === owner.metadata.uid);
+
+/** Adds the finalizer (optimistically locked on resourceVersion); false when already there. */
+export async function addFinalizer(client: KubeClient, ref: ResourceRef, object: KubeObject, finalizer: string): Promise<boolean> {
+  const finalizers = object.metadata.finalizers ?? [];
+  if (finalizers.includes(finalizer)) return false;
+  await client.patch(ref, object.metadata.namespace, object.metadata.name ?? '', 'merge', {
+    metadata: { resourceVersion: object.metadata.resourceVersion, finalizers: [...finalizers, finalizer] },
+  });
+  return true;
+}
+
+export async function removeFinalizer(client: KubeClient, ref: ResourceRef, object: KubeObject, finalizer: string): Promise<void> {
+  const finalizers = object.metadata.finalizers ?? [];
+  if (!finalizers.includes(finalizer)) return;
+  await client.patch(ref, object.metadata.namespace, object.metadata.name ?? '', 'merge', {
+    metadata: { resourceVersion: object.metadata.resourceVersion, finalizers: finalizers.filter((f) => f !== finalizer) },
+  });
+}
+
+/** Replaces the status with optimistic locking: a concurrent change makes this fail with 409. */
+export async function replaceStatus<T extends KubeObject & { status?: unknown }>(
+  client: KubeClient,
+  ref: ResourceRef,
+  object: T,
+  status: NonNullable<T['status']>,
+): Promise<T> {
+  return await client.replace<T>(ref, { ...object, status }, 'status');
+}
+
+/** A short random suffix for generated names (like generateName, but known before create). */
+export function randomSuffix(length = 5): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  let out = '';
+  for (let i = 0; i < length; i++) out += alphabet[Math.floor(Math.random() * alphabet.length)];
+  return out;
+}

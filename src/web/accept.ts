@@ -1,0 +1,220 @@
+// The accept page, served on every replica: GET /invite/<token> shows the team, role,
+// inviter and expiry; POST accepts. Unknown, used, revoked and expired links all get the
+// same answer, so nothing can be probed; the token never reaches a log line, and the page
+// keeps it out of Referer headers and caches.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Invitation, Team } from '../api/generated.ts';
+import { resources } from '../api/resources.ts';
+import { escapeHtml } from '../backends/mail/placeholders.ts';
+import { ConditionType, setCondition } from '../domain/conditions.ts';
+import { acceptInvitation, isLinkLive, invitationStateOf } from '../domain/invitation-state.ts';
+import { hashesEqual, hashToken, isWellFormedToken } from '../domain/tokens.ts';
+import type { Informer } from '../runtime/informer.ts';
+import { isConflict, type KubeClient } from '../runtime/kube-client.ts';
+import { silentLogger } from '../runtime/logger.ts';
+
+export interface AcceptPageOptions {
+  client: KubeClient;
+  invitations: Informer<Invitation>;
+  teams: Informer<Team>;
+  /** Index of `invitations` by link hash. */
+  hashIndex: string;
+  logger?: Logger;
+  now?: () => Date;
+  /** Requests per client address per minute (a burst of the same size). */
+  rateLimitPerMinute?: number;
+  /** Called after an invitation was accepted (for audit). */
+  onAccepted?: (invitation: Invitation) => void;
+}
+
+const securityHeaders = {
+  'Content-Type': 'text/html; charset=utf-8',
+  'Cache-Control': 'no-store',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+};
+
+function page(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:#f4f5f7;color:#1d2330;margin:0;padding:3rem 1rem}
+main{max-width:32rem;margin:0 auto;background:#fff;border-radius:12px;padding:2rem 2.25rem;box-shadow:0 1px 3px rgba(0,0,0,.12)}
+h1{font-size:1.4rem;margin:0 0 1rem}dl{display:grid;grid-template-columns:max-content 1fr;gap:.4rem 1rem;margin:1.25rem 0}
+dt{color:#5b6475}dd{margin:0;font-weight:600}blockquote{margin:1rem 0;padding:.75rem 1rem;background:#f4f5f7;border-radius:8px}
+button{background:#2454d6;color:#fff;border:0;border-radius:8px;padding:.75rem 1.5rem;font-size:1rem;cursor:pointer}
+button:focus{outline:3px solid #9db5f5}p.small{color:#5b6475;font-size:.9rem}
+</style></head><body><main>${body}</main></body></html>`;
+}
+
+const invalidPage = page(
+  'Invitation link not valid',
+  `<h1>This invitation link is not valid</h1>
+<p>It may have expired, been used already, or been revoked.</p>
+<p>Ask the person who invited you to send a new invitation.</p>`,
+);
+
+function describeScope(invitation: Invitation): string {
+  const projects = invitation.spec.projects;
+  if (!projects || projects.length === 0) return 'the whole team';
+  return projects.map((p) => (p.environments?.length ? `${p.name} (${p.environments.join(', ')})` : p.name)).join('; ');
+}
+
+/** A token bucket per client address. */
+class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly perMinute: number;
+  constructor(perMinute: number) {
+    this.perMinute = perMinute;
+  }
+  allow(client: string, now = Date.now()): boolean {
+    const bucket = this.buckets.get(client) ?? { tokens: this.perMinute, at: now };
+    bucket.tokens = Math.min(this.perMinute, bucket.tokens + ((now - bucket.at) / 60_000) * this.perMinute);
+    bucket.at = now;
+    if (this.buckets.size > 10_000) this.buckets.clear(); // bounded memory under a flood
+    this.buckets.set(client, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+}
+
+export class AcceptPage {
+  private readonly options: AcceptPageOptions;
+  private readonly logger: Logger;
+  private readonly limiter: RateLimiter;
+  private server: Server | undefined;
+  port = 0;
+
+  constructor(options: AcceptPageOptions) {
+    this.options = options;
+    this.logger = (options.logger ?? silentLogger).child({ component: 'accept-page' });
+    this.limiter = new RateLimiter(options.rateLimitPerMinute ?? 30);
+  }
+
+  private now(): Date {
+    return this.options.now?.() ?? new Date();
+  }
+
+  /** The live invitation for a token, from the cache; undefined for anything not acceptable. */
+  private lookup(token: string): Invitation | undefined {
+    if (!isWellFormedToken(token)) return undefined;
+    const hash = hashToken(token);
+    const candidate = this.options.invitations.byIndex(this.options.hashIndex, hash)[0];
+    if (!candidate?.status?.link?.hash || !hashesEqual(candidate.status.link.hash, hash)) return undefined;
+    if (candidate.spec.revoked) return undefined;
+    if (!isLinkLive(invitationStateOf(candidate.status), this.now())) return undefined;
+    return candidate;
+  }
+
+  private render(res: ServerResponse, status: number, html: string): void {
+    res.writeHead(status, securityHeaders);
+    res.end(html);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const client = req.socket.remoteAddress ?? 'unknown';
+    if (!this.limiter.allow(client)) {
+      res.writeHead(429, { ...securityHeaders, 'Retry-After': '60' });
+      res.end(page('Too many requests', '<h1>Too many requests</h1><p>Wait a minute and try again.</p>'));
+      return;
+    }
+    const match = /^\/invite\/([^/?#]+)\/?(?:\?.*)?$/.exec(req.url ?? '');
+    if (!match) {
+      this.render(res, 404, page('Not found', '<h1>Not found</h1>'));
+      return;
+    }
+    const token = decodeURIComponent(match[1]!);
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      const invitation = this.lookup(token);
+      if (!invitation) return this.render(res, 404, invalidPage);
+      return this.render(res, 200, this.invitationPage(invitation));
+    }
+    if (req.method === 'POST') {
+      req.resume(); // the form carries nothing we need
+      const accepted = await this.accept(token);
+      if (!accepted) return this.render(res, 404, invalidPage);
+      const team = this.options.teams.get(accepted.metadata.namespace, accepted.spec.team);
+      const teamName = team?.spec.displayName ?? accepted.spec.team;
+      return this.render(
+        res,
+        200,
+        page(`Welcome to ${teamName}`, `<h1>Welcome to ${escapeHtml(teamName)}</h1><p>You joined as <strong>${escapeHtml(accepted.spec.role)}</strong>. Your access is being set up now.</p>`),
+      );
+    }
+    res.writeHead(405, { ...securityHeaders, Allow: 'GET, POST' });
+    res.end(page('Method not allowed', '<h1>Method not allowed</h1>'));
+  }
+
+  private invitationPage(invitation: Invitation): string {
+    const team = this.options.teams.get(invitation.metadata.namespace, invitation.spec.team);
+    const teamName = team?.spec.displayName ?? invitation.spec.team;
+    const inviter = invitation.status?.inviter ?? team?.spec.owner.email ?? 'your team';
+    const expires = invitation.status?.expiresAt ? new Date(invitation.status.expiresAt).toUTCString() : 'soon';
+    const message = invitation.spec.message ? `<blockquote>${escapeHtml(invitation.spec.message)}</blockquote>` : '';
+    return page(
+      `Join ${teamName}`,
+      `<h1>Join ${escapeHtml(teamName)}</h1>
+<p>${escapeHtml(inviter)} invited <strong>${escapeHtml(invitation.spec.email)}</strong>.</p>${message}
+<dl><dt>Team</dt><dd>${escapeHtml(teamName)}</dd><dt>Role</dt><dd>${escapeHtml(invitation.spec.role)}</dd>
+<dt>Access</dt><dd>${escapeHtml(describeScope(invitation))}</dd><dt>Invited by</dt><dd>${escapeHtml(inviter)}</dd>
+<dt>Expires</dt><dd>${escapeHtml(expires)}</dd></dl>
+<form method="post"><button type="submit">Accept invitation</button></form>
+<p class="small">If you were not expecting this, ignore it: nothing happens unless you accept.</p>`,
+    );
+  }
+
+  /** Accepts with optimistic locking against the live object: a link works exactly once. */
+  private async accept(token: string): Promise<Invitation | undefined> {
+    const cached = this.lookup(token);
+    if (!cached) return undefined;
+    const hash = hashToken(token);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const live = await this.options.client.find<Invitation>(resources.invitation, cached.metadata.namespace, cached.metadata.name ?? '');
+      if (!live?.status?.link?.hash || !hashesEqual(live.status.link.hash, hash)) return undefined;
+      const now = this.now();
+      const result = acceptInvitation(live.status, live.spec.revoked, now);
+      if (result.outcome !== 'applied' || result.state.phase !== 'Accepted') return undefined;
+      const { link: _spent, ...rest } = live.status;
+      const status = {
+        ...rest,
+        phase: 'Accepted' as const,
+        acceptedAt: result.state.acceptedAt,
+        conditions: setCondition(live.status.conditions, { type: ConditionType.Ready, status: 'True', reason: 'Accepted', message: `accepted by ${live.spec.email}` }, live.metadata.generation, now),
+      };
+      try {
+        const updated = await this.options.client.replace<Invitation>(resources.invitation, { ...live, status }, 'status');
+        this.logger.info({ invitation: `${live.metadata.namespace}/${live.metadata.name}`, linkId: live.status.link.id }, 'invitation accepted');
+        this.options.onAccepted?.(updated);
+        return updated;
+      } catch (e) {
+        if (!isConflict(e)) throw e;
+      }
+    }
+    return undefined;
+  }
+
+  async listen(port: number, host = '0.0.0.0'): Promise<number> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((e: unknown) => {
+        this.logger.error({ err: e instanceof Error ? { message: e.message.replace(/\/invite\/[^\s/]+/g, '/invite/[redacted]') } : 'error' }, 'accept page failed');
+        if (!res.headersSent) this.render(res, 500, page('Something went wrong', '<h1>Something went wrong</h1><p>Try again in a moment.</p>'));
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
+    const address = this.server.address();
+    this.port = typeof address === 'object' && address ? address.port : port;
+    return this.port;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
