@@ -20,6 +20,7 @@ import { TerminalError, type ReconcileResult } from '../runtime/controller.ts';
 import { isAlreadyExists, isConflict } from '../runtime/kube-client.ts';
 import { statusChanged } from '../runtime/status.ts';
 import { index, labels, splitKey, type OperatorContext } from './context.ts';
+import { ACCEPTED_INVITATION_ANNOTATION } from './membership.ts';
 import { controllerRef, replaceStatus } from './objects.ts';
 
 type Status = InvitationStatus;
@@ -280,7 +281,7 @@ async function ensureMembershipFor(ctx: OperatorContext, invitation: Invitation)
       name: invitation.metadata.name,
       namespace,
       labels: { [labels.managedBy]: 'roster', [labels.team]: invitation.spec.team, [labels.createdBy]: 'invitation' },
-      annotations: { 'roster.dev/invitation': invitation.metadata.name ?? '' },
+      annotations: { [ACCEPTED_INVITATION_ANNOTATION]: invitation.metadata.name ?? '' },
     },
     spec: {
       team: invitation.spec.team,

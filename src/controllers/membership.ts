@@ -30,10 +30,19 @@ export function invitationsOf(ctx: OperatorContext, m: Membership): Invitation[]
   return ctx.caches.invitations.byIndex(index.byMembership, `${m.metadata.namespace}/${m.metadata.name}`);
 }
 
-/** When the person accepted, from the membership's own record or an accepted invitation. */
+/** Names the Accepted invitation a Membership was created from (standalone accept, ownership transfer). */
+export const ACCEPTED_INVITATION_ANNOTATION = 'roster.dev/invitation';
+
+/**
+ * When the person accepted: the membership's own record, an accepted invitation of its own,
+ * or the accepted invitation it was created from (same person, same namespace). Trusting
+ * the annotation grants nothing new: it only counts an acceptance that person already gave.
+ */
 function acceptance(ctx: OperatorContext, m: Membership): string | undefined {
   if (m.status?.acceptedAt) return m.status.acceptedAt;
-  const accepted = invitationsOf(ctx, m).find((i) => i.status?.phase === 'Accepted' && sameEmail(i.spec.email, m.spec.email));
+  const named = m.metadata.annotations?.[ACCEPTED_INVITATION_ANNOTATION];
+  const candidates = [...invitationsOf(ctx, m), ...(named ? [ctx.caches.invitations.get(m.metadata.namespace, named)] : [])];
+  const accepted = candidates.find((i) => i?.status?.phase === 'Accepted' && i.spec.team === m.spec.team && sameEmail(i.spec.email, m.spec.email));
   return accepted?.status?.acceptedAt;
 }
 
@@ -117,6 +126,10 @@ export async function reconcileMembership(ctx: OperatorContext, key: string): Pr
   }
 
   const acceptedAt = acceptance(ctx, m);
+  if (!acceptedAt && m.metadata.labels?.[labels.createdBy] === 'ownership-transfer') {
+    // The Team controller records the former owner's acceptance right after creating this.
+    return { kind: 'requeueAfter', ms: 1_000 };
+  }
   if (!acceptedAt) {
     const invitation = await ensureInvitation(ctx, m, team);
     await write(

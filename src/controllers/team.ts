@@ -13,7 +13,7 @@ import type { ReconcileResult } from '../runtime/controller.ts';
 import { isAlreadyExists, isConflict } from '../runtime/kube-client.ts';
 import { writeStatus } from '../runtime/status.ts';
 import { FINALIZER, index, labels, splitKey, type OperatorContext } from './context.ts';
-import { backendFor } from './membership.ts';
+import { ACCEPTED_INVITATION_ANNOTATION, backendFor } from './membership.ts';
 import { addFinalizer, controllerRef, isControlledBy, randomSuffix, removeFinalizer } from './objects.ts';
 
 export const OWNER_GRANT = 'owner';
@@ -155,6 +155,7 @@ async function createOwnerInvitation(ctx: OperatorContext, team: Team): Promise<
 /** The previous owner keeps admin access through a Membership the operator creates, already accepted. */
 async function keepPreviousOwnerAsAdmin(ctx: OperatorContext, team: Team, previousOwner: string, memberships: Membership[]): Promise<void> {
   if (memberships.some((m) => sameEmail(m.spec.email, previousOwner))) return;
+  const ownerInvitation = ownerInvitations(ctx, team).find((i) => i.status?.phase === 'Accepted' && sameEmail(i.spec.email, previousOwner));
   const local = previousOwner.split('@')[0]!.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '') || 'owner';
   const membership: Membership = {
     apiVersion: 'roster.dev/v1alpha1',
@@ -163,6 +164,7 @@ async function keepPreviousOwnerAsAdmin(ctx: OperatorContext, team: Team, previo
       name: `${local.slice(0, 40)}-former-owner-${randomSuffix()}`,
       namespace: team.metadata.namespace,
       labels: { [labels.managedBy]: 'roster', [labels.team]: team.metadata.name ?? '', [labels.createdBy]: 'ownership-transfer' },
+      ...(ownerInvitation ? { annotations: { [ACCEPTED_INVITATION_ANNOTATION]: ownerInvitation.metadata.name ?? '' } } : {}),
     },
     spec: { team: team.metadata.name ?? '', email: previousOwner, role: 'admin' },
   };
@@ -170,7 +172,7 @@ async function keepPreviousOwnerAsAdmin(ctx: OperatorContext, team: Team, previo
     const created = await ctx.client.create(resources.membership, membership);
     // The previous owner accepted long ago: record it, so no new invitation goes out.
     const acceptedAt = ctx.now().toISOString().replace(/\.\d+Z$/, 'Z');
-    await ctx.client.patch(resources.membership, created.metadata.namespace, created.metadata.name ?? '', 'merge', { status: { acceptedAt, phase: 'Active' } }, 'status');
+    await ctx.client.patch(resources.membership, created.metadata.namespace, created.metadata.name ?? '', 'merge', { status: { acceptedAt } }, 'status');
   } catch (e) {
     if (!isAlreadyExists(e)) throw e;
   }

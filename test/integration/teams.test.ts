@@ -207,4 +207,168 @@ spec: { team: acme, email: maya@acme.com, role: billing }
     expect((await accept(fresh)).status).toBe(200);
     await eventually(async () => expect((await membership('noah')).status?.phase).toBe('Active'));
   });
+
+  it('5. revoking kills the link and frees the seat', async () => {
+    await kubectl(kubeconfig, ['patch', 'team', 'acme', '-n', ns, '--type=merge', '-p', '{"spec":{"seats":10}}']);
+    await apply(`apiVersion: roster.dev/v1alpha1
+kind: Invitation
+metadata: { name: jordan, namespace: ${ns} }
+spec: { team: acme, email: jordan@acme.com, role: observer, projects: [{ name: shop }], message: "Welcome <b>aboard</b>" }
+`);
+    const link = await latestLink('jordan@acme.com');
+    const page = await (await fetch(link)).text();
+    expect(page).toContain('Welcome &lt;b&gt;aboard&lt;/b&gt;');
+    await eventually(async () => expect((await team()).status?.seats?.summary).toBe('5/10'));
+    await kubectl(kubeconfig, ['patch', 'invitation', 'jordan', '-n', ns, '--type=merge', '-p', '{"spec":{"revoked":true}}']);
+    await eventually(async () => expect((await admin.get<Invitation>(resources.invitation, ns, 'jordan')).status?.phase).toBe('Revoked'));
+    expect((await fetch(link)).status).toBe(404);
+    expect((await accept(link)).status).toBe(404);
+    await eventually(async () => expect((await team()).status?.seats?.summary).toBe('4/10'));
+  });
+
+  it('7. role and scope changes reach RBAC within seconds', async () => {
+    expect(await canI('noah@acme.com', 'delete', 'deployments', prod, 'apps')).toBe(true);
+    await kubectl(kubeconfig, ['patch', 'membership', 'noah', '-n', ns, '--type=merge', '-p', '{"spec":{"role":"observer"}}']);
+    await eventually(async () => expect(await canI('noah@acme.com', 'delete', 'deployments', prod, 'apps')).toBe(false));
+    expect(await canI('noah@acme.com', 'get', 'pods', prod)).toBe(true);
+    expect(await canI('noah@acme.com', 'create', 'memberships', ns, 'roster.dev')).toBe(false);
+
+    await kubectl(kubeconfig, ['patch', 'membership', 'riley', '-n', ns, '--type=merge', '-p', '{"spec":{"projects":[{"name":"shop","environments":["production"]}]}}']);
+    await eventually(async () => expect(await canI('riley@acme.com', 'update', 'deployments', prod, 'apps')).toBe(true));
+    await eventually(async () => expect(await canI('riley@acme.com', 'update', 'deployments', staging, 'apps')).toBe(false));
+    await eventually(async () => expect((await membership('riley')).status?.identity?.scope).toEqual(['shop/production']));
+  });
+
+  it('8. deleting a Membership removes its access, its pending invitation and its seat', async () => {
+    await apply(`apiVersion: roster.dev/v1alpha1
+kind: Membership
+metadata: { name: pat, namespace: ${ns} }
+spec: { team: acme, email: pat@acme.com, role: developer }
+`);
+    await latestLink('pat@acme.com');
+    const patInvitation = await eventually(async () => {
+      const inv = (await membership('pat')).status?.invitation;
+      expect(inv).toBeTruthy();
+      return inv!;
+    });
+    await eventually(async () => expect((await team()).status?.seats?.summary).toBe('5/10'));
+    await kubectl(kubeconfig, ['delete', 'membership', 'pat', '-n', ns, '--wait=true']);
+    expect(await admin.find(resources.invitation, ns, patInvitation)).toBeUndefined();
+    await eventually(async () => expect((await team()).status?.seats?.summary).toBe('4/10'));
+
+    await kubectl(kubeconfig, ['delete', 'membership', 'riley', '-n', ns, '--wait=true']);
+    expect(await canI('riley@acme.com', 'update', 'deployments', prod, 'apps')).toBe(false);
+    const bindings = await admin.list(resources.roleBinding, prod, { labelSelector: 'roster.dev/team=acme' });
+    expect(bindings.items.map((b) => JSON.stringify(b))).not.toContainEqual(expect.stringContaining('riley@acme.com'));
+    const events = await admin.list<KubeObject & { reason?: string; regarding?: { name?: string } }>(resources.event, ns);
+    expect(events.items.some((e) => e.reason === 'AccessRemoved' && e.regarding?.name === 'riley')).toBe(true);
+    await eventually(() => expect(operator.logs()).toMatch(/"stream":"audit".*"action":"remove".*"subject":"riley@acme.com"/));
+  });
+
+  it('9. ownership moves to an active admin; the previous owner stays on as admin', async () => {
+    await apply(`apiVersion: roster.dev/v1alpha1
+kind: Membership
+metadata: { name: ava, namespace: ${ns} }
+spec: { team: acme, email: ava@acme.com, role: admin }
+`);
+    expect((await accept(await latestLink('ava@acme.com'))).status).toBe(200);
+    await eventually(async () => expect((await membership('ava')).status?.phase).toBe('Active'));
+    await kubectl(kubeconfig, ['patch', 'team', 'acme', '-n', ns, '--type=merge', '-p', '{"spec":{"owner":{"email":"ava@acme.com","name":"Ava Stone"}}}']);
+    await eventually(async () => expect(await canI('ava@acme.com', 'update', 'teams', ns, 'roster.dev')).toBe(true));
+    await eventually(async () => {
+      const all = await admin.list<Membership>(resources.membership, ns);
+      const liam = all.items.find((m) => m.spec.email === 'liam@acme.com');
+      expect(liam?.spec.role).toBe('admin');
+      expect(liam?.status?.phase).toBe('Active');
+    });
+    await eventually(async () => expect(await canI('liam@acme.com', 'update', 'teams', ns, 'roster.dev')).toBe(false));
+    expect(await canI('liam@acme.com', 'create', 'memberships', ns, 'roster.dev')).toBe(true);
+    expect((await team()).status?.owner).toMatchObject({ email: 'ava@acme.com', phase: 'Active' });
+    expect(mailsTo('liam@acme.com')).toHaveLength(1); // no new invitation for the previous owner
+  });
+
+  it('10. accepting a standalone Invitation creates the Membership', async () => {
+    await apply(`apiVersion: roster.dev/v1alpha1
+kind: Invitation
+metadata: { name: kai, namespace: ${ns} }
+spec: { team: acme, email: kai@acme.com, role: developer, projects: [{ name: blog }] }
+`);
+    expect((await accept(await latestLink('kai@acme.com'))).status).toBe(200);
+    await eventually(async () => expect((await membership('kai')).status?.phase).toBe('Active'));
+    expect((await membership('kai')).spec).toMatchObject({ email: 'kai@acme.com', role: 'developer', projects: [{ name: 'blog' }] });
+    await eventually(async () => expect(await canI('kai@acme.com', 'update', 'deployments', blog, 'apps')).toBe(true));
+    expect(mailsTo('kai@acme.com')).toHaveLength(1);
+  });
+
+  it('11. a Membership with expiresAt loses access then', async () => {
+    const expiresAt = new Date(Date.now() + 25_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    await apply(`apiVersion: roster.dev/v1alpha1
+kind: Membership
+metadata: { name: temp, namespace: ${ns} }
+spec: { team: acme, email: temp@acme.com, role: observer, expiresAt: "${expiresAt}" }
+`);
+    expect((await accept(await latestLink('temp@acme.com'))).status).toBe(200);
+    await eventually(async () => expect(await canI('temp@acme.com', 'get', 'pods', prod)).toBe(true));
+    await eventually(async () => expect((await membership('temp')).status?.phase).toBe('Expired'), 60_000);
+    expect(await canI('temp@acme.com', 'get', 'pods', prod)).toBe(false);
+  });
+
+  it('6. a short TTL expires the link; a resend revives it with a new one', async () => {
+    const owner = await latestLink('quinn@quick.example');
+    const name = await eventually(async () => {
+      const t = await admin.get<Team>(resources.team, 'quick-e2e', 'quick');
+      expect(t.status?.owner?.invitation).toBeTruthy();
+      return t.status!.owner!.invitation!;
+    });
+    await eventually(async () => expect((await admin.get<Invitation>(resources.invitation, 'quick-e2e', name)).status?.phase).toBe('Expired'), 90_000);
+    expect((await fetch(owner)).status).toBe(404);
+    await kubectl(kubeconfig, ['annotate', 'invitation', name, '-n', 'quick-e2e', 'roster.dev/resend=again', '--overwrite']);
+    const fresh = await latestLink('quinn@quick.example', 2);
+    expect(fresh).not.toBe(owner);
+    await eventually(async () => expect((await admin.get<Invitation>(resources.invitation, 'quick-e2e', name)).status?.phase).toBe('Pending'));
+    expect((await fetch(fresh)).status).toBe(200);
+  });
+
+  it('13. no token ever reaches the logs', async () => {
+    expect(tokensSeen.size).toBeGreaterThan(10);
+    const logs = operator.logs();
+    expect(logs.length).toBeGreaterThan(1000);
+    for (const token of tokensSeen) expect(logs.includes(token), 'a token is in the operator log').toBe(false);
+    const hashes = (await admin.list<Invitation>(resources.invitation, ns)).items.map((i) => i.status?.link?.hash).filter(Boolean);
+    for (const token of tokensSeen) expect(JSON.stringify(hashes)).not.toContain(token);
+  });
+});
+
+describe('a crash between sending and recording', () => {
+  it('12. never mails the same link twice', async () => {
+    await operator.kill('SIGTERM'); // one operator at a time on this cluster
+    const crashSmtp = await startSmtpServer({
+      beforeReply: async (mail) => {
+        if (mail.subject?.includes('Crash Corp')) await crashOperator.kill('SIGKILL');
+      },
+    });
+    const crashOperator = await startOperator({ kubeconfigPath: kubeconfig, smtpPort: crashSmtp.port });
+    try {
+      await admin.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'crash-e2e' } });
+      await apply(`apiVersion: roster.dev/v1alpha1
+kind: Team
+metadata: { name: crash, namespace: crash-e2e }
+spec: { displayName: Crash Corp, owner: { email: cora@crash.example }, seats: 2 }
+`);
+      await crashSmtp.waitForMessages(1, 60_000);
+      // The operator died after the server had the mail and before it heard back.
+      await crashOperator.restart();
+      const invitation = await eventually(async () => {
+        const list = await admin.list<Invitation>(resources.invitation, 'crash-e2e');
+        expect(list.items[0]?.status?.delivery?.state).toBe('Unconfirmed');
+        return list.items[0]!;
+      }, 60_000);
+      expect(invitation.status?.conditions).toContainEqual(expect.objectContaining({ type: 'Delivered', status: 'Unknown', reason: 'DeliveryUnconfirmed' }));
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(crashSmtp.messages).toHaveLength(1);
+    } finally {
+      await crashOperator.kill('SIGTERM');
+      await crashSmtp.stop();
+    }
+  });
 });

@@ -14,6 +14,8 @@ export const TEST_SMTP_USER = 'roster-test';
 export const TEST_SMTP_PASSWORD = 'correct horse battery staple';
 
 export interface TestSmtpOptions {
+  /** Runs after a message is stored and before the server answers 250 (tests crash clients here). */
+  beforeReply?: (mail: ParsedMail) => Promise<void>;
   /** `starttls`: plain connection upgraded by STARTTLS; `implicit`: TLS from the first byte. Default `none`. */
   readonly tls?: 'none' | 'starttls' | 'implicit';
   /** Require AUTH (PLAIN or LOGIN) as TEST_SMTP_USER / TEST_SMTP_PASSWORD. */
@@ -123,7 +125,7 @@ export async function startSmtpServer(options: TestSmtpOptions = {}): Promise<Te
             secure: session.secure,
           });
           for (const wake of [...waiters]) wake();
-          callback();
+          (options.beforeReply?.(mail) ?? Promise.resolve()).then(() => callback(), () => callback());
         },
         (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
       );
