@@ -7,6 +7,7 @@
 // reconcile that finds a delivery still Sending knows a previous process stopped between
 // the two writes, cannot know whether the mail left, and so never sends that link again: it
 // marks the delivery Unconfirmed and tells people to resend if it did not arrive.
+import { asInviter, changedBy, requesterOf } from '../admission/actor.ts';
 import type { Invitation, InvitationStatus, Membership, Team } from '../api/generated.ts';
 import { resources } from '../api/resources.ts';
 import { isMailError } from '../backends/mail/types.ts';
@@ -142,7 +143,7 @@ export async function reconcileInvitation(ctx: OperatorContext, key: string): Pr
   const changed = await writeIfChanged(ctx, invitation, status);
   if (changed && plan.applied.includes('revoke')) {
     ctx.events.record(invitation, 'Normal', 'Revoked', 'Revoke', `invitation for ${invitation.spec.email} revoked`);
-    ctx.audit({ action: 'revoke', entity: 'invitation', team: team.metadata.name ?? '', namespace, subject: invitation.spec.email, roleBefore: invitation.spec.role });
+    ctx.audit({ action: 'revoke', entity: 'invitation', team: team.metadata.name ?? '', namespace, subject: invitation.spec.email, roleBefore: invitation.spec.role, actor: changedBy(invitation) });
   }
   if (changed && plan.applied.includes('expire')) {
     ctx.events.record(invitation, 'Normal', 'Expired', 'Expire', `invitation for ${invitation.spec.email} expired`);
@@ -177,6 +178,8 @@ async function mintAndSend(
   const messageId = createMessageId(team.spec.invitations?.from ?? ctx.mailFrom);
   const expiresAt = how.retry ? (previous.expiresAt ?? planned.expiresAt) : planned.expiresAt;
   const sentBefore = previous.deliveries ?? 0;
+  // The user the admission webhook recorded as creating the invitation (or its Membership).
+  const requester = requesterOf(invitation, { membership: (m) => ctx.caches.memberships.get(namespace, m), team });
 
   // 1. Record the intent (link hash + Message-ID) before anything leaves the building.
   const intent: Status = withCondition(
@@ -187,7 +190,7 @@ async function mintAndSend(
       expiresAt,
       deliveries: sentBefore,
       observedGeneration: generation,
-      inviter: previous.inviter ?? inviterOf(team),
+      inviter: previous.inviter ?? asInviter(requester) ?? inviterOf(team),
       link: { id: token.linkId, hash: token.hash },
       delivery: { linkId: token.linkId, messageId, state: 'Sending', attempts: how.retry ? (previous.delivery?.attempts ?? 0) : 0 },
     },
@@ -237,7 +240,7 @@ async function mintAndSend(
       { type: ConditionType.Ready, status: 'True', reason: 'Pending', message: `waiting for ${invitation.spec.email} to accept` },
     );
     ctx.events.record(invitation, 'Normal', how.resend ? 'Resent' : 'Sent', 'Send', `invitation mailed to ${invitation.spec.email} (link ${token.linkId})`);
-    ctx.audit({ action: how.resend ? 'resend' : 'invite', entity: 'invitation', team: team.metadata.name ?? '', namespace, subject: invitation.spec.email, roleAfter: invitation.spec.role, actor: previous.inviter });
+    ctx.audit({ action: how.resend ? 'resend' : 'invite', entity: 'invitation', team: team.metadata.name ?? '', namespace, subject: invitation.spec.email, roleAfter: invitation.spec.role, actor: requester ?? previous.inviter });
     const expires = Date.parse(expiresAt ?? '');
     if (Number.isFinite(expires)) result = { kind: 'requeueAfter', ms: Math.max(0, expires - now.getTime()) + 50 };
   } catch (e) {

@@ -1,6 +1,7 @@
 // Memberships: invite the person, provision them once they accept, keep the identity
 // backend in line (role, scope, drift), and remove access on expiry, on going over the
 // seat limit, and before the object disappears (finalizer).
+import { changedBy } from '../admission/actor.ts';
 import type { Invitation, Membership, MembershipStatus, Team } from '../api/generated.ts';
 import { resources } from '../api/resources.ts';
 import type { Grant, IdentityBackend } from '../backends/identity/types.ts';
@@ -164,7 +165,7 @@ export async function reconcileMembership(ctx: OperatorContext, key: string): Pr
     ctx.audit({ action: 'activate', entity: 'member', team: team.metadata.name ?? '', namespace, subject: m.spec.email, roleAfter: m.spec.role });
   } else if (current.identity?.role !== m.spec.role || statusChanged(current.identity?.scope, scope)) {
     ctx.events.record(m, 'Normal', 'AccessChanged', 'Provision', `${m.spec.email} now has ${m.spec.role} access${scope.length ? ` in ${scope.join(', ')}` : ''}`);
-    ctx.audit({ action: 'change-role', entity: 'member', team: team.metadata.name ?? '', namespace, subject: m.spec.email, roleBefore: current.identity?.role, roleAfter: m.spec.role });
+    ctx.audit({ action: 'change-role', entity: 'member', team: team.metadata.name ?? '', namespace, subject: m.spec.email, roleBefore: current.identity?.role, roleAfter: m.spec.role, actor: changedBy(m) });
   }
   const { invitation: _done, ...rest } = current;
   await write(
@@ -201,38 +202,33 @@ async function revokePending(ctx: OperatorContext, m: Membership): Promise<void>
   }
 }
 
-/** The membership's invitation, created (and kept in line with the membership) by the operator. */
+/** The membership's invitation, owned by it and kept in line with it through server-side apply. */
 async function ensureInvitation(ctx: OperatorContext, m: Membership, team: Team): Promise<Invitation> {
   const live = invitationsOf(ctx, m).filter((i) => isControlledBy(i, m) && i.status?.phase !== 'Revoked' && sameEmail(i.spec.email, m.spec.email));
-  const spec = {
-    team: m.spec.team,
-    email: m.spec.email,
-    role: m.spec.role,
-    ...(m.spec.name ? { name: m.spec.name } : {}),
-    ...(m.spec.projects ? { projects: m.spec.projects } : {}),
-  };
   const existing = live[0];
-  if (existing) {
-    const drifted = existing.spec.role !== spec.role || statusChanged(existing.spec.projects, spec.projects) || existing.spec.name !== spec.name;
-    if (drifted) {
-      await ctx.client.patch(resources.invitation, m.metadata.namespace, existing.metadata.name ?? '', 'merge', {
-        spec: { role: spec.role, projects: spec.projects ?? null, name: spec.name ?? null },
-      });
-    }
-    return existing;
-  }
-  const invitation: Invitation = {
+  const desired: Invitation = {
     apiVersion: 'roster.dev/v1alpha1',
     kind: 'Invitation',
     metadata: {
-      name: `${(m.metadata.name ?? 'member').slice(0, 240)}-${randomSuffix()}`,
+      name: existing?.metadata.name ?? `${(m.metadata.name ?? 'member').slice(0, 240)}-${randomSuffix()}`,
       namespace: m.metadata.namespace,
       labels: { [labels.managedBy]: 'roster', [labels.team]: team.metadata.name ?? '', [labels.membership]: (m.metadata.name ?? '').slice(0, 63) },
       ownerReferences: [controllerRef(m, 'Membership')],
     },
-    spec,
+    spec: {
+      team: m.spec.team,
+      email: m.spec.email,
+      role: m.spec.role,
+      ...(m.spec.name ? { name: m.spec.name } : {}),
+      ...(m.spec.projects ? { projects: m.spec.projects } : {}),
+    },
   };
-  const created = await ctx.client.create(resources.invitation, invitation);
+  if (existing) {
+    const inLine = existing.spec.role === desired.spec.role && !statusChanged(existing.spec.projects, desired.spec.projects) && existing.spec.name === desired.spec.name;
+    if (!inLine) await ctx.client.apply(resources.invitation, desired);
+    return existing;
+  }
+  const created = await ctx.client.apply(resources.invitation, desired);
   ctx.events.record(m, 'Normal', 'Invited', 'Invite', `invitation ${created.metadata.name} created for ${m.spec.email}`);
   return created;
 }

@@ -1,6 +1,7 @@
 // Teams: invite the owner, give the owner their rights once they accept, carry out an
 // ownership transfer, report seats and members, and on deletion remove every member's
 // access before the Team goes.
+import { reconcileSeatReservations } from '../admission/seat-ledger.ts';
 import type { Invitation, Membership, Team, TeamStatus } from '../api/generated.ts';
 import { resources } from '../api/resources.ts';
 import type { Grant } from '../backends/identity/types.ts';
@@ -53,6 +54,7 @@ export async function reconcileTeam(ctx: OperatorContext, key: string): Promise<
     return { kind: 'done' };
   }
   if (await addFinalizer(ctx.client, resources.team, team, FINALIZER)) return { kind: 'done' };
+  await reconcileSeatReservations(ctx, team);
 
   const current: TeamStatus = team.status ?? {};
   const ownerEmail = normalizeEmail(team.spec.owner.email);
@@ -147,7 +149,7 @@ async function createOwnerInvitation(ctx: OperatorContext, team: Team): Promise<
       ...(team.spec.owner.name ? { name: team.spec.owner.name } : {}),
     },
   };
-  const created = await ctx.client.create(resources.invitation, invitation);
+  const created = await ctx.client.apply(resources.invitation, invitation);
   ctx.events.record(team, 'Normal', 'OwnerInvited', 'Invite', `invitation ${created.metadata.name} created for owner ${invitation.spec.email}`);
   return created;
 }

@@ -18,6 +18,9 @@ export type Reconciler = (key: string, signal: AbortSignal) => Promise<Reconcile
  * Thrown for failures that retrying cannot fix, such as an invalid spec: the key is not
  * requeued until something adds it again.
  */
+/** How long reconciles get to honour their abort signal once `stop` runs out of time. */
+const abortGraceMs = 5_000;
+
 export class TerminalError extends Error {
   override name = 'TerminalError';
 }
@@ -94,7 +97,12 @@ export class Controller {
   async stop(deadlineMs: number): Promise<boolean> {
     const drained = await this.#queue.shutDownWithDrain(deadlineMs);
     if (!drained) {
+      // Past the deadline: ask running reconciles to give up, and give them a moment to,
+      // so the caller (releasing the Lease next) rarely overlaps with the next leader.
       this.#abort.abort(new Error(`controller ${this.name} stopped`));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(this.#running), new Promise<void>((r) => (timer = setTimeout(r, abortGraceMs)))]);
+      clearTimeout(timer);
       return false;
     }
     await Promise.all(this.#running);

@@ -239,6 +239,23 @@ spec: { team: acme, email: jordan@acme.com, role: observer, projects: [{ name: s
     await eventually(async () => expect((await membership('riley')).status?.identity?.scope).toEqual(['shop/production']));
   });
 
+  it('drift: access changed by hand in the backend is put back, with an Event', async () => {
+    const bindingsOf = async () =>
+      (await admin.list<KubeObject & { subjects?: Array<{ name: string }> }>(resources.roleBinding, ns, { labelSelector: 'roster.dev/team=acme' })).items.filter((b) =>
+        b.subjects?.some((s) => s.name === 'maya@acme.com'),
+      );
+    const [binding] = await bindingsOf();
+    expect(binding).toBeDefined();
+    // Someone adds a colleague to Maya's binding, and later deletes it outright.
+    await admin.patch(resources.roleBinding, ns, binding!.metadata.name ?? '', 'json', [{ op: 'add', path: '/subjects/-', value: { kind: 'User', name: 'eve@evil.example', apiGroup: 'rbac.authorization.k8s.io' } }]);
+    await eventually(async () => expect(await canI('eve@evil.example', 'get', 'teams', ns, 'roster.dev')).toBe(false));
+    await admin.delete(resources.roleBinding, ns, binding!.metadata.name ?? '');
+    await eventually(async () => expect(await bindingsOf()).toHaveLength(1));
+    expect(await canI('maya@acme.com', 'get', 'teams', ns, 'roster.dev')).toBe(true);
+    const events = await admin.list<KubeObject & { reason?: string; regarding?: { name?: string } }>(resources.event, ns);
+    expect(events.items.some((e) => e.reason === 'DriftCorrected' && e.regarding?.name === 'maya')).toBe(true);
+  });
+
   it('8. deleting a Membership removes its access, its pending invitation and its seat', async () => {
     await apply(`apiVersion: roster.dev/v1alpha1
 kind: Membership

@@ -227,8 +227,28 @@ describe('Controller stop', () => {
     expect(stopped).toBeUndefined();
     expect(signal?.aborted).toBe(false);
     await tick(1);
-    expect(stopped).toBe(false);
     expect(signal?.aborted).toBe(true);
+    // A reconcile that ignores its signal gets a bounded grace, then stop gives up on it.
+    expect(stopped).toBeUndefined();
+    await tick(5000);
+    expect(stopped).toBe(false);
+  });
+
+  it('waits for an aborted reconcile that honours its signal', async () => {
+    const { queue, controller } = setup(
+      async (_key, s) =>
+        new Promise<ReconcileResult>((resolve) => s.addEventListener('abort', () => setTimeout(() => resolve({ kind: 'done' }), 100))),
+    );
+    controller.start();
+    queue.add('ns/a');
+    await tick();
+    let stopped: boolean | undefined;
+    void controller.stop(1000).then((s) => (stopped = s));
+    await tick(1000);
+    expect(stopped).toBeUndefined();
+    await tick(100);
+    expect(stopped).toBe(false);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('drops pending retries on stop', async () => {
