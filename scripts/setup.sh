@@ -11,3 +11,15 @@ if [[ ! -x node_modules/.bin/node || package-lock.json -nt node_modules/.package
 fi
 
 bash controlplane/build.sh
+
+# Debian packages the tests drive: Chromium for the accept-page browser test.
+missing=()
+for pkg in chromium; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if (( ${#missing[@]} )); then
+  echo "[setup] apt-get install ${missing[*]}"
+  sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,89 @@
+// A person's path through the accept page in a real browser (Debian's Chromium driven by
+// playwright-core): open the link from the mail, read the invitation, press Accept. The
+// screenshots are kept under test-results/ as artifacts.
+import { existsSync, mkdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { chromium, type Browser } from 'playwright-core';
+import type { Membership } from '../../src/api/generated.ts';
+import { resources } from '../../src/api/resources.ts';
+import { KubeClient } from '../../src/runtime/kube-client.ts';
+import { kubectl } from './kubectl.ts';
+import { eventually } from './support/eventually.ts';
+import { startOperator, type OperatorProcess } from './support/operator.ts';
+import { startSmtpServer, type TestSmtpServer } from './support/smtp.ts';
+
+const kubeconfig = inject('kubeconfigPath');
+const ns = 'browser-e2e';
+const artifacts = new URL('../../test-results/', import.meta.url).pathname;
+let admin: KubeClient;
+let smtp: TestSmtpServer;
+let operator: OperatorProcess;
+let browser: Browser;
+
+beforeAll(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  admin = KubeClient.fromFile(kubeconfig);
+  for (const name of [ns, 'browser-web']) await admin.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  smtp = await startSmtpServer();
+  operator = await startOperator({ kubeconfigPath: kubeconfig, smtpPort: smtp.port });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await operator?.kill('SIGTERM');
+  await smtp?.stop();
+  admin?.close();
+});
+
+describe('the accept page in a browser', () => {
+  it('shows the invitation from the mail and accepts it with one click', async () => {
+    const applied = await kubectl(kubeconfig, ['apply', '-f', '-'], `apiVersion: roster.dev/v1alpha1
+kind: Team
+metadata: { name: browser, namespace: ${ns} }
+spec: { displayName: "Browser & Co <script>", owner: { email: owner@browser.example, name: Olive Owner }, seats: 3 }
+---
+apiVersion: roster.dev/v1alpha1
+kind: Project
+metadata: { name: web, namespace: ${ns} }
+spec: { team: browser, environments: [{ name: production, namespace: browser-web }] }
+---
+apiVersion: roster.dev/v1alpha1
+kind: Membership
+metadata: { name: bea, namespace: ${ns} }
+spec: { team: browser, email: bea@browser.example, name: Bea, role: developer, projects: [{ name: web }] }
+`);
+    expect(applied.stderr).toBe('');
+    const mail = await eventually(() => {
+      const found = smtp.messages.find((m) => m.text?.includes('bea@browser.example') || JSON.stringify(m.to).includes('bea@browser.example'));
+      expect(found).toBeDefined();
+      return found!;
+    }, 30_000);
+    const link = /(http:\/\/127\.0\.0\.1:\d+\/invite\/[A-Za-z0-9_-]+)/.exec(mail.text ?? '')?.[1];
+    expect(link).toBeDefined();
+
+    const page = await browser.newPage();
+    await page.goto(link!);
+    await expect(page.title()).resolves.toContain('Browser & Co <script>');
+    const body = await page.locator('main').innerText();
+    expect(body).toContain('developer');
+    expect(body).toContain('Olive Owner');
+    expect(body).toContain('web');
+    expect(await page.locator('script').count()).toBe(0); // the display name was escaped, not run
+    await page.screenshot({ path: `${artifacts}accept-page.png`, fullPage: true });
+
+    await page.getByRole('button', { name: 'Accept invitation' }).click();
+    await page.waitForSelector('text=Welcome to');
+    expect(await page.locator('main').innerText()).toContain('You joined as developer');
+    await page.screenshot({ path: `${artifacts}accept-page-accepted.png`, fullPage: true });
+    expect(existsSync(`${artifacts}accept-page-accepted.png`)).toBe(true);
+
+    await eventually(async () => expect((await admin.get<Membership>(resources.membership, ns, 'bea')).status?.phase).toBe('Active'));
+    // The same link in the browser again: refused.
+    await page.goto(link!);
+    expect(await page.locator('h1').innerText()).toBe('This invitation link is not valid');
+  });
+});
