@@ -8,10 +8,20 @@ export interface Clock {
   setTimer(fn: () => void, ms: number): () => void;
 }
 
+/** Node fires a setTimeout longer than this after 1 ms (TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimer(fn, ms) {
-    const timer = setTimeout(fn, ms).unref();
+    // A requeueAfter can be months away (a Membership's expiresAt); longer delays are
+    // chained, or they would fire at once and spin the key in a hot loop.
+    let timer: ReturnType<typeof setTimeout>;
+    const arm = (remaining: number) => {
+      const step = Math.min(remaining, MAX_TIMER_MS);
+      timer = setTimeout(() => (remaining > step ? arm(remaining - step) : fn()), step).unref();
+    };
+    arm(Math.max(0, ms));
     return () => clearTimeout(timer);
   },
 };

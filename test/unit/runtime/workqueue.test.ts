@@ -351,4 +351,35 @@ describe('systemClock', () => {
       vi.useRealTimers();
     }
   });
+
+  it('waits out delays longer than a 32-bit timer (Node would fire those after 1 ms)', () => {
+    const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout');
+    try {
+      const fired = vi.fn();
+      const fortyDays = 40 * 24 * 3600_000;
+      const cancel = systemClock.setTimer(fired, fortyDays);
+      const delays = setTimeoutSpy.mock.calls.map((c) => c[1]);
+      expect(delays).toEqual([2 ** 31 - 1]);
+      cancel();
+    } finally {
+      setTimeoutSpy.mockRestore();
+    }
+  });
+
+  it('chains long delays under fake timers: nothing early, exactly once at the end', async () => {
+    vi.useFakeTimers();
+    try {
+      const fired = vi.fn();
+      const fortyDays = 40 * 24 * 3600_000;
+      systemClock.setTimer(fired, fortyDays);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(fired).not.toHaveBeenCalled();
+      await vi.advanceTimersByTimeAsync(fortyDays - 1001);
+      expect(fired).not.toHaveBeenCalled();
+      await vi.advanceTimersByTimeAsync(1);
+      expect(fired).toHaveBeenCalledTimes(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
