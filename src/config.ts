@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
+import { identityBackendSchema } from './backends/identity/schema.ts';
+import { webhookConfigProblems, webhookConfigSchema, type WebhookConfig } from './admission/config.ts';
 
 const portSchema = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 
@@ -111,14 +113,10 @@ export const configSchema = {
       type: 'object',
       description: 'Named identity backends; a Team picks one with spec.identity.backend (default "default").',
       default: { default: { type: 'kubernetes' } },
-      additionalProperties: {
-        type: 'object',
-        required: ['type'],
-        properties: {
-          type: { enum: ['kubernetes', 'keycloak', 'ldap', 'scim'] },
-        },
-      },
+      // Each type's settings: src/backends/identity/schema.ts (ldap, scim, keycloak; kubernetes uses roleBindings below).
+      additionalProperties: identityBackendSchema,
     },
+    webhook: webhookConfigSchema,
     roleBindings: {
       type: 'object',
       additionalProperties: false,
@@ -163,6 +161,7 @@ export interface RosterConfig {
   };
   identityBackends: Record<string, { type: 'kubernetes' | 'keycloak' | 'ldap' | 'scim'; [key: string]: unknown }>;
   roleBindings: { admin: string; developer: string; observer: string };
+  webhook: WebhookConfig;
 }
 
 export class ConfigError extends Error {
@@ -186,6 +185,8 @@ export function parseConfig(raw: unknown): RosterConfig {
   if (!(le.leaseDurationSeconds > le.renewDeadlineSeconds && le.renewDeadlineSeconds > le.retryPeriodSeconds)) {
     throw new ConfigError('invalid configuration: leaderElection needs leaseDurationSeconds > renewDeadlineSeconds > retryPeriodSeconds');
   }
+  const webhookProblem = webhookConfigProblems(config.webhook)[0];
+  if (webhookProblem) throw new ConfigError(`invalid configuration: ${webhookProblem}`);
   return config;
 }
 

@@ -2,18 +2,20 @@
 // page, probes. src/main.ts only calls this.
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { createAdmission, type Admission } from './admission/index.ts';
 import type { Invitation, Membership, Project, Team } from './api/generated.ts';
 import { resources } from './api/resources.ts';
-import { GRANT_ANNOTATION, KubernetesIdentityBackend, MANAGED_BY, teamClusterRoleObjects, type RoleBinding } from './backends/identity/kubernetes.ts';
-import type { IdentityBackend } from './backends/identity/types.ts';
+import { GRANT_ANNOTATION, MANAGED_BY, teamClusterRoleObjects, type RoleBinding } from './backends/identity/kubernetes.ts';
+import { createIdentityBackends } from './backends/identity/registry.ts';
 import { createMailBackend, loadInvitationTemplates } from './backends/mail/registry.ts';
 import type { MailBackend } from './backends/mail/types.ts';
 import type { RosterConfig } from './config.ts';
+import { sameEmail } from './domain/email.ts';
 import { index, teamKeyOf, type AuditEntry, type Caches, type OperatorContext } from './controllers/context.ts';
 import { reconcileInvitation } from './controllers/invitation.ts';
-import { reconcileMembership } from './controllers/membership.ts';
+import { grantKey, reconcileMembership } from './controllers/membership.ts';
 import { reconcileProject } from './controllers/project.ts';
-import { reconcileTeam } from './controllers/team.ts';
+import { OWNER_GRANT, reconcileTeam } from './controllers/team.ts';
 import { EventRecorder } from './runtime/events.ts';
 import type { InformerEvent } from './runtime/informer.ts';
 import { KubeClient, type KubeObject } from './runtime/kube-client.ts';
@@ -25,6 +27,8 @@ export interface Operator {
   manager: Manager;
   acceptPage: AcceptPage;
   context: OperatorContext;
+  /** The admission webhook (served on every replica), unless webhook.enabled is false. */
+  admission?: Admission;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -93,14 +97,21 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
     roleBindings: manager.informer<RoleBinding>(resources.roleBinding, { labelSelector: `${MANAGED_BY}=roster` }),
   };
 
-  const backends = new Map<string, IdentityBackend>();
-  for (const [name, backendConfig] of Object.entries(config.identityBackends)) {
-    if (backendConfig.type === 'kubernetes') {
-      backends.set(name, new KubernetesIdentityBackend({ name, client, roleBindings: caches.roleBindings, clusterRoles: config.roleBindings }));
-    } else {
-      logger.warn({ backend: name, type: backendConfig.type }, 'identity backend type not available in this build; teams using it report UnknownIdentityBackend');
-    }
-  }
+  // Identity backends by name (src/backends/identity/registry.ts). Group-based backends keep
+  // access per person, so removing one grant must not strip a person who holds another one in
+  // the team (the owner with a superseded Membership during an ownership transfer).
+  const backends = createIdentityBackends(config.identityBackends, {
+    kubernetes: { client, roleBindings: caches.roleBindings, clusterRoles: config.roleBindings },
+    logger,
+    holdsOtherGrant: (team, key, person) => {
+      const t = caches.teams.get(team.namespace, team.name);
+      if (!t || t.metadata.deletionTimestamp) return false;
+      if (key !== OWNER_GRANT && sameEmail(t.spec.owner.email, person.email) && t.status?.owner?.phase === 'Active') return true;
+      return caches.memberships
+        .byIndex(index.byTeam, `${team.namespace}/${team.name}`)
+        .some((m) => grantKey(m) !== key && !m.metadata.deletionTimestamp && m.status?.phase === 'Active' && sameEmail(m.spec.email, person.email));
+    },
+  });
 
   const mail = overrides.mail ?? createMailBackend(config.mail, { logger });
   const templates = loadInvitationTemplates(config.mail.templates);
@@ -127,6 +138,11 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
   };
   const membershipsOfTeam = (e: InformerEvent<KubeObject>) => teamOf(e).flatMap((t) => caches.memberships.byIndex(index.byTeam, t).map((m) => `${m.metadata.namespace}/${m.metadata.name}`));
   const keysOf = (list: KubeObject[]) => list.map((o) => `${o.metadata.namespace}/${o.metadata.name}`);
+  // Team status changes with every member; only spec changes (seats, owner, ttl) and
+  // deletion concern a team's memberships and invitations. Fanning out on every status
+  // write would make a team of n members cost n² reconciles.
+  const specChanged = (e: InformerEvent<KubeObject>) =>
+    e.type !== 'updated' || e.old.metadata.generation !== e.object.metadata.generation || e.object.metadata.deletionTimestamp !== e.old.metadata.deletionTimestamp;
 
   manager.addController({
     name: 'team',
@@ -147,7 +163,11 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
     reconcile: (key) => reconcileMembership(context, key),
     watches: [
       watch(caches.invitations, (e) => [...ownerKeys('Membership')(e), ...((e.object as Invitation).status?.membership ? [`${e.object.metadata.namespace}/${(e.object as Invitation).status!.membership}`] : [])]),
-      watch(caches.teams, (e) => keysOf(caches.memberships.byIndex(index.byTeam, e.key))),
+      watch(caches.teams, (e) => (specChanged(e) ? keysOf(caches.memberships.byIndex(index.byTeam, e.key)) : [])),
+      // A membership that goes frees a seat: the ones waiting over the limit get another look.
+      watch(caches.memberships, (e) =>
+        e.type === 'deleted' ? teamOf(e).flatMap((t) => keysOf(caches.memberships.byIndex(index.byTeam, t).filter((m) => m.status?.phase === 'OverSeatLimit'))) : [],
+      ),
       watch(caches.projects, membershipsOfTeam),
       watch(caches.roleBindings, (e) => [grantOwnerKeys(e).membership ?? ''].filter(Boolean)),
     ],
@@ -158,7 +178,7 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
     workers: config.workers.invitation,
     reconcile: (key) => reconcileInvitation(context, key),
     watches: [
-      watch(caches.teams, (e) => keysOf(caches.invitations.byIndex(index.byTeam, e.key))),
+      watch(caches.teams, (e) => (specChanged(e) ? keysOf(caches.invitations.byIndex(index.byTeam, e.key)) : [])),
       watch(caches.memberships, (e) => teamOf(e).flatMap((t) => keysOf(caches.invitations.byIndex(index.byTeam, t).filter((i) => !(i.metadata.ownerReferences ?? []).length)))),
     ],
   });
@@ -181,10 +201,16 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
       context.audit({ action: 'accept', entity: 'invitation', team: inv.spec.team, namespace: inv.metadata.namespace ?? '', subject: inv.spec.email, roleAfter: inv.spec.role, actor: inv.spec.email }),
   });
 
+  const admission = config.webhook.enabled
+    ? createAdmission({ config: config.webhook, namespace: config.namespace, port: config.server.webhookPort, host: config.server.host, client, caches, logger, metrics: manager.metrics, now: context.now })
+    : undefined;
+  if (admission) manager.health.addReadiness('webhook', () => (admission.serving() ? undefined : 'the admission webhook is not serving'));
+
   return {
     manager,
     acceptPage,
     context,
+    ...(admission ? { admission } : {}),
     async start() {
       for (const role of teamClusterRoleObjects()) {
         try {
@@ -193,15 +219,17 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
           logger.warn({ err: e instanceof Error ? e.message : String(e), role: role.metadata.name }, 'could not apply ClusterRole (the Helm chart installs it)');
         }
       }
+      await admission?.start(); // before the manager, on every replica
       await acceptPage.listen(config.server.acceptPort, config.server.host);
       await manager.start();
-      logger.info({ identity, acceptPort: acceptPage.port, probesPort: manager.health.port }, 'operator started');
+      logger.info({ identity, acceptPort: acceptPage.port, probesPort: manager.health.port, webhookPort: admission?.port }, 'operator started');
     },
     async stop() {
       await manager.stop();
       await events.flush();
       await acceptPage.close();
       await mail.close();
+      await admission?.stop(); // last: other replicas' (and our own) writes still get admitted while we drain
       client.close();
     },
   };

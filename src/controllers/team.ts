@@ -66,7 +66,9 @@ export async function reconcileTeam(ctx: OperatorContext, key: string): Promise<
   const previousOwner = current.owner?.phase === 'Active' && current.owner.email && !sameEmail(current.owner.email, ownerEmail) ? current.owner.email : undefined;
   if (previousOwner) {
     const newOwnerMembership = memberships.find((m) => sameEmail(m.spec.email, ownerEmail));
-    if (newOwnerMembership?.status?.phase === 'Active' && newOwnerMembership.spec.role === 'admin') {
+    // Admission checks that the new owner is an Active admin; here an accepted admin is
+    // enough, because once the transfer starts their Membership is superseded by ownership.
+    if (newOwnerMembership?.spec.role === 'admin' && newOwnerMembership.status?.acceptedAt) {
       await keepPreviousOwnerAsAdmin(ctx, team, previousOwner, memberships);
       ownerActive = true;
       ctx.events.record(team, 'Normal', 'OwnershipTransferred', 'Transfer', `ownership moved from ${previousOwner} to ${ownerEmail}; ${previousOwner} stays on as admin`);

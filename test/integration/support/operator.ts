@@ -11,6 +11,7 @@ import { eventually } from './eventually.ts';
 export interface OperatorProcess {
   acceptPort: number;
   probesPort: number;
+  webhookPort: number;
   publicUrl: string;
   logPath: string;
   logs(): string;
@@ -26,6 +27,8 @@ export interface OperatorOptions {
   config?: Record<string, unknown>;
   smtpPort?: number;
   logPath?: string;
+  /** Serve the admission webhook on this port (default: a free one). */
+  webhookPort?: number;
 }
 
 const running = new Set<ChildProcess>();
@@ -35,12 +38,13 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorP
   const dir = mkdtempSync(join(tmpdir(), 'roster-operator-'));
   const acceptPort = await freePort();
   const probesPort = await freePort();
+  const webhookPort = options.webhookPort ?? (await freePort());
   const publicUrl = `http://127.0.0.1:${acceptPort}`;
   const config = {
     kubeconfig: options.kubeconfigPath,
     namespace: 'default',
     publicUrl,
-    server: { host: '127.0.0.1', acceptPort, probesPort, webhookPort: await freePort() },
+    server: { host: '127.0.0.1', acceptPort, probesPort, webhookPort },
     leaderElection: { leaseName: `roster-test-${acceptPort}`, leaseDurationSeconds: 4, renewDeadlineSeconds: 3, retryPeriodSeconds: 0.5 },
     log: { level: 'debug' },
     mail: options.smtpPort
@@ -71,6 +75,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorP
   return {
     acceptPort,
     probesPort,
+    webhookPort,
     publicUrl,
     logPath,
     logs: () => readFileSync(logPath, 'utf8'),

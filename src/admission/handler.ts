@@ -1,0 +1,244 @@
+// The admission logic behind the HTTPS endpoints: decode, pick the validator for the kind,
+// give it a view of the team from the shared caches, make a seat decision hold with a
+// reservation, and answer with a message a person can act on. Never throws: whatever
+// goes wrong becomes a denial that says so (the webhook fails closed).
+import { isDeepStrictEqual } from 'node:util';
+import type { Invitation, Membership, Project, Team } from '../api/generated.ts';
+import { resources } from '../api/resources.ts';
+import { index } from '../controllers/context.ts';
+import type { KubeClient, KubeObject } from '../runtime/kube-client.ts';
+import type { Logger } from '../runtime/logger.ts';
+import { actorPatch } from './actor.ts';
+import { allow, decodeReview, deny, type AdmissionRequest, type AdmissionReviewResponse, type Decoded } from './review.ts';
+import type { SeatClaim, SeatDecision, SeatReservation, TeamObjects } from './seat-decision.ts';
+import type { ReserveOptions } from './seat-ledger.ts';
+import { validateInvitation, validateMembership, validateProject, validateTeam, type AdmissionView, type Change, type RuleContext, type Verdict } from './validators.ts';
+
+/** The parts of an Informer the webhook reads. */
+export interface CacheReader<T> {
+  get(namespace: string | undefined, name: string): T | undefined;
+  byIndex(index: string, value: string): T[];
+  hasSynced(): boolean;
+  waitForSync(): Promise<void>;
+}
+
+export interface AdmissionCaches {
+  teams: CacheReader<Team>;
+  memberships: CacheReader<Membership>;
+  invitations: CacheReader<Invitation>;
+  projects: CacheReader<Project>;
+}
+
+/** The seat ledger as the handler uses it (SeatLedger; a fake in unit tests). */
+export interface SeatReserver {
+  reserve(claim: SeatClaim, options: ReserveOptions): Promise<SeatDecision>;
+  live(objects: TeamObjects): Promise<SeatReservation[]>;
+}
+
+export interface AdmissionHandlerOptions {
+  caches: AdmissionCaches;
+  /** Live reads when the caches have not caught up (a Team applied a moment ago). */
+  client?: Pick<KubeClient, 'find' | 'list'>;
+  ledger: SeatReserver;
+  logger: Logger;
+  now?: () => Date;
+  /** The operator's own user name (only it may create owner invitations). */
+  operatorUsername?: () => Promise<string | undefined>;
+  /** How long a request waits for the caches to sync after a start. */
+  syncWaitMs?: number;
+}
+
+type RosterKind = 'Team' | 'Membership' | 'Invitation' | 'Project';
+const ROSTER_KINDS: readonly string[] = ['Team', 'Membership', 'Invitation', 'Project'];
+const ENTITY: Record<RosterKind, string> = { Team: 'team', Membership: 'member', Invitation: 'invitation', Project: 'project' };
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** Whether the request is one of ours: a roster.dev kind, create or update of the object itself. */
+function rosterKind(request: AdmissionRequest): RosterKind | undefined {
+  if (request.kind.group !== 'roster.dev' || !ROSTER_KINDS.includes(request.kind.kind)) return undefined;
+  if (request.subResource) return undefined;
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return undefined;
+  return request.kind.kind as RosterKind;
+}
+
+export class AdmissionHandler {
+  private readonly options: AdmissionHandlerOptions;
+  private readonly audit: Logger;
+  private readonly now: () => Date;
+
+  constructor(options: AdmissionHandlerOptions) {
+    this.options = options;
+    this.now = options.now ?? (() => new Date());
+    this.audit = options.logger.child({ stream: 'audit' });
+  }
+
+  /** POST /validate: a body in, an AdmissionReview (or an HTTP 400 reason) out. */
+  async validateBody(body: string, deadline: number): Promise<AdmissionReviewResponse | { malformed: string }> {
+    return await this.answer(decodeReview(body), (request) => this.validate(request, deadline));
+  }
+
+  /** POST /mutate. */
+  async mutateBody(body: string): Promise<AdmissionReviewResponse | { malformed: string }> {
+    return await this.answer(decodeReview(body), async (request) => this.mutate(request));
+  }
+
+  private async answer(decoded: Decoded, run: (r: AdmissionRequest) => Promise<AdmissionReviewResponse>): Promise<AdmissionReviewResponse | { malformed: string }> {
+    if (decoded.kind === 'malformed') return { malformed: decoded.message };
+    if (decoded.kind === 'invalid') return deny(decoded.uid, decoded.message, { code: 400 });
+    try {
+      return await run(decoded.request);
+    } catch (e) {
+      this.options.logger.error({ err: message(e), uid: decoded.request.uid }, 'admission failed');
+      return deny(decoded.request.uid, `the roster webhook could not decide: ${message(e)}; retry in a moment`, { code: 500 });
+    }
+  }
+
+  mutate(request: AdmissionRequest): AdmissionReviewResponse {
+    if (!rosterKind(request)) return allow(request.uid);
+    const patch = actorPatch(request.operation as 'CREATE' | 'UPDATE', request.object, request.oldObject, request.userInfo.username);
+    return allow(request.uid, { patch });
+  }
+
+  async validate(request: AdmissionRequest, deadline: number): Promise<AdmissionReviewResponse> {
+    const kind = rosterKind(request);
+    if (!kind) return allow(request.uid);
+    if (!isRecord(request.object)) return deny(request.uid, `malformed admission request: no ${kind} object to check`, { code: 400 });
+    if (request.operation === 'UPDATE' && !isRecord(request.oldObject)) return deny(request.uid, `malformed admission request: an update without the old ${kind}`, { code: 400 });
+
+    const synced = await this.cachesSynced(deadline);
+    if (!synced) return deny(request.uid, 'the roster webhook is starting and its caches are not synced yet; retry in a few seconds', { code: 500 });
+
+    const object = withNamespace(request.object, request.namespace);
+    const oldObject = request.oldObject === undefined ? undefined : withNamespace(request.oldObject, request.namespace);
+    const namespace = request.namespace ?? (object.metadata as { namespace?: string } | undefined)?.namespace ?? '';
+    const teamName = kind === 'Team' ? String((object.metadata as { name?: unknown } | undefined)?.name ?? request.name ?? '') : String((isRecord(object.spec) ? object.spec.team : '') ?? '');
+    const view = await this.view(kind, namespace, teamName, object);
+    const change: Change<never> = {
+      operation: request.operation as 'CREATE' | 'UPDATE',
+      object: object as never,
+      oldObject: oldObject as never,
+      user: { username: request.userInfo.username, groups: request.userInfo.groups },
+      requestUid: request.uid,
+    };
+    const ctx: RuleContext = { now: this.now(), operatorUsername: await this.operatorUsernameIfNeeded(kind, object) };
+
+    let verdict: Verdict;
+    switch (kind) {
+      case 'Team':
+        verdict = validateTeam(change, view.team ? { ...view, reservations: await this.liveReservations(view, change) } : view, ctx);
+        break;
+      case 'Membership':
+        verdict = validateMembership(change, view, ctx);
+        break;
+      case 'Invitation':
+        verdict = validateInvitation(change, view, ctx);
+        break;
+      case 'Project':
+        verdict = validateProject(change, view);
+        break;
+    }
+    if (!verdict.allowed) return deny(request.uid, verdict.message);
+
+    if (verdict.seat && view.team) {
+      const team = view.team;
+      const key = `${namespace}/${team.metadata.name}`;
+      const decision = await this.options.ledger.reserve(verdict.seat, {
+        dryRun: request.dryRun,
+        deadline,
+        snapshot: () => ({ team, memberships: this.options.caches.memberships.byIndex(index.byTeam, key), invitations: this.options.caches.invitations.byIndex(index.byTeam, key) }),
+      });
+      if (decision.kind === 'deny') return deny(request.uid, decision.message);
+    }
+    // The audit stream is about team changes: creates and spec edits, not finalizers or labels.
+    const specChanged = request.operation === 'CREATE' || !isDeepStrictEqual(object.spec, oldObject?.spec);
+    if (!request.dryRun && specChanged) this.auditAdmission(kind, request, object, oldObject, teamName);
+    return allow(request.uid, { warnings: verdict.warnings });
+  }
+
+  private async cachesSynced(deadline: number): Promise<boolean> {
+    const caches = Object.values(this.options.caches) as CacheReader<unknown>[];
+    if (caches.every((c) => c.hasSynced())) return true;
+    const wait = Math.max(0, Math.min(this.options.syncWaitMs ?? 2_000, deadline - Date.now()));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), wait)));
+    const synced = Promise.all(caches.map((c) => c.waitForSync())).then(() => true as const);
+    const result = await Promise.race([synced, timeout]);
+    clearTimeout(timer);
+    return result;
+  }
+
+  private async operatorUsernameIfNeeded(kind: RosterKind, object: Record<string, unknown>): Promise<string | undefined> {
+    if (kind !== 'Invitation' || !isRecord(object.spec) || object.spec.role !== 'owner') return undefined;
+    try {
+      return await this.options.operatorUsername?.();
+    } catch (e) {
+      this.options.logger.warn({ err: message(e) }, 'could not learn the operator\'s own user name');
+      return undefined;
+    }
+  }
+
+  private async liveReservations(view: AdmissionView, change: Change<never>): Promise<SeatReservation[]> {
+    const team = change.object as Team;
+    const old = change.oldObject as Team | undefined;
+    // Only lowering spec.seats reads the ledger.
+    if (!old || !isRecord(team.spec) || !isRecord(old.spec) || !(team.spec.seats < old.spec.seats)) return [];
+    return await this.options.ledger.live({ team, memberships: view.memberships, invitations: view.invitations });
+  }
+
+  /** The team, its members, invitations and projects: from the caches, live where the caches lag. */
+  private async view(kind: RosterKind, namespace: string, teamName: string, object: Record<string, unknown>): Promise<AdmissionView> {
+    const { caches, client } = this.options;
+    const key = `${namespace}/${teamName}`;
+    let team: Team | undefined = kind === 'Team' ? (object as unknown as Team) : caches.teams.get(namespace, teamName);
+    if (!team && client && teamName) team = await client.find<Team>(resources.team, namespace, teamName);
+    const memberships = [...caches.memberships.byIndex(index.byTeam, key)];
+    const invitations = caches.invitations.byIndex(index.byTeam, key);
+    let projects = caches.projects.byIndex(index.byTeam, key);
+    const spec = isRecord(object.spec) ? object.spec : {};
+    const named = Array.isArray(spec.projects) ? spec.projects.filter(isRecord).map((p) => p.name).filter((n): n is string => typeof n === 'string') : [];
+    if (client && named.some((n) => !projects.some((p) => p.metadata.name === n))) {
+      const listed = await client.list<Project>(resources.project, namespace);
+      projects = listed.items.filter((p) => p.spec?.team === teamName);
+    }
+    // An operator's invitation for a Membership created a moment ago.
+    const membershipRef = (((object.metadata as KubeObject['metadata'] | undefined)?.ownerReferences) ?? []).find((r) => r.kind === 'Membership');
+    if (client && membershipRef && !memberships.some((m) => m.metadata.name === membershipRef.name)) {
+      const live = await client.find<Membership>(resources.membership, namespace, membershipRef.name);
+      if (live) memberships.push(live);
+    }
+    return { ...(team ? { team } : {}), memberships, invitations, projects, reservations: [] };
+  }
+
+  private auditAdmission(kind: RosterKind, request: AdmissionRequest, object: Record<string, unknown>, oldObject: Record<string, unknown> | undefined, team: string): void {
+    const spec = isRecord(object.spec) ? object.spec : {};
+    const oldSpec = oldObject && isRecord(oldObject.spec) ? oldObject.spec : undefined;
+    const metadata = isRecord(object.metadata) ? object.metadata : {};
+    const subject = kind === 'Team' ? (isRecord(spec.owner) ? spec.owner.email : undefined) : spec.email;
+    this.audit.info(
+      {
+        action: request.operation === 'CREATE' ? 'create' : 'update',
+        entity: ENTITY[kind],
+        kind,
+        team,
+        namespace: request.namespace,
+        name: metadata.name ?? request.name,
+        uid: metadata.uid,
+        requestUid: request.uid,
+        subject,
+        ...(kind === 'Membership' || kind === 'Invitation' ? { roleBefore: oldSpec?.role, roleAfter: spec.role } : {}),
+        ...(kind === 'Team' && oldSpec && oldSpec.seats !== spec.seats ? { detail: `seats ${String(oldSpec.seats)} -> ${String(spec.seats)}` } : {}),
+        actor: request.userInfo.username,
+      },
+      `${kind} ${String(metadata.name ?? request.name ?? '')} ${request.operation === 'CREATE' ? 'created' : 'changed'} by ${request.userInfo.username}`,
+    );
+  }
+}
+
+/** The object with its namespace filled in from the request (a create may leave it out). */
+function withNamespace(object: unknown, namespace: string | undefined): Record<string, unknown> {
+  if (!isRecord(object)) return {};
+  const metadata = isRecord(object.metadata) ? object.metadata : {};
+  return { ...object, metadata: { ...metadata, namespace: metadata.namespace ?? namespace } };
+}

@@ -1,0 +1,142 @@
+// The admission webhook as the operator runs it: certificates (managed in a Secret or read
+// from cert-manager's files), the HTTPS server, the registration (when configured) and the
+// CA bundle injection. Started before the manager on every replica, closed last.
+import type { KubeClient } from '../runtime/kube-client.ts';
+import type { Logger } from '../runtime/logger.ts';
+import type { Metrics } from '../runtime/metrics.ts';
+import { parseDuration } from '../domain/duration.ts';
+import { FileCertificates, OperatorCertificates, subjectAltNamesFor, type CertificateSource, type TlsMaterial } from './certificates.ts';
+import type { WebhookConfig } from './config.ts';
+import { AdmissionHandler, type AdmissionCaches } from './handler.ts';
+import { applyWebhookConfigurations, injectCaBundle, renderWebhookConfigurations, type ClientConfigTarget } from './registration.ts';
+import { SeatLedger } from './seat-ledger.ts';
+import { AdmissionServer } from './server.ts';
+
+export { reconcileSeatReservations } from './seat-ledger.ts';
+
+export interface AdmissionOptions {
+  config: WebhookConfig;
+  /** The operator's namespace (the certificate Secret lives here). */
+  namespace: string;
+  port: number;
+  host: string;
+  client: KubeClient;
+  caches: AdmissionCaches;
+  logger: Logger;
+  metrics?: Metrics;
+  now?: () => Date;
+}
+
+export interface Admission {
+  readonly server: AdmissionServer;
+  readonly handler: AdmissionHandler;
+  readonly ledger: SeatLedger;
+  readonly certificates: CertificateSource;
+  readonly port: number;
+  /** Whether the HTTPS server is up (a readiness check). */
+  serving(): boolean;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface SelfSubjectReview {
+  status?: { userInfo?: { username?: string } };
+}
+
+/** Who the operator is to the API server (its requests are the only ones allowed to create owner invitations). */
+export async function whoAmI(client: Pick<KubeClient, 'request'>): Promise<string | undefined> {
+  const review = await client.request<SelfSubjectReview>('create', 'POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', {
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+  });
+  return review.status?.userInfo?.username;
+}
+
+function target(config: WebhookConfig, namespace: string): ClientConfigTarget | undefined {
+  const { register } = config;
+  if (register.url) return { url: register.url };
+  if (register.service) return { service: { name: register.service.name, namespace: register.service.namespace ?? namespace, port: register.service.port } };
+  return undefined;
+}
+
+export function createAdmission(options: AdmissionOptions): Admission {
+  const { config, client, namespace } = options;
+  const logger = options.logger.child({ component: 'webhook' });
+  const checkIntervalMs = parseDuration(config.tls.checkInterval);
+  const clientTarget = target(config, namespace);
+
+  let username: Promise<string | undefined> | undefined = config.operatorUsername ? Promise.resolve(config.operatorUsername) : undefined;
+  const operatorUsername = () => {
+    username ??= whoAmI(client).catch((e: unknown) => {
+      username = undefined; // ask again next time
+      throw e;
+    });
+    return username;
+  };
+
+  const ledger = new SeatLedger({ client, ttlMs: config.seatReservationSeconds * 1000, logger, ...(options.now ? { now: options.now } : {}) });
+  const handler = new AdmissionHandler({ caches: options.caches, client, ledger, logger, operatorUsername, ...(options.now ? { now: options.now } : {}) });
+  const server = new AdmissionServer({ handler, logger, ...(options.metrics ? { metrics: options.metrics } : {}) });
+  const certificates: CertificateSource =
+    config.certificates === 'cert-manager'
+      ? new FileCertificates({ certDir: config.certDir, checkIntervalMs, logger })
+      : new OperatorCertificates({
+          client,
+          namespace,
+          secretName: config.tls.secretName,
+          sans: subjectAltNamesFor({
+            ...(config.register.url ? { url: config.register.url } : {}),
+            ...(clientTarget && 'service' in clientTarget ? { service: clientTarget.service } : {}),
+            dnsNames: config.tls.dnsNames,
+            ipAddresses: config.tls.ipAddresses,
+          }),
+          policy: { caValidityMs: parseDuration(config.tls.caValidity), servingValidityMs: parseDuration(config.tls.servingValidity), caPropagationMs: Math.max(checkIntervalMs * 2, 1_000) },
+          checkIntervalMs,
+          logger,
+          ...(options.now ? { now: options.now } : {}),
+        });
+
+  /** After new certificates: serve them, and make the API server trust them. */
+  const publish = async (material: TlsMaterial, first: boolean) => {
+    if (!first) server.setCertificate(material);
+    const certManager = config.certificates === 'cert-manager';
+    if (config.register.enabled && clientTarget) {
+      await applyWebhookConfigurations(client, renderWebhookConfigurations({
+        name: config.configurationName,
+        target: clientTarget,
+        // cert-manager's cainjector fills caBundle; a ca.crt next to the files is used too.
+        ...(material.caBundle ? { caBundle: material.caBundle } : {}),
+        ...(certManager ? { certManagerCertificate: `${namespace}/${config.tls.secretName}` } : {}),
+        failurePolicy: config.failurePolicy,
+        timeoutSeconds: config.timeoutSeconds,
+        ...(config.register.namespaceSelector ? { namespaceSelector: config.register.namespaceSelector } : {}),
+      }));
+    } else if (!certManager) {
+      await injectCaBundle(client, config.configurationName, material.caBundle);
+    }
+  };
+
+  return {
+    server,
+    handler,
+    ledger,
+    certificates,
+    get port() {
+      return server.port;
+    },
+    serving: () => server.listening,
+    async start() {
+      const material = await certificates.ensure();
+      await server.listen(options.port, options.host, material);
+      await publish(material, true);
+      certificates.start(async (next) => {
+        logger.info('webhook certificates changed; serving the new ones');
+        await publish(next, false);
+      });
+      logger.info({ port: server.port, certificates: config.certificates, registered: config.register.enabled }, 'admission webhook serving');
+    },
+    async stop() {
+      certificates.stop();
+      await server.close();
+    },
+  };
+}

@@ -1,0 +1,134 @@
+// The webhook configurations: rendered here once, for the operator to apply itself (tests,
+// the demo: clientConfig.url, as envtest does) and for the Helm chart to reuse (a Service
+// reference). Narrow rules: only roster.dev kinds, only the operations a rule needs.
+import { isConflict, isNotFound, type KubeClient, type KubeObject, type ResourceRef } from '../runtime/kube-client.ts';
+
+export const webhookConfigurationResources = {
+  validating: { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingwebhookconfigurations', namespaced: false },
+  mutating: { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'mutatingwebhookconfigurations', namespaced: false },
+} as const satisfies Record<string, ResourceRef>;
+
+export const VALIDATING_WEBHOOK = 'validate.roster.dev';
+export const MUTATING_WEBHOOK = 'actor.roster.dev';
+export const VALIDATE_PATH = '/validate';
+export const MUTATE_PATH = '/mutate';
+
+export type ClientConfigTarget = { url: string } | { service: { name: string; namespace: string; port: number } };
+
+export interface RenderOptions {
+  /** Name of both configuration objects. */
+  name: string;
+  target: ClientConfigTarget;
+  /** PEM CA bundle to trust (operator-managed certificates); omit with cert-manager. */
+  caBundle?: string;
+  /** cert-manager: `namespace/certificate` whose CA the cainjector puts into caBundle. */
+  certManagerCertificate?: string;
+  failurePolicy: 'Fail' | 'Ignore';
+  timeoutSeconds: number;
+  namespaceSelector?: Record<string, unknown>;
+  labels?: Record<string, string>;
+}
+
+export interface WebhookConfigurationObject extends KubeObject {
+  webhooks: Array<Record<string, unknown> & { name: string; clientConfig: Record<string, unknown> }>;
+}
+
+function clientConfig(target: ClientConfigTarget, path: string, caBundle: string | undefined): Record<string, unknown> {
+  const ca = caBundle ? { caBundle: Buffer.from(caBundle).toString('base64') } : {};
+  if ('url' in target) return { url: `${target.url.replace(/\/+$/, '')}${path}`, ...ca };
+  return { service: { ...target.service, path }, ...ca };
+}
+
+const rosterRule = (operations: string[], resources: string[]) => ({ apiGroups: ['roster.dev'], apiVersions: ['v1alpha1'], operations, resources, scope: 'Namespaced' });
+
+/** The ValidatingWebhookConfiguration and MutatingWebhookConfiguration, ready to apply. */
+export function renderWebhookConfigurations(options: RenderOptions): { validating: WebhookConfigurationObject; mutating: WebhookConfigurationObject } {
+  const timeoutSeconds = Math.min(5, Math.max(1, Math.round(options.timeoutSeconds)));
+  const metadata = {
+    name: options.name,
+    labels: { 'app.kubernetes.io/name': 'roster', 'app.kubernetes.io/component': 'webhook', ...options.labels },
+    ...(options.certManagerCertificate ? { annotations: { 'cert-manager.io/inject-ca-from': options.certManagerCertificate } } : {}),
+  };
+  const common = {
+    failurePolicy: options.failurePolicy,
+    matchPolicy: 'Equivalent',
+    timeoutSeconds,
+    admissionReviewVersions: ['v1'],
+    ...(options.namespaceSelector ? { namespaceSelector: options.namespaceSelector } : {}),
+  };
+  return {
+    validating: {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata,
+      webhooks: [
+        {
+          name: VALIDATING_WEBHOOK,
+          clientConfig: clientConfig(options.target, VALIDATE_PATH, options.caBundle),
+          rules: [rosterRule(['CREATE', 'UPDATE'], ['memberships', 'invitations', 'projects']), rosterRule(['UPDATE'], ['teams'])],
+          // Seat reservations write to the API server, except on dry-run requests.
+          sideEffects: 'NoneOnDryRun',
+          ...common,
+        },
+      ],
+    },
+    mutating: {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingWebhookConfiguration',
+      metadata,
+      webhooks: [
+        {
+          name: MUTATING_WEBHOOK,
+          clientConfig: clientConfig(options.target, MUTATE_PATH, options.caBundle),
+          rules: [rosterRule(['CREATE', 'UPDATE'], ['teams', 'memberships', 'invitations', 'projects'])],
+          sideEffects: 'None',
+          reinvocationPolicy: 'Never',
+          ...common,
+        },
+      ],
+    },
+  };
+}
+
+/** Applies both configurations (server-side apply, the operator's field manager). */
+export async function applyWebhookConfigurations(client: Pick<KubeClient, 'apply'>, objects: ReturnType<typeof renderWebhookConfigurations>): Promise<void> {
+  await client.apply(webhookConfigurationResources.validating, objects.validating);
+  await client.apply(webhookConfigurationResources.mutating, objects.mutating);
+}
+
+/**
+ * Puts the CA bundle into every webhook of the named configurations (whoever registered
+ * them, e.g. the chart). Missing configurations are skipped. Returns how many objects changed.
+ */
+export async function injectCaBundle(client: Pick<KubeClient, 'get' | 'replace'>, name: string, caBundle: string): Promise<number> {
+  const encoded = Buffer.from(caBundle).toString('base64');
+  let changed = 0;
+  for (const ref of [webhookConfigurationResources.validating, webhookConfigurationResources.mutating]) {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      let current: WebhookConfigurationObject;
+      try {
+        current = await client.get<WebhookConfigurationObject>(ref, undefined, name);
+      } catch (e) {
+        if (isNotFound(e)) break;
+        throw e;
+      }
+      const ours = (current.webhooks ?? []).filter((w) => w.name === VALIDATING_WEBHOOK || w.name === MUTATING_WEBHOOK);
+      if (ours.every((w) => w.clientConfig.caBundle === encoded)) break;
+      const webhooks = (current.webhooks ?? []).map((w) => (ours.includes(w) ? { ...w, clientConfig: { ...w.clientConfig, caBundle: encoded } } : w));
+      try {
+        await client.replace(ref, { ...current, webhooks });
+        changed++;
+        break;
+      } catch (e) {
+        if (!isConflict(e)) throw e;
+      }
+    }
+  }
+  return changed;
+}
+
+/** Removes both configurations (tests; an uninstall). */
+export async function deleteWebhookConfigurations(client: Pick<KubeClient, 'delete'>, name: string): Promise<void> {
+  await client.delete(webhookConfigurationResources.validating, undefined, name);
+  await client.delete(webhookConfigurationResources.mutating, undefined, name);
+}

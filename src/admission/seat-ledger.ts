@@ -1,0 +1,223 @@
+// The per-team seat ledger: a ConfigMap `roster-seats-<team>` in the team's namespace, owned
+// by the Team, with one entry per admission that took a seat (keyed by the admission
+// request's UID, with an expiry). Admissions reserve with compare-and-swap on its
+// resourceVersion, so two replicas (or two requests in one) can never both take the last
+// seat; the Team controller drops entries whose object reached the caches, and expired ones.
+import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import type { Team } from '../api/generated.ts';
+import { apiVersion, resources } from '../api/resources.ts';
+import type { OperatorContext } from '../controllers/context.ts';
+import { index } from '../controllers/context.ts';
+import { formatTime } from '../domain/time.ts';
+import { isAlreadyExists, isConflict, type KubeClient, type KubeObject } from '../runtime/kube-client.ts';
+import type { Logger } from '../runtime/logger.ts';
+import { decideSeat, isExpired, isInCache, isSettled, liveReservations, type SeatClaim, type SeatDecision, type SeatReservation, type TeamObjects } from './seat-decision.ts';
+
+export const LEDGER_LABEL = 'roster.dev/seat-ledger';
+
+export interface ConfigMap extends KubeObject {
+  data?: Record<string, string>;
+}
+
+/** The ledger's name for a team: `roster-seats-<team>`, shortened with a hash when too long. */
+export function ledgerName(team: string): string {
+  const name = `roster-seats-${team}`;
+  if (name.length <= 253) return name;
+  return `${name.slice(0, 236)}-${createHash('sha256').update(team).digest('hex').slice(0, 16)}`;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The reservations in a ledger; entries that cannot be read are skipped (and pruned on the next write). */
+export function parseLedger(configMap: ConfigMap | undefined): SeatReservation[] {
+  const out: SeatReservation[] = [];
+  for (const [requestUid, text] of Object.entries(configMap?.data ?? {})) {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      continue;
+    }
+    if (!isRecord(value)) continue;
+    const { kind, name, uid, email, createdAt, expiresAt, confirmedAt } = value;
+    if ((kind !== 'Membership' && kind !== 'Invitation') || typeof name !== 'string' || typeof email !== 'string' || typeof expiresAt !== 'string') continue;
+    out.push({
+      requestUid,
+      kind,
+      name,
+      email,
+      expiresAt,
+      createdAt: typeof createdAt === 'string' ? createdAt : expiresAt,
+      ...(typeof uid === 'string' && uid ? { uid } : {}),
+      ...(typeof confirmedAt === 'string' ? { confirmedAt } : {}),
+    });
+  }
+  return out;
+}
+
+export function serializeLedger(reservations: readonly SeatReservation[]): Record<string, string> {
+  const data: Record<string, string> = {};
+  for (const r of reservations) {
+    data[r.requestUid] = JSON.stringify({ kind: r.kind, name: r.name, ...(r.uid ? { uid: r.uid } : {}), email: r.email, createdAt: r.createdAt, expiresAt: r.expiresAt, ...(r.confirmedAt ? { confirmedAt: r.confirmedAt } : {}) });
+  }
+  return data;
+}
+
+/**
+ * The ledger after a look at the caches: entries whose object the caches show are marked
+ * confirmed (so a later delete of the object does not bring the seat back), confirmed ones
+ * go once the grace is over, expired ones go.
+ */
+export function settleReservations(reservations: readonly SeatReservation[], objects: Pick<TeamObjects, 'memberships' | 'invitations'>, now: Date): SeatReservation[] {
+  return reservations
+    .filter((r) => !isExpired(r, now) && !isSettled(r, now))
+    .map((r) => (r.confirmedAt || !isInCache(r, objects) ? r : { ...r, confirmedAt: now.toISOString() }));
+}
+
+function ledgerObject(team: Team, data: Record<string, string>): ConfigMap {
+  const teamName = team.metadata.name ?? '';
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: ledgerName(teamName),
+      namespace: team.metadata.namespace,
+      labels: { 'app.kubernetes.io/managed-by': 'roster', 'roster.dev/team': teamName.slice(0, 63), [LEDGER_LABEL]: 'true' },
+      annotations: { 'roster.dev/description': 'Seat reservations of admissions in flight (see the Roster admission webhook); safe to delete.' },
+      ...(team.metadata.uid ? { ownerReferences: [{ apiVersion, kind: 'Team', name: teamName, uid: team.metadata.uid }] } : {}),
+    },
+    data,
+  };
+}
+
+export interface ReserveOptions {
+  dryRun: boolean;
+  /** Give up (and deny: the caller may retry) after this time, ms since the epoch. */
+  deadline: number;
+  /** The team and its objects as the caches show them now (called on every attempt). */
+  snapshot: () => TeamObjects;
+  handover?: boolean;
+}
+
+export interface SeatLedgerOptions {
+  client: KubeClient;
+  ttlMs: number;
+  now?: () => Date;
+  logger?: Logger;
+  random?: () => number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class SeatLedger {
+  private readonly client: KubeClient;
+  private readonly ttlMs: number;
+  private readonly now: () => Date;
+  private readonly random: () => number;
+  private readonly logger: Logger | undefined;
+  /** One reservation at a time per team in this process: concurrency only between replicas. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  readonly stats = { reserved: 0, conflicts: 0, denied: 0, contended: 0 };
+
+  constructor(options: SeatLedgerOptions) {
+    this.client = options.client;
+    this.ttlMs = options.ttlMs;
+    this.now = options.now ?? (() => new Date());
+    this.random = options.random ?? Math.random;
+    this.logger = options.logger;
+  }
+
+  async read(team: Team): Promise<SeatReservation[]> {
+    return parseLedger(await this.client.find<ConfigMap>(resources.configMap, team.metadata.namespace, ledgerName(team.metadata.name ?? '')));
+  }
+
+  /** Live reservations for a team (for decisions that write nothing, such as lowering spec.seats). */
+  async live(objects: TeamObjects): Promise<SeatReservation[]> {
+    return liveReservations(await this.read(objects.team), objects, this.now());
+  }
+
+  /** Decides a seat claim against the caches plus the ledger and, unless dry-run, records it atomically. */
+  reserve(claim: SeatClaim, options: ReserveOptions): Promise<SeatDecision> {
+    const team = options.snapshot().team;
+    const key = `${team.metadata.namespace}/${team.metadata.name}`;
+    const previous = this.queues.get(key) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.reserveNow(claim, options));
+    this.queues.set(key, run);
+    void run.finally(() => {
+      if (this.queues.get(key) === run) this.queues.delete(key);
+    }).catch(() => undefined);
+    return run;
+  }
+
+  private async reserveNow(claim: SeatClaim, options: ReserveOptions): Promise<SeatDecision> {
+    for (let attempt = 0; ; attempt++) {
+      if (Date.now() > options.deadline) {
+        this.stats.contended++;
+        return { kind: 'deny', message: 'too many seat reservations for this team at once; retry in a moment' };
+      }
+      const objects = options.snapshot();
+      const ref = { namespace: objects.team.metadata.namespace, name: ledgerName(objects.team.metadata.name ?? '') };
+      const current = await this.client.find<ConfigMap>(resources.configMap, ref.namespace, ref.name);
+      const reservations = parseLedger(current);
+      const now = this.now();
+      if (reservations.some((r) => r.requestUid === claim.requestUid && !isExpired(r, now))) {
+        return { kind: 'noSeatNeeded' }; // a retried admission that already holds its seat
+      }
+      const decision = decideSeat(objects, liveReservations(reservations, objects, now), claim, now, options.handover);
+      if (decision.kind !== 'reserve') {
+        if (decision.kind === 'deny') this.stats.denied++;
+        return decision;
+      }
+      if (options.dryRun) return decision;
+      const entry: SeatReservation = {
+        requestUid: claim.requestUid,
+        kind: claim.kind,
+        name: claim.name,
+        ...(claim.uid ? { uid: claim.uid } : {}),
+        email: claim.email,
+        createdAt: now.toISOString(),
+        expiresAt: formatTime(new Date(now.getTime() + this.ttlMs + 999)),
+      };
+      const data = serializeLedger([...settleReservations(reservations, objects, now), entry]);
+      try {
+        if (current) {
+          await this.client.replace(resources.configMap, { ...current, data }); // resourceVersion: compare-and-swap
+        } else {
+          await this.client.create(resources.configMap, ledgerObject(objects.team, data));
+        }
+        this.stats.reserved++;
+        return decision;
+      } catch (e) {
+        if (!isConflict(e) && !isAlreadyExists(e)) throw e;
+        this.stats.conflicts++;
+        this.logger?.debug({ team: objects.team.metadata.name, attempt }, 'seat ledger changed under us; re-reading');
+        await sleep(Math.min(200, 5 * 2 ** Math.min(attempt, 5)) * (0.5 + this.random()));
+      }
+    }
+  }
+}
+
+/**
+ * The Team controller's half of the ledger, called on every reconcile: confirms reservations
+ * whose object is now in the caches (and drops them after a short grace), and drops expired
+ * ones (their object never came: a later admission denied it, or the create failed). Writes
+ * only when something changed; never fails the reconcile.
+ */
+export async function reconcileSeatReservations(ctx: OperatorContext, team: Team): Promise<void> {
+  const namespace = team.metadata.namespace ?? '';
+  const name = ledgerName(team.metadata.name ?? '');
+  try {
+    const current = await ctx.client.find<ConfigMap>(resources.configMap, namespace, name);
+    if (!current) return;
+    const key = `${namespace}/${team.metadata.name}`;
+    const objects = { memberships: ctx.caches.memberships.byIndex(index.byTeam, key), invitations: ctx.caches.invitations.byIndex(index.byTeam, key) };
+    const data = serializeLedger(settleReservations(parseLedger(current), objects, ctx.now()));
+    if (isDeepStrictEqual(data, current.data ?? {})) return;
+    await ctx.client.replace(resources.configMap, { ...current, data });
+    ctx.logger.debug({ team: key, before: Object.keys(current.data ?? {}).length, after: Object.keys(data).length }, 'seat reservations settled');
+  } catch (e) {
+    if (isConflict(e)) return; // an admission wrote meanwhile; the next reconcile settles it
+    ctx.logger.warn({ err: e instanceof Error ? e.message : String(e), team: team.metadata.name }, 'could not settle seat reservations');
+  }
+}
