@@ -3,7 +3,7 @@
 // core, cosine, inetorgperson, nis schemas), on a free loopback port. halt()/resume() stop and
 // start the same server (same port, same data) to test an unreachable backend.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'ldapts';
@@ -22,6 +22,8 @@ export interface TestLdapServer {
   /** The service account Roster binds as, and the file holding its password (a mounted Secret). */
   readonly rosterDn: string;
   readonly rosterPasswordFile: string;
+  /** A service account like rosterDn (same password file) whose searches the server cuts off after 2 entries. */
+  readonly limitedDn: string;
   /** A client bound as the rootDN; the caller unbinds it. */
   adminClient(): Promise<Client>;
   /** Stops the server (the data stays). */
@@ -54,6 +56,8 @@ export async function startLdapServer(): Promise<TestLdapServer> {
   const adminPassword = 'admin-secret';
   const rosterDn = `cn=roster,ou=services,${baseDn}`;
   const rosterPassword = 'roster-secret';
+  // Same rights as rosterDn, but the server stops every search of it after 2 entries (paged or not).
+  const limitedDn = `cn=roster-limited,ou=services,${baseDn}`;
   const rosterPasswordFile = join(dir, 'roster-bind-password');
   writeFileSync(rosterPasswordFile, `${rosterPassword}\n`, { mode: 0o600 });
 
@@ -106,7 +110,8 @@ olcDbIndex: mail eq
 olcDbIndex: member eq
 olcDbIndex: businessCategory eq
 olcAccess: {0}to attrs=userPassword by self =xw by anonymous auth by * none
-olcAccess: {1}to * by dn.exact="${rosterDn}" write by users read by * none
+olcLimits: {0}dn.exact="${limitedDn}" size.soft=2 size.hard=2 size.prtotal=2
+olcAccess: {1}to * by dn.children="ou=services,${baseDn}" write by users read by * none
 `;
   const data = `dn: ${baseDn}
 objectClass: top
@@ -131,6 +136,12 @@ dn: ${rosterDn}
 objectClass: organizationalRole
 objectClass: simpleSecurityObject
 cn: roster
+userPassword: ${rosterPassword}
+
+dn: ${limitedDn}
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: roster-limited
 userPassword: ${rosterPassword}
 `;
   writeFileSync(join(dir, 'config.ldif'), config);
@@ -185,6 +196,7 @@ userPassword: ${rosterPassword}
     adminPassword,
     rosterDn,
     rosterPasswordFile,
+    limitedDn,
     async adminClient() {
       const c = new Client({ url, connectTimeout: 2000, timeout: 5000 });
       await c.bind(adminDn, adminPassword);
@@ -198,13 +210,4 @@ userPassword: ${rosterPassword}
       else rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** The log of the last slapd run, for failure messages. */
-export function slapdLog(dir: string): string {
-  try {
-    return readFileSync(join(dir, 'slapd.log'), 'utf8');
-  } catch {
-    return '';
-  }
 }

@@ -1,0 +1,201 @@
+// Builds the configured identity backends (config.identityBackends) by name. Each type's
+// settings are validated by the config schema (identityBackendSchema below, used by
+// src/config.ts); secrets come only from files (mounted Secrets), are read here once to fail
+// fast, re-read on use so a rotated Secret needs no restart, and are never logged.
+import type { Logger } from '../../runtime/logger.ts';
+import type { Informer } from '../../runtime/informer.ts';
+import type { KubeClient } from '../../runtime/kube-client.ts';
+import { KeycloakIdentityBackend, type KeycloakCredentials } from './keycloak.ts';
+import { KubernetesIdentityBackend, type RoleBinding } from './kubernetes.ts';
+import { LdapIdentityBackend } from './ldap.ts';
+import { ScimIdentityBackend } from './scim.ts';
+import { IdentityConfigError, readUtf8, SecretFile, type ReadFile } from './secrets.ts';
+import type { IdentityBackend, Person, TeamRef } from './types.ts';
+
+export { IdentityConfigError };
+export { identityBackendSchema } from './schema.ts';
+
+export interface LdapBackendConfig {
+  type: 'ldap';
+  url: string;
+  bindDn: string;
+  bindPasswordFile: string;
+  peopleDn: string;
+  groupsDn: string;
+  userRdnAttribute?: string;
+  placeholderMember?: string;
+  startTls?: boolean;
+  caFile?: string;
+  groupPrefix?: string;
+  timeoutMs?: number;
+  connectTimeoutMs?: number;
+  pageSize?: number;
+}
+
+export interface ScimBackendConfig {
+  type: 'scim';
+  baseUrl: string;
+  tokenFile: string;
+  groupPrefix?: string;
+  batchSize?: number;
+  pageSize?: number;
+  timeoutMs?: number;
+  memberFilter?: 'valuePath' | 'dotted';
+  deactivateOnRemoval?: boolean;
+}
+
+export interface KeycloakBackendConfig {
+  type: 'keycloak';
+  url: string;
+  realm: string;
+  authRealm?: string;
+  clientId?: string;
+  clientSecretFile?: string;
+  username?: string;
+  passwordFile?: string;
+  groupPrefix?: string;
+  timeoutMs?: number;
+  pageSize?: number;
+  actionsEmail?: { enabled?: boolean; lifespanSeconds?: number; clientId?: string; redirectUri?: string };
+}
+
+export interface KubernetesBackendConfig {
+  type: 'kubernetes';
+}
+
+export type IdentityBackendConfig = LdapBackendConfig | ScimBackendConfig | KeycloakBackendConfig | KubernetesBackendConfig;
+
+export interface IdentityBackendDeps {
+  /** What the kubernetes backend needs from the operator (required when one is configured). */
+  kubernetes?: {
+    client: KubeClient;
+    roleBindings: Informer<RoleBinding>;
+    clusterRoles: { admin: string; developer: string; observer: string };
+  };
+  /**
+   * Whether a person still holds another grant in the team than `key` (the owner who also has
+   * a superseded Membership, say). The group backends keep access per person, not per grant,
+   * so their remove() leaves the person's groups alone then.
+   */
+  holdsOtherGrant?: (team: TeamRef, key: string, person: Person) => boolean;
+  logger?: Logger;
+  /** Reads secret and CA files (injectable for tests). */
+  readFile?: ReadFile;
+  fetch?: typeof fetch;
+}
+
+/** Builds every configured backend; throws an IdentityConfigError naming the backend and the problem. */
+export function createIdentityBackends(configs: Record<string, { type: string; [key: string]: unknown }>, deps: IdentityBackendDeps = {}): Map<string, IdentityBackend> {
+  const backends = new Map<string, IdentityBackend>();
+  for (const [name, raw] of Object.entries(configs)) {
+    try {
+      const backend = createIdentityBackend(name, raw as unknown as IdentityBackendConfig, deps);
+      backends.set(name, backend);
+      deps.logger?.info({ backend: name, type: backend.type, ...describe(raw as unknown as IdentityBackendConfig) }, 'identity backend configured');
+    } catch (e) {
+      if (e instanceof IdentityConfigError) throw new IdentityConfigError(`identityBackends.${name}: ${e.message}`);
+      throw e;
+    }
+  }
+  return backends;
+}
+
+/** Where a backend points, without anything secret (for the startup log). */
+function describe(config: IdentityBackendConfig): Record<string, unknown> {
+  switch (config.type) {
+    case 'ldap':
+      return { url: config.url, bindDn: config.bindDn, peopleDn: config.peopleDn, groupsDn: config.groupsDn };
+    case 'scim':
+      return { baseUrl: config.baseUrl };
+    case 'keycloak':
+      return { url: config.url, realm: config.realm, auth: config.clientSecretFile ? 'clientCredentials' : 'password' };
+    default:
+      return {};
+  }
+}
+
+export function createIdentityBackend(name: string, config: IdentityBackendConfig, deps: IdentityBackendDeps = {}): IdentityBackend {
+  const readFile = deps.readFile ?? readUtf8;
+  const common = { name, ...(deps.holdsOtherGrant ? { holdsOtherGrant: deps.holdsOtherGrant } : {}) };
+  switch (config.type) {
+    case 'kubernetes': {
+      if (!deps.kubernetes) throw new IdentityConfigError('the kubernetes backend needs the operator\'s Kubernetes client');
+      return new KubernetesIdentityBackend({ name, ...deps.kubernetes });
+    }
+    case 'ldap': {
+      const password = new SecretFile(config.bindPasswordFile, 'the LDAP bind password', readFile);
+      const ca = config.caFile === undefined ? undefined : readCa(config.caFile, readFile);
+      if (config.startTls && config.url.startsWith('ldaps://')) throw new IdentityConfigError('startTls makes no sense with ldaps://; use one of them');
+      return new LdapIdentityBackend({
+        ...common,
+        url: config.url,
+        bindDn: config.bindDn,
+        bindPassword: () => password.get(),
+        peopleDn: config.peopleDn,
+        groupsDn: config.groupsDn,
+        ...(config.userRdnAttribute ? { userRdnAttribute: config.userRdnAttribute } : {}),
+        ...(config.placeholderMember !== undefined ? { placeholderMember: config.placeholderMember } : {}),
+        ...(config.groupPrefix ? { groupPrefix: config.groupPrefix } : {}),
+        ...(config.timeoutMs ? { timeoutMs: config.timeoutMs } : {}),
+        ...(config.connectTimeoutMs ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
+        ...(config.pageSize ? { pageSize: config.pageSize } : {}),
+        ...(config.startTls ? { startTls: true } : {}),
+        ...(ca ? { ca } : {}),
+      });
+    }
+    case 'scim': {
+      const token = new SecretFile(config.tokenFile, 'the SCIM bearer token', readFile);
+      return new ScimIdentityBackend({
+        ...common,
+        baseUrl: config.baseUrl,
+        token: () => token.get(),
+        ...(config.groupPrefix ? { groupPrefix: config.groupPrefix } : {}),
+        ...(config.batchSize ? { batchSize: config.batchSize } : {}),
+        ...(config.pageSize ? { pageSize: config.pageSize } : {}),
+        ...(config.timeoutMs ? { timeoutMs: config.timeoutMs } : {}),
+        ...(config.memberFilter ? { memberFilter: config.memberFilter } : {}),
+        ...(config.deactivateOnRemoval ? { deactivateOnRemoval: true } : {}),
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      });
+    }
+    case 'keycloak': {
+      let credentials: KeycloakCredentials;
+      if (config.clientSecretFile !== undefined && config.passwordFile !== undefined) {
+        throw new IdentityConfigError('set either clientSecretFile (client credentials) or username and passwordFile (an admin user), not both');
+      }
+      if (config.clientSecretFile !== undefined) {
+        if (!config.clientId) throw new IdentityConfigError('clientSecretFile needs clientId');
+        const secret = new SecretFile(config.clientSecretFile, 'the Keycloak client secret', readFile);
+        credentials = { kind: 'clientCredentials', clientId: config.clientId, clientSecret: () => secret.get() };
+      } else if (config.passwordFile !== undefined) {
+        if (!config.username) throw new IdentityConfigError('passwordFile needs username');
+        const password = new SecretFile(config.passwordFile, 'the Keycloak admin password', readFile);
+        credentials = { kind: 'password', clientId: config.clientId ?? 'admin-cli', username: config.username, password: () => password.get() };
+      } else {
+        throw new IdentityConfigError('needs credentials: clientId and clientSecretFile, or username and passwordFile');
+      }
+      return new KeycloakIdentityBackend({
+        ...common,
+        url: config.url,
+        realm: config.realm,
+        credentials,
+        ...(config.authRealm ? { authRealm: config.authRealm } : {}),
+        ...(config.groupPrefix ? { groupPrefix: config.groupPrefix } : {}),
+        ...(config.timeoutMs ? { timeoutMs: config.timeoutMs } : {}),
+        ...(config.pageSize ? { pageSize: config.pageSize } : {}),
+        ...(config.actionsEmail ? { actionsEmail: config.actionsEmail } : {}),
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      });
+    }
+    default:
+      throw new IdentityConfigError(`unknown identity backend type ${JSON.stringify((config as { type: unknown }).type)}; use kubernetes, keycloak, ldap or scim`);
+  }
+}
+
+function readCa(path: string, readFile: ReadFile): string {
+  try {
+    return readFile(path);
+  } catch (e) {
+    throw new IdentityConfigError(`cannot read caFile ${path}: ${(e as Error).message}`);
+  }
+}
