@@ -1,0 +1,49 @@
+// `members TEAM`: the owner, every Membership (role, scope, phase, email) and the standalone
+// invitations still pending.
+import { loadTeam } from '../cluster.ts';
+import { emit, type Command } from '../command.ts';
+import { ExitCode } from '../errors.ts';
+import { PROGRAM } from '../help.ts';
+import { age, renderTable } from '../output.ts';
+import { MEMBER_COLUMNS, memberRows } from '../team-view.ts';
+import { parseObjectName } from '../values.ts';
+
+const NAME = 'members';
+
+export const members: Command = {
+  spec: {
+    name: NAME,
+    summary: "List a team's owner, members and pending invitations",
+    description: [
+      "List a team's people: the owner (from the Team), every Membership with its role, scope and",
+      'phase, and the standalone invitations still waiting to be accepted. A Membership grants',
+      'nothing until its phase is Active. With -o json or yaml each row also carries the display',
+      'name, the projects, expiry and, when not Active, why not.',
+    ].join('\n'),
+    args: [{ name: 'TEAM', description: 'the Team' }],
+    flags: [],
+    examples: [
+      `${PROGRAM} members acme -n acme`,
+      '',
+      '# The emails of everyone not active yet',
+      `${PROGRAM} members acme -n acme -o json | jq -r '.members[] | select(.phase != "Active") | .email'`,
+    ],
+  },
+
+  async run({ args, global, io, connect, now }) {
+    const teamName = parseObjectName(args[0]!, 'TEAM', NAME);
+    const conn = await connect();
+    const snapshot = await loadTeam(conn, teamName);
+    const rows = memberRows(snapshot);
+    const at = now();
+    emit(io, global.output, { team: teamName, namespace: conn.namespace, members: rows }, (wide) =>
+      wide
+        ? renderTable(
+            [...MEMBER_COLUMNS, 'NAME', 'EXPIRES', 'DETAIL'],
+            rows.map((r) => [r.email, r.role, r.scope, r.phase, r.object, age(r.since, at), r.name ?? '', r.expiresAt ?? '', r.detail ?? '']),
+          )
+        : renderTable(MEMBER_COLUMNS, rows.map((r) => [r.email, r.role, r.scope, r.phase, r.object, age(r.since, at)])),
+    );
+    return ExitCode.ok;
+  },
+};
