@@ -23,3 +23,6 @@ if (( ${#missing[@]} )); then
   "${sudo_cmd[@]}" apt-get update -q
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+# Real identity servers (slapd, Keycloak, a SCIM server) and the chart tools (helm, lua).
+bash scripts/setup-identity-servers.sh
+bash scripts/setup-helm.sh
