@@ -10,6 +10,7 @@ import { KubeClient } from '../../src/runtime/kube-client.ts';
 import { kubectl } from './kubectl.ts';
 import { eventually } from './support/eventually.ts';
 import { startOperator, type OperatorProcess } from './support/operator.ts';
+import { removeNamespaces } from './support/cleanup.ts';
 import { startSmtpServer, type TestSmtpServer } from './support/smtp.ts';
 
 const kubeconfig = inject('kubeconfigPath');
@@ -34,6 +35,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  if (admin) await removeNamespaces(admin, [ns, 'browser-web']); // while the operator runs its finalizers
   await operator?.kill('SIGTERM');
   await smtp?.stop();
   admin?.close();

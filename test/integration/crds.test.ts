@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { resources } from '../../src/api/resources.ts';
 import { loadCrds } from '../../src/api/crds.ts';
 import { KubeClient, KubeApiError, type KubeObject } from '../../src/runtime/kube-client.ts';
+import { removeNamespaces } from './support/cleanup.ts';
 import { kubectl } from './kubectl.ts';
 
 const kubeconfig = inject('kubeconfigPath');
@@ -43,7 +44,11 @@ spec: { team: base, email: gone@base.example, role: observer, revoked: true }
   expect(team.stderr).toBe('');
 });
 
-afterAll(() => client.close());
+afterAll(async () => {
+  // The examples mail real-looking people (riley@acme.com): the next file's operator must not find them.
+  await removeNamespaces(client, [ns, 'acme', 'shop-prod', 'shop-staging', 'blog-prod', 'globex', 'globex-web']);
+  client.close();
+});
 
 describe('CRDs', () => {
   it('are installed and Established, one per kind in crds/', async () => {
