@@ -107,6 +107,15 @@ export class AdmissionHandler {
     if (!isRecord(request.object)) return deny(request.uid, `malformed admission request: no ${kind} object to check`, { code: 400 });
     if (request.operation === 'UPDATE' && !isRecord(request.oldObject)) return deny(request.uid, `malformed admission request: an update without the old ${kind}`, { code: 400 });
 
+    // An update that leaves the spec as it was (finalizers, labels, annotations) cannot break a
+    // rule about the spec, and an object on its way out must always be able to drop its
+    // finalizers: denying those would leave a deleted Team's Memberships, and with them
+    // their namespace, stuck in Terminating.
+    if (request.operation === 'UPDATE' && isRecord(request.oldObject)) {
+      const leaving = isRecord(request.oldObject.metadata) && request.oldObject.metadata.deletionTimestamp !== undefined;
+      if (leaving || isDeepStrictEqual(request.object.spec, request.oldObject.spec)) return allow(request.uid);
+    }
+
     const synced = await this.cachesSynced(deadline);
     if (!synced) return deny(request.uid, 'the roster webhook is starting and its caches are not synced yet; retry in a few seconds', { code: 500 });
 

@@ -205,3 +205,39 @@ describe('the HTTPS endpoint, fuzzed', () => {
     expect(JSON.parse(Buffer.from(mutated.response.patch, 'base64').toString())).toEqual([{ op: 'add', path: '/metadata/annotations', value: { 'roster.dev/created-by': 'riley@acme.com' } }]);
   }, 30_000);
 });
+
+describe('updates that leave the spec alone', () => {
+  // The Team is gone (deleted first while its namespace goes): every spec rule would now say
+  // "team acme does not exist". Dropping a finalizer must still get through.
+  const handler = new AdmissionHandler({
+    caches: { teams: new FakeCache<Team>([]), memberships: new FakeCache([membership('riley')]), invitations: new FakeCache<Invitation>([]), projects: new FakeCache<Project>([]) },
+    ledger: reserver,
+    logger: silentLogger,
+    operatorUsername: async () => ctx.operatorUsername,
+  });
+  const review = (oldObject: Membership, object: Membership) =>
+    handler.validate(
+      { uid: 'u1', kind: { group: 'roster.dev', version: 'v1alpha1', kind: 'Membership' }, namespace: NS, name: 'riley', operation: 'UPDATE', userInfo: { username: 'system:serviceaccount:roster:roster', groups: [] }, object, oldObject, dryRun: false },
+      Date.now() + 5000,
+    );
+  const leaving = (m: Membership, finalizers: string[]): Membership => ({ ...m, metadata: { ...m.metadata, deletionTimestamp: '2026-11-23T12:00:00Z', finalizers } });
+
+  it('lets an object on its way out drop its finalizer', async () => {
+    const riley = membership('riley');
+    const verdict = await review(leaving(riley, ['roster.dev/access']), leaving(riley, []));
+    expect(verdict.response.allowed).toBe(true);
+  });
+
+  it('lets labels and annotations change without judging the spec again', async () => {
+    const riley = membership('riley');
+    const verdict = await review(riley, { ...riley, metadata: { ...riley.metadata, labels: { tier: 'gold' } } });
+    expect(verdict.response.allowed).toBe(true);
+  });
+
+  it('still judges a spec change', async () => {
+    const riley = membership('riley');
+    const verdict = await review(riley, { ...riley, spec: { ...riley.spec, role: 'observer' } });
+    expect(verdict.response.allowed).toBe(false);
+    expect(verdict.response.status?.message).toContain('acme');
+  });
+});
