@@ -225,11 +225,17 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
       logger.info({ identity, acceptPort: acceptPage.port, probesPort: manager.health.port, webhookPort: admission?.port }, 'operator started');
     },
     async stop() {
-      await manager.stop();
-      await events.flush();
-      await acceptPage.close();
-      await mail.close();
-      await admission?.stop(); // last: other replicas' (and our own) writes still get admitted while we drain
+      // Each step timed in the log, so a slow shutdown says where it waited.
+      const step = async (name: string, run: () => Promise<unknown> | undefined) => {
+        const started = performance.now();
+        await run();
+        logger.debug({ step: name, ms: Math.round(performance.now() - started) }, 'shutdown step done');
+      };
+      await step('controllers', () => manager.stop());
+      await step('events', () => events.flush());
+      await step('accept page', () => acceptPage.close());
+      await step('mail', () => mail.close());
+      await step('webhook', () => admission?.stop()); // last: other replicas' (and our own) writes still get admitted while we drain
       client.close();
     },
   };

@@ -77,10 +77,14 @@ export class AdmissionServer {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    // The API server keeps idle connections to a webhook open (Go's default: 90 s); a request
+    // in flight gets a moment to finish, then every connection goes so close() can return.
+    const grace = setTimeout(() => server.closeAllConnections(), 2_000);
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
+    clearTimeout(grace);
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
