@@ -136,8 +136,8 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
     const o = e.object as unknown as { metadata: { namespace?: string }; spec?: { team?: string } };
     return o.spec?.team ? [`${o.metadata.namespace}/${o.spec.team}`] : [];
   };
-  const membershipsOfTeam = (e: InformerEvent<KubeObject>) => teamOf(e).flatMap((t) => caches.memberships.byIndex(index.byTeam, t).map((m) => `${m.metadata.namespace}/${m.metadata.name}`));
   const keysOf = (list: KubeObject[]) => list.map((o) => `${o.metadata.namespace}/${o.metadata.name}`);
+  const membershipsOfTeam = (e: InformerEvent<KubeObject>) => teamOf(e).flatMap((t) => keysOf(caches.memberships.byIndex(index.byTeam, t)));
   // Team status changes with every member; only spec changes (seats, owner, ttl) and
   // deletion concern a team's memberships and invitations. Fanning out on every status
   // write would make a team of n members cost n² reconciles.

@@ -160,9 +160,9 @@ export class AdmissionHandler {
       });
       if (decision.kind === 'deny') return deny(request.uid, decision.message);
     }
-    // The audit stream is about team changes: creates and spec edits, not finalizers or labels.
-    const specChanged = request.operation === 'CREATE' || !isDeepStrictEqual(object.spec, oldObject?.spec);
-    if (!request.dryRun && specChanged) this.auditAdmission(kind, request, object, oldObject, teamName);
+    // Updates that leave the spec alone were admitted above, so this is a create or a spec
+    // edit: a team change for the audit stream (finalizers and labels are not).
+    if (!request.dryRun) this.auditAdmission(kind, request, object, oldObject, teamName);
     return allow(request.uid, { warnings: verdict.warnings });
   }
 

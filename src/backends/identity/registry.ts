@@ -5,59 +5,23 @@
 import type { Logger } from '../../runtime/logger.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
-import { KeycloakIdentityBackend, type KeycloakCredentials } from './keycloak.ts';
+import { KeycloakIdentityBackend, type KeycloakBackendOptions, type KeycloakCredentials } from './keycloak.ts';
 import { KubernetesIdentityBackend, type RoleBinding } from './kubernetes.ts';
-import { LdapIdentityBackend } from './ldap.ts';
-import { ScimIdentityBackend } from './scim.ts';
+import { LdapIdentityBackend, type LdapBackendOptions } from './ldap.ts';
+import { ScimIdentityBackend, type ScimBackendOptions } from './scim.ts';
 import { IdentityConfigError, readUtf8, SecretFile, type ReadFile } from './secrets.ts';
 import type { IdentityBackend, Person, TeamRef } from './types.ts';
 
 export { IdentityConfigError };
 export { identityBackendSchema } from './schema.ts';
 
-export interface LdapBackendConfig {
-  type: 'ldap';
-  url: string;
-  bindDn: string;
-  bindPasswordFile: string;
-  peopleDn: string;
-  groupsDn: string;
-  userRdnAttribute?: string;
-  placeholderMember?: string;
-  startTls?: boolean;
-  caFile?: string;
-  groupPrefix?: string;
-  timeoutMs?: number;
-  connectTimeoutMs?: number;
-  pageSize?: number;
-}
+/** What the operator builds itself rather than reading from the configuration. */
+type Wired = 'name' | 'holdsOtherGrant' | 'fetch';
 
-export interface ScimBackendConfig {
-  type: 'scim';
-  baseUrl: string;
-  tokenFile: string;
-  groupPrefix?: string;
-  batchSize?: number;
-  pageSize?: number;
-  timeoutMs?: number;
-  memberFilter?: 'valuePath' | 'dotted';
-  deactivateOnRemoval?: boolean;
-}
-
-export interface KeycloakBackendConfig {
-  type: 'keycloak';
-  url: string;
-  realm: string;
-  authRealm?: string;
-  clientId?: string;
-  clientSecretFile?: string;
-  username?: string;
-  passwordFile?: string;
-  groupPrefix?: string;
-  timeoutMs?: number;
-  pageSize?: number;
-  actionsEmail?: { enabled?: boolean; lifespanSeconds?: number; clientId?: string; redirectUri?: string };
-}
+/** The configuration of each type: the backend's own settings, with secrets named by file. */
+export type LdapBackendConfig = { type: 'ldap'; bindPasswordFile: string; caFile?: string } & Omit<LdapBackendOptions, Wired | 'bindPassword' | 'ca'>;
+export type ScimBackendConfig = { type: 'scim'; tokenFile: string } & Omit<ScimBackendOptions, Wired | 'token'>;
+export type KeycloakBackendConfig = { type: 'keycloak'; clientId?: string; clientSecretFile?: string; username?: string; passwordFile?: string } & Omit<KeycloakBackendOptions, Wired | 'credentials'>;
 
 export interface KubernetesBackendConfig {
   type: 'kubernetes';
@@ -126,37 +90,13 @@ export function createIdentityBackend(name: string, config: IdentityBackendConfi
       const password = new SecretFile(config.bindPasswordFile, 'the LDAP bind password', readFile);
       const ca = config.caFile === undefined ? undefined : readCa(config.caFile, readFile);
       if (config.startTls && config.url.startsWith('ldaps://')) throw new IdentityConfigError('startTls makes no sense with ldaps://; use one of them');
-      return new LdapIdentityBackend({
-        ...common,
-        url: config.url,
-        bindDn: config.bindDn,
-        bindPassword: () => password.get(),
-        peopleDn: config.peopleDn,
-        groupsDn: config.groupsDn,
-        ...(config.userRdnAttribute ? { userRdnAttribute: config.userRdnAttribute } : {}),
-        ...(config.placeholderMember !== undefined ? { placeholderMember: config.placeholderMember } : {}),
-        ...(config.groupPrefix ? { groupPrefix: config.groupPrefix } : {}),
-        ...(config.timeoutMs ? { timeoutMs: config.timeoutMs } : {}),
-        ...(config.connectTimeoutMs ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
-        ...(config.pageSize ? { pageSize: config.pageSize } : {}),
-        ...(config.startTls ? { startTls: true } : {}),
-        ...(ca ? { ca } : {}),
-      });
+      const { type: _type, bindPasswordFile: _file, caFile: _ca, ...settings } = config;
+      return new LdapIdentityBackend({ ...settings, ...common, bindPassword: () => password.get(), ...(ca ? { ca } : {}) });
     }
     case 'scim': {
       const token = new SecretFile(config.tokenFile, 'the SCIM bearer token', readFile);
-      return new ScimIdentityBackend({
-        ...common,
-        baseUrl: config.baseUrl,
-        token: () => token.get(),
-        ...(config.groupPrefix ? { groupPrefix: config.groupPrefix } : {}),
-        ...(config.batchSize ? { batchSize: config.batchSize } : {}),
-        ...(config.pageSize ? { pageSize: config.pageSize } : {}),
-        ...(config.timeoutMs ? { timeoutMs: config.timeoutMs } : {}),
-        ...(config.memberFilter ? { memberFilter: config.memberFilter } : {}),
-        ...(config.deactivateOnRemoval ? { deactivateOnRemoval: true } : {}),
-        ...(deps.fetch ? { fetch: deps.fetch } : {}),
-      });
+      const { type: _type, tokenFile: _file, ...settings } = config;
+      return new ScimIdentityBackend({ ...settings, ...common, token: () => token.get(), ...(deps.fetch ? { fetch: deps.fetch } : {}) });
     }
     case 'keycloak': {
       let credentials: KeycloakCredentials;
@@ -174,18 +114,8 @@ export function createIdentityBackend(name: string, config: IdentityBackendConfi
       } else {
         throw new IdentityConfigError('needs credentials: clientId and clientSecretFile, or username and passwordFile');
       }
-      return new KeycloakIdentityBackend({
-        ...common,
-        url: config.url,
-        realm: config.realm,
-        credentials,
-        ...(config.authRealm ? { authRealm: config.authRealm } : {}),
-        ...(config.groupPrefix ? { groupPrefix: config.groupPrefix } : {}),
-        ...(config.timeoutMs ? { timeoutMs: config.timeoutMs } : {}),
-        ...(config.pageSize ? { pageSize: config.pageSize } : {}),
-        ...(config.actionsEmail ? { actionsEmail: config.actionsEmail } : {}),
-        ...(deps.fetch ? { fetch: deps.fetch } : {}),
-      });
+      const { type: _type, clientId: _id, clientSecretFile: _secret, username: _user, passwordFile: _password, ...settings } = config;
+      return new KeycloakIdentityBackend({ ...settings, ...common, credentials, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
     }
     default:
       throw new IdentityConfigError(`unknown identity backend type ${JSON.stringify((config as { type: unknown }).type)}; use kubernetes, keycloak, ldap or scim`);
