@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.roster/', 'dist/', 'src/api/generated.ts', 'bench/results/', 'charts/'] },
+  { ignores: ['node_modules/', '.roster/', 'dist/', 'src/api/generated.ts', 'bench/results/', 'charts/', 'packages/*/dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

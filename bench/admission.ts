@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { freePort } from '../controlplane/harness.ts';
 import { createAdmission } from '../src/admission/index.ts';
 import { webhookConfigurationResources, type WebhookConfigurationObject } from '../src/admission/registration.ts';
-import { ledgerName, parseLedger, type ConfigMap } from '../src/admission/seat-ledger.ts';
+import { ledgerName, parseLedger, type ConfigMap } from '../src/seats/ledger.ts';
 import { resources, type Invitation, type Membership, type Project, type Team } from '../src/api/index.ts';
 import { parseConfig } from '../src/config.ts';
 import { index, teamKeyOf } from '../src/controllers/context.ts';
@@ -137,7 +137,7 @@ try {
   });
   const byTeam = (o: KubeObject) => [teamKeyOf(o as Membership)];
   const caches = {
-    teams: new Informer<Team>(webhookClient, resources.team),
+    teams: new Informer<Team>(webhookClient, resources.team, { indexers: { [index.byNamespace]: (t) => [t.metadata.namespace ?? ''] } }),
     memberships: new Informer<Membership>(webhookClient, resources.membership, { indexers: { [index.byTeam]: byTeam } }),
     invitations: new Informer<Invitation>(webhookClient, resources.invitation, { indexers: { [index.byTeam]: byTeam } }),
     projects: new Informer<Project>(webhookClient, resources.project, { indexers: { [index.byTeam]: byTeam } }),

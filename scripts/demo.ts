@@ -1,26 +1,42 @@
 // `make demo` / `npm run demo`: the whole thing on one machine — a local control plane, a
 // mail catcher with a web page (MailDev), the operator as a real process, and the examples
-// applied. Waits until everything settled, prints where to look, and runs until Ctrl-C.
+// applied. The operator registers its admission webhook (as the chart does in a cluster), so
+// the seat limit, one owner and actor stamping hold here too. Waits until everything
+// settled, shows the webhook deny two changes, prints where to look, and runs until Ctrl-C.
 //
 //   --exit-when-settled   stop everything once settled (the demo's own test uses this)
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+//   --dir DIR             keep state in DIR instead of .roster/demo (tests: a temp dir, so a
+//                         demo someone runs from this checkout is left alone)
+//   --free-ports          any free ports, not the memorable 1025/1080/8080/8081 first
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { binary, freePort, projectRoot, startControlPlane } from '../controlplane/harness.ts';
+import { CREATED_BY } from '../src/audit/actor.ts';
+import { VALIDATING_WEBHOOK } from '../src/admission/registration.ts';
 import { resources, type Invitation, type Membership, type Team } from '../src/api/index.ts';
-import type { KubeClient } from '../src/runtime/kube-client.ts';
+import type { KubeClient, KubeObject } from '../src/runtime/kube-client.ts';
 
-const { values } = parseArgs({ options: { 'exit-when-settled': { type: 'boolean', default: false } } });
-const dir = join(projectRoot, '.roster', 'demo');
+const { values } = parseArgs({
+  options: {
+    'exit-when-settled': { type: 'boolean', default: false },
+    dir: { type: 'string' },
+    'free-ports': { type: 'boolean', default: false },
+  },
+});
+const dir = values.dir ? resolve(values.dir) : join(projectRoot, '.roster', 'demo');
 mkdirSync(dir, { recursive: true });
-const kubeconfigPath = join(projectRoot, '.roster', 'kubeconfig');
+// Its own kubeconfig, not .roster/kubeconfig: that one belongs to `npm run cluster:up`.
+const kubeconfigPath = join(dir, 'kubeconfig');
+const operatorNamespace = 'roster-system';
 const children: ChildProcess[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const step = (text: string) => console.log(`\n==> ${text}`);
 
 async function portOr(preferred: number): Promise<number> {
+  if (values['free-ports']) return await freePort();
   const { createServer } = await import('node:net');
   return await new Promise((resolve) => {
     const server = createServer();
@@ -88,6 +104,71 @@ async function settled(client: KubeClient): Promise<{ done: boolean; summary: st
   return { done, summary };
 }
 
+/**
+ * The operator's own identity, as in a cluster: a ServiceAccount with a token from the
+ * TokenRequest API. The webhook tells the operator's requests from a person's by the user
+ * name (only the operator invites owners; the actor stamped is whoever applied). The demo
+ * binds cluster-admin for brevity; the chart grants least privilege.
+ */
+async function operatorKubeconfig(client: KubeClient, kubeconfigForToken: (token: string, user: string) => string): Promise<string> {
+  await client.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: operatorNamespace } });
+  await client.apply(resources.serviceAccount, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'roster', namespace: operatorNamespace } });
+  await client.apply(resources.clusterRoleBinding, {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: 'roster-demo-operator' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+    subjects: [{ kind: 'ServiceAccount', name: 'roster', namespace: operatorNamespace }],
+  } as KubeObject);
+  const review = await client.request<{ status?: { token?: string } }>('create', 'POST', `/api/v1/namespaces/${operatorNamespace}/serviceaccounts/roster/token`, {
+    // A week: longer than anyone keeps a demo running.
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 7 * 24 * 3600 } },
+  });
+  const token = review.status?.token;
+  if (!token) throw new Error('the API server issued no token for the operator\'s ServiceAccount');
+  return kubeconfigForToken(token, `system:serviceaccount:${operatorNamespace}:roster`);
+}
+
+/** kubectl with the demo's (admin) kubeconfig; never throws, for commands expected to be denied. */
+function kubectlResult(args: string[], input?: string): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(binary('kubectl'), ['--kubeconfig', kubeconfigPath, ...args], { encoding: 'utf8', ...(input === undefined ? {} : { input }) });
+  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The API server picks up a new webhook configuration a moment after it is written: wait until it calls ours. */
+async function waitForWebhook(): Promise<void> {
+  const probe = `apiVersion: roster.dev/v1alpha1
+kind: Project
+metadata: { name: webhook-probe, namespace: default }
+spec: { team: no-such-team, environments: [{ name: production, namespace: no-such-namespace }] }
+`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const r = kubectlResult(['create', '--dry-run=server', '-f', '-'], probe);
+    if (r.stderr.includes(`admission webhook "${VALIDATING_WEBHOOK}"`)) return;
+    if (Date.now() > deadline) throw new Error(`the API server does not call the admission webhook: ${(r.stderr || r.stdout).trim()}; see ${join(dir, 'operator.log')}`);
+    await sleep(250);
+  }
+}
+
+/** Two changes the webhook refuses (server-side dry runs: the real rules answer, nothing changes). */
+function showDenials(): void {
+  const secondOwner = `apiVersion: roster.dev/v1alpha1
+kind: Membership
+metadata: { name: liam, namespace: acme }
+spec: { team: acme, email: liam@acme.com, role: admin }
+`;
+  const denials = [
+    { what: 'a Membership for the owner of acme', run: () => kubectlResult(['create', '--dry-run=server', '-f', '-'], secondOwner) },
+    { what: 'globex (3 seats) cut to 1 seat', run: () => kubectlResult(['patch', 'team', 'globex', '-n', 'globex', '--type', 'merge', '-p', '{"spec":{"seats":1}}', '--dry-run=server']) },
+  ];
+  for (const { what, run } of denials) {
+    const r = run();
+    if (r.status === 0) throw new Error(`the webhook admitted ${what}: ${r.stdout.trim()}`);
+    console.log(`    ${what}:\n      ${r.stderr.trim()}`);
+  }
+}
+
 try {
   if (!existsSync(binary('kube-apiserver'))) throw new Error('run `make demo` (it builds the control plane first)');
   step('starting the local control plane (etcd, kube-apiserver, kube-controller-manager)');
@@ -103,24 +184,29 @@ try {
   await waitForHttp(`${mailUrl}/api/healthz`, 'MailDev');
   console.log(`    mails at ${mailUrl}`);
 
-  step('starting the operator');
+  step('starting the operator (with its admission webhook registered)');
+  const operatorKubeconfigPath = await operatorKubeconfig(cp.client, cp.kubeconfigForToken);
   const acceptPort = await portOr(8081);
   const probesPort = await portOr(8080);
   const publicUrl = `http://127.0.0.1:${acceptPort}`;
+  const webhookPort = await freePort();
   const configPath = join(dir, 'operator.yaml');
   writeFileSync(
     configPath,
     stringify({
-      kubeconfig: kubeconfigPath,
-      namespace: 'default',
+      kubeconfig: operatorKubeconfigPath,
+      namespace: operatorNamespace,
       publicUrl,
-      server: { host: '127.0.0.1', acceptPort, probesPort, webhookPort: await freePort() },
-      mail: { backend: 'smtp', from: 'Roster demo <roster@demo.local>', smtp: { host: '127.0.0.1', port: smtpPort, pool: false } },
+      server: { host: '127.0.0.1', acceptPort, probesPort, webhookPort },
+      // The API server calls the webhook by URL, as envtest does (a cluster uses the chart's Service).
+      webhook: { register: { enabled: true, url: `https://127.0.0.1:${webhookPort}` } },
+      mail: { backend: 'smtp', from: 'Roster demo <roster@demo.local>', allowedSenderDomains: ['demo.local', 'acme.com'], smtp: { host: '127.0.0.1', port: smtpPort, pool: false, allowInsecure: true } }, // MailDev on loopback speaks plain SMTP; examples/ sends as acme.com
     }),
   );
   startProcess('operator', process.execPath, [join(projectRoot, 'src', 'main.ts'), '--config', configPath]);
   await waitForHttp(`http://127.0.0.1:${probesPort}/readyz`, 'the operator');
-  console.log(`    accept page at ${publicUrl}, metrics at http://127.0.0.1:${probesPort}/metrics`);
+  await waitForWebhook();
+  console.log(`    accept page at ${publicUrl}, metrics at http://127.0.0.1:${probesPort}/metrics, admission webhook at https://127.0.0.1:${webhookPort}`);
 
   step('applying examples/');
   const kubectl = (...args: string[]) => execFileSync(binary('kubectl'), ['--kubeconfig', kubeconfigPath, ...args], { encoding: 'utf8' });
@@ -141,6 +227,11 @@ try {
   const mailCount = Array.isArray(mails) ? mails.length : (mails.emails?.length ?? 0);
   console.log(`    the mail catcher holds ${mailCount} invitation mails`);
   console.log(`\n${kubectl('get', 'roster', '-A')}`);
+
+  step('the admission webhook at work');
+  const riley = await cp.client.get<Membership>(resources.membership, 'acme', 'riley');
+  console.log(`    Membership riley was created by ${riley.metadata.annotations?.[CREATED_BY] ?? '(nobody: the webhook did not stamp it)'} (annotation ${CREATED_BY})`);
+  showDenials();
   console.log(`The demo is running.
 
   Invitation mails (with their accept links):  ${mailUrl}
@@ -149,8 +240,9 @@ try {
 
 In another terminal:
   export KUBECONFIG=${kubeconfigPath}
-  export PATH=${join(projectRoot, '.roster', 'bin')}:$PATH
+  export PATH=${join(projectRoot, 'bin')}:${join(projectRoot, '.roster', 'bin')}:$PATH
   kubectl get roster -A
+  kubectl roster members acme -n acme
   kubectl get membership riley -n acme -o yaml
   kubectl auth can-i update deployments -n shop-staging --as riley@acme.com   # yes, once Riley accepts
 

@@ -7,6 +7,9 @@ import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import { identityBackendSchema } from './backends/identity/schema.ts';
 import { webhookConfigProblems, webhookConfigSchema, type WebhookConfig } from './admission/config.ts';
+import { parseSender } from './admission/mail-rules.ts';
+import { parseCidr } from './web/client-address.ts';
+import { DEFAULT_NAMESPACE_CLUSTER_ROLES, type NamespaceClusterRoles } from './domain/role-bindings.ts';
 
 const portSchema = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 
@@ -44,9 +47,36 @@ export const configSchema = {
       default: {},
       properties: {
         host: { type: 'string', default: '0.0.0.0' },
-        probesPort: { ...portSchema, default: 8080, description: '/healthz, /readyz and /metrics.' },
+        probesPort: { ...portSchema, default: 8080, description: '/healthz, /readyz, and /metrics unless metrics.secure is on.' },
+        metrics: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'Where /metrics is served. Plain (default): on probesPort, to anyone who reaches it. Secure: over HTTPS on its own port, for bearer tokens the API server authenticates (TokenReview) and authorizes for get on the non-resource URL /metrics (SubjectAccessReview), as controller-runtime\'s metrics filters do; probesPort then serves only the probes.',
+          properties: {
+            secure: { type: 'boolean', default: false },
+            port: { ...portSchema, default: 8443, description: 'The HTTPS metrics port (secure only).' },
+            certDir: { type: 'string', description: 'Directory with tls.crt and tls.key (secure only); unset = a self-signed certificate made in memory at start.' },
+          },
+        },
         acceptPort: { ...portSchema, default: 8081, description: 'The accept page.' },
         webhookPort: { ...portSchema, default: 9443, description: 'The admission webhook (HTTPS).' },
+        trustedProxies: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          default: [],
+          description: 'CIDR blocks (IPv4 or IPv6, e.g. 10.0.0.0/8) of the proxies in front of the accept page, such as the Ingress controller\'s Pods. Only from these is X-Forwarded-For believed, to rate-limit per person rather than per proxy; empty = the TCP peer is the client.',
+        },
+        acceptRateLimit: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'Accept page limits, per client address.',
+          properties: {
+            failedLookupsPerMinute: { type: 'integer', minimum: 1, default: 20, description: 'Links that did not work (unknown, used, revoked, expired) per minute, as a burst of the same size; over it every link gets 429 with Retry-After.' },
+            requestsPerMinute: { type: 'integer', minimum: 1, default: 600, description: 'All requests per minute: a flood guard, generous because a proxy without trustedProxies puts everyone behind it on one address.' },
+          },
+        },
       },
     },
     workers: {
@@ -74,6 +104,14 @@ export const configSchema = {
       properties: {
         backend: { enum: ['smtp', 'log'], default: 'log' },
         from: { type: 'string', default: 'Roster <roster@localhost>' },
+        allowedSenderDomains: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          default: [],
+          description: 'Domains a Team may send from (spec.invitations.from); empty = only the domain of mail.from. Anything else is denied at admission, so the operator cannot be used as a mail relay.',
+        },
+        resendCooldownSeconds: { type: 'integer', minimum: 0, default: 60, description: 'Minimum time between two mails of one Invitation; an earlier resend is denied with the time left.' },
+        dailyQuotaPerTeam: { type: 'integer', minimum: 0, default: 200, description: 'Invitation mails per team per 24 h (0 = no quota); over it nothing is sent and Delivered=False, reason QuotaExceeded.' },
         smtp: {
           type: 'object',
           additionalProperties: false,
@@ -89,6 +127,7 @@ export const configSchema = {
             passwordFile: { type: 'string', description: 'File holding the SMTP password (a mounted Secret).' },
             pool: { type: 'boolean', default: true },
             maxConnections: { type: 'integer', minimum: 1, default: 3 },
+            allowInsecure: { type: 'boolean', default: false, description: 'Allow sending without TLS (neither secure nor requireTLS). Development only.' },
           },
         },
         log: {
@@ -117,15 +156,41 @@ export const configSchema = {
       additionalProperties: identityBackendSchema,
     },
     webhook: webhookConfigSchema,
+    removalBrake: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The removal brake (SPEC §8): deletions in one team within `window` may take access from at most `maxFraction` of its active members (and always `minPeople`); the rest are held until an owner or admin runs `kubectl roster release TEAM`. Expiry is never held. A Team may set a stricter one (spec.removalBrake).',
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        window: { type: 'string', pattern: '^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$', default: '10m' },
+        maxFraction: { type: 'number', minimum: 0, maximum: 1, default: 0.25 },
+        minPeople: { type: 'integer', minimum: 0, default: 2 },
+      },
+    },
+    tenancy: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Which namespaces a team may reach (SPEC §7).',
+      properties: {
+        namespaceLabel: {
+          type: 'string',
+          default: 'roster.dev/team',
+          pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$',
+          description: 'Label a cluster admin puts on a namespace to assign it to a team: <label>=<the team\'s control namespace>. Only assigned namespaces may be Project environments.',
+        },
+      },
+    },
     roleBindings: {
       type: 'object',
       additionalProperties: false,
       default: {},
       description: 'Role → ClusterRole bound in each in-scope namespace by the kubernetes backend.',
       properties: {
-        admin: { type: 'string', default: 'admin' },
-        developer: { type: 'string', default: 'edit' },
-        observer: { type: 'string', default: 'view' },
+        admin: { type: 'string', default: DEFAULT_NAMESPACE_CLUSTER_ROLES.admin },
+        developer: { type: 'string', default: DEFAULT_NAMESPACE_CLUSTER_ROLES.developer },
+        observer: { type: 'string', default: DEFAULT_NAMESPACE_CLUSTER_ROLES.observer },
       },
     },
   },
@@ -137,13 +202,24 @@ export interface RosterConfig {
   identity?: string;
   publicUrl: string;
   leaderElection: { enabled: boolean; leaseName: string; leaseDurationSeconds: number; renewDeadlineSeconds: number; retryPeriodSeconds: number };
-  server: { host: string; probesPort: number; acceptPort: number; webhookPort: number };
+  server: {
+    host: string;
+    probesPort: number;
+    metrics: { secure: boolean; port: number; certDir?: string };
+    acceptPort: number;
+    webhookPort: number;
+    trustedProxies: string[];
+    acceptRateLimit: { failedLookupsPerMinute: number; requestsPerMinute: number };
+  };
   workers: { team: number; membership: number; invitation: number; project: number };
   resyncMinutes: number;
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
   mail: {
     backend: 'smtp' | 'log';
     from: string;
+    allowedSenderDomains: string[];
+    resendCooldownSeconds: number;
+    dailyQuotaPerTeam: number;
     smtp?: {
       host: string;
       port: number;
@@ -155,13 +231,16 @@ export interface RosterConfig {
       passwordFile?: string;
       pool: boolean;
       maxConnections: number;
+      allowInsecure: boolean;
     };
     log: { includeLinks: boolean };
     templates: { subjectFile?: string; textFile?: string; htmlFile?: string };
   };
   identityBackends: Record<string, { type: 'kubernetes' | 'keycloak' | 'ldap' | 'scim'; [key: string]: unknown }>;
-  roleBindings: { admin: string; developer: string; observer: string };
+  roleBindings: NamespaceClusterRoles;
   webhook: WebhookConfig;
+  tenancy: { namespaceLabel: string };
+  removalBrake: { enabled: boolean; window: string; maxFraction: number; minPeople: number };
 }
 
 export class ConfigError extends Error {
@@ -185,9 +264,74 @@ export function parseConfig(raw: unknown): RosterConfig {
   if (!(le.leaseDurationSeconds > le.renewDeadlineSeconds && le.renewDeadlineSeconds > le.retryPeriodSeconds)) {
     throw new ConfigError('invalid configuration: leaderElection needs leaseDurationSeconds > renewDeadlineSeconds > retryPeriodSeconds');
   }
+  for (const cidr of config.server.trustedProxies) {
+    try {
+      parseCidr(cidr);
+    } catch (e) {
+      throw new ConfigError(`invalid configuration: server.trustedProxies: ${(e as Error).message}`);
+    }
+  }
   const webhookProblem = webhookConfigProblems(config.webhook)[0];
   if (webhookProblem) throw new ConfigError(`invalid configuration: ${webhookProblem}`);
+  const mailProblem = mailConfigProblems(config.mail)[0];
+  if (mailProblem) throw new ConfigError(`invalid configuration: ${mailProblem}`);
+  const refused = insecureTransports(config).find((t) => !t.allowed);
+  if (refused) throw new ConfigError(`invalid configuration: ${refused.key}: ${refused.problem}; ${refused.fix}`);
   return config;
+}
+
+/** The sender settings the admission rules rely on (src/admission/mail-rules.ts). */
+function mailConfigProblems(mail: RosterConfig['mail']): string[] {
+  const problems: string[] = [];
+  const from = parseSender(mail.from);
+  if (typeof from === 'string') problems.push(`mail.from ${JSON.stringify(mail.from)} is not one sender address (${from}); write it as "Name <address@domain>"`);
+  for (const domain of mail.allowedSenderDomains) {
+    if (!/^[^\s@*/:]+$/.test(domain) || domain.startsWith('.')) {
+      problems.push(`mail.allowedSenderDomains: ${JSON.stringify(domain)} is not a domain; list each domain as it follows the @ (acme.com), one entry per domain: subdomains are not included`);
+    }
+  }
+  return problems;
+}
+
+/** A connection that would carry mail or identity-backend credentials without TLS. */
+export interface InsecureTransport {
+  /** The config key at fault, e.g. `mail.smtp` or `identityBackends.corp.url`. */
+  readonly key: string;
+  readonly problem: string;
+  /** What to set instead. */
+  readonly fix: string;
+  /** Whether `allowInsecure: true` lets it through (a warning at start, not a refusal). */
+  readonly allowed: boolean;
+}
+
+/**
+ * SPEC §7, secure by default: SMTP needs implicit TLS or STARTTLS, identity backends need
+ * https:// or ldaps:// (or ldap:// with startTls), unless that section says allowInsecure: true.
+ */
+export function insecureTransports(config: Pick<RosterConfig, 'mail' | 'identityBackends'>): InsecureTransport[] {
+  const found: InsecureTransport[] = [];
+  const smtp = config.mail.smtp;
+  if (config.mail.backend === 'smtp' && smtp && !smtp.secure && !smtp.requireTLS) {
+    found.push({
+      key: 'mail.smtp',
+      problem: `mail to ${smtp.host}:${smtp.port} would go without TLS (accept links and the SMTP password in the clear)`,
+      fix: 'set mail.smtp.requireTLS: true (STARTTLS, port 587) or mail.smtp.secure: true (implicit TLS, port 465); for a local test server only, mail.smtp.allowInsecure: true',
+      allowed: smtp.allowInsecure === true,
+    });
+  }
+  for (const [name, backend] of Object.entries(config.identityBackends)) {
+    const allowed = backend.allowInsecure === true;
+    const allow = `; for a local test server only, identityBackends.${name}.allowInsecure: true`;
+    if (backend.type === 'ldap' && typeof backend.url === 'string' && /^ldap:\/\//i.test(backend.url) && backend.startTls !== true) {
+      found.push({ key: `identityBackends.${name}.url`, problem: `${backend.url} would send the bind password and directory data without TLS`, fix: `use ldaps://, or set identityBackends.${name}.startTls: true${allow}`, allowed });
+    }
+    const urlKey = backend.type === 'keycloak' ? 'url' : backend.type === 'scim' ? 'baseUrl' : undefined;
+    const url = urlKey ? backend[urlKey] : undefined;
+    if (urlKey && typeof url === 'string' && /^http:\/\//i.test(url)) {
+      found.push({ key: `identityBackends.${name}.${urlKey}`, problem: `${url} would send the ${backend.type === 'scim' ? 'bearer token' : 'credentials and tokens'} without TLS`, fix: `use https://${allow}`, allowed });
+    }
+  }
+  return found;
 }
 
 /** Reads `--config FILE` (YAML) and applies flag overrides. */

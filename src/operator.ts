@@ -9,7 +9,8 @@ import { GRANT_ANNOTATION, MANAGED_BY, teamClusterRoleObjects, type RoleBinding 
 import { createIdentityBackends } from './backends/identity/registry.ts';
 import { createMailBackend, loadInvitationTemplates } from './backends/mail/registry.ts';
 import type { MailBackend } from './backends/mail/types.ts';
-import type { RosterConfig } from './config.ts';
+import { insecureTransports, type RosterConfig } from './config.ts';
+import { parseDuration } from './domain/duration.ts';
 import { sameEmail } from './domain/email.ts';
 import { index, teamKeyOf, type AuditEntry, type Caches, type OperatorContext } from './controllers/context.ts';
 import { reconcileInvitation } from './controllers/invitation.ts';
@@ -21,7 +22,13 @@ import type { InformerEvent } from './runtime/informer.ts';
 import { KubeClient, type KubeObject } from './runtime/kube-client.ts';
 import { defaultIdentity } from './runtime/leader-election.ts';
 import { Manager, ownerKeys, watch } from './runtime/manager.ts';
+import { Metrics } from './runtime/metrics.ts';
+import { SecureMetricsServer } from './runtime/metrics-server.ts';
+import { generateCa, issueServingCertificate } from './admission/certificates.ts';
+import { TenancyView } from './tenancy/view.ts';
 import { AcceptPage } from './web/accept.ts';
+import { recordChange } from './audit/record.ts';
+import { RosterMetrics } from './metrics.ts';
 
 export interface Operator {
   manager: Manager;
@@ -58,10 +65,13 @@ function grantOwnerKeys(event: InformerEvent<KubeObject>): { team?: string; memb
 
 export function createOperator(config: RosterConfig, logger: Logger, overrides: OperatorOverrides = {}): Operator {
   const identity = config.identity ?? process.env.POD_NAME ?? defaultIdentity();
-  const client = new KubeClient(kubeConfigFor(config), { fieldManager: 'roster-operator', userAgent: `roster/${identity}` });
+  // Made first so the client's rest_client_* series land in the registry /metrics serves.
+  const metrics = new Metrics();
+  const client = new KubeClient(kubeConfigFor(config), { fieldManager: 'roster-operator', userAgent: `roster/${identity}`, metrics: metrics.clientSink() });
   const manager = new Manager({
     client,
     logger,
+    metrics,
     resyncMs: config.resyncMinutes * 60_000,
     probes: { port: config.server.probesPort, host: config.server.host },
     ...(config.leaderElection.enabled
@@ -80,7 +90,7 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
 
   const byTeam = (o: { metadata: { namespace?: string }; spec: { team: string } }) => [teamKeyOf(o)];
   const caches: Caches = {
-    teams: manager.informer<Team>(resources.team),
+    teams: manager.informer<Team>(resources.team, { indexers: { [index.byNamespace]: (t) => [t.metadata.namespace ?? ''] } }),
     memberships: manager.informer<Membership>(resources.membership, { indexers: { [index.byTeam]: byTeam } }),
     invitations: manager.informer<Invitation>(resources.invitation, {
       indexers: {
@@ -93,15 +103,22 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
         [index.byLinkHash]: (i) => (i.status?.link?.hash ? [i.status.link.hash] : []),
       },
     }),
-    projects: manager.informer<Project>(resources.project, { indexers: { [index.byTeam]: byTeam } }),
+    projects: manager.informer<Project>(resources.project, {
+      indexers: { [index.byTeam]: byTeam, [index.byEnvironmentNamespace]: (p) => [...new Set((p.spec?.environments ?? []).map((e) => e.namespace))] },
+    }),
     roleBindings: manager.informer<RoleBinding>(resources.roleBinding, { labelSelector: `${MANAGED_BY}=roster` }),
+    namespaces: manager.informer<KubeObject>(resources.namespace),
   };
+  const tenancy = new TenancyView({ namespaceLabel: config.tenancy.namespaceLabel, operatorNamespace: config.namespace }, caches.namespaces, {
+    inNamespace: (namespace) => caches.teams.byIndex(index.byNamespace, namespace),
+    hasSynced: () => caches.teams.hasSynced(),
+  });
 
   // Identity backends by name (src/backends/identity/registry.ts). Group-based backends keep
   // access per person, so removing one grant must not strip a person who holds another one in
   // the team (the owner with a superseded Membership during an ownership transfer).
   const backends = createIdentityBackends(config.identityBackends, {
-    kubernetes: { client, roleBindings: caches.roleBindings, clusterRoles: config.roleBindings },
+    kubernetes: { client, roleBindings: caches.roleBindings, clusterRoles: config.roleBindings, assignment: (control, namespace) => tenancy.assignment(control, namespace) },
     logger,
     holdsOtherGrant: (team, key, person) => {
       const t = caches.teams.get(team.namespace, team.name);
@@ -123,13 +140,19 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
     logger,
     audit: (entry: AuditEntry) => auditLog.info(entry, `${entry.entity} ${entry.action}`),
     events,
-    metrics: manager.metrics,
+    metrics: new RosterMetrics(manager.metrics.registry),
     mail,
     mailFrom: config.mail.from,
+    mailLimits: { resendCooldownSeconds: config.mail.resendCooldownSeconds, dailyQuotaPerTeam: config.mail.dailyQuotaPerTeam },
     templates,
     identity: (name) => backends.get(name),
     publicUrl: config.publicUrl,
     now: overrides.now ?? (() => new Date()),
+    tenancy,
+    seatReservationMs: config.webhook.seatReservationSeconds * 1000,
+    ...(config.removalBrake.enabled
+      ? { removalBrake: { windowMs: parseDuration(config.removalBrake.window), maxFraction: config.removalBrake.maxFraction, minPeople: config.removalBrake.minPeople } }
+      : {}),
   };
 
   const teamOf = (e: InformerEvent<KubeObject>) => {
@@ -141,6 +164,19 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
   // Team status changes with every member; only spec changes (seats, owner, ttl) and
   // deletion concern a team's memberships and invitations. Fanning out on every status
   // write would make a team of n members cost n² reconciles.
+  // A namespace's assignment label decides who may reach it: when it changes, the teams it
+  // named before and after (and a team created in a namespace assigned to another) look again.
+  const teamsOfControlNamespaces = (controlNamespaces: string[]) => controlNamespaces.flatMap((ns) => keysOf(caches.teams.byIndex(index.byNamespace, ns)));
+  const assignmentChanged = (e: InformerEvent<KubeObject>) =>
+    TenancyView.labelChanged(tenancy.policy, e.type === 'updated' ? e.old : e.type === 'added' ? undefined : e.object, e.type === 'deleted' ? undefined : e.object);
+  const teamsReachingNamespace = (e: InformerEvent<KubeObject>) => {
+    const label = caches.namespaces.get(undefined, e.object.metadata.namespace ?? '')?.metadata.labels?.[tenancy.policy.namespaceLabel];
+    return e.type === 'added' || e.type === 'deleted' ? teamsOfControlNamespaces(label ? [label] : []) : [];
+  };
+  const newlyApproved = (before: Team, after: Team) => {
+    const was = new Set(before.status?.removals?.approved ?? []);
+    return (after.status?.removals?.approved ?? []).filter((n) => !was.has(n));
+  };
   const specChanged = (e: InformerEvent<KubeObject>) =>
     e.type !== 'updated' || e.old.metadata.generation !== e.object.metadata.generation || e.object.metadata.deletionTimestamp !== e.old.metadata.deletionTimestamp;
 
@@ -148,35 +184,43 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
     name: 'team',
     informer: caches.teams,
     workers: config.workers.team,
-    reconcile: (key) => reconcileTeam(context, key),
+    reconcile: (key, signal) => reconcileTeam({ ...context, signal }, key),
     watches: [
       watch(caches.memberships, teamOf),
       watch(caches.invitations, teamOf),
       watch(caches.projects, teamOf),
       watch(caches.roleBindings, (e) => [grantOwnerKeys(e).team ?? ''].filter(Boolean)),
+      watch(caches.namespaces, (e) => teamsOfControlNamespaces(assignmentChanged(e))),
+      watch(caches.teams, teamsReachingNamespace),
+      // The team that holds a namespace goes: a second one waiting there gets its turn.
+      watch(caches.teams, (e) => (e.type === 'deleted' ? teamsOfControlNamespaces([e.object.metadata.namespace ?? '']) : [])),
     ],
   });
   manager.addController({
     name: 'membership',
     informer: caches.memberships,
     workers: config.workers.membership,
-    reconcile: (key) => reconcileMembership(context, key),
+    reconcile: (key, signal) => reconcileMembership({ ...context, signal }, key),
     watches: [
       watch(caches.invitations, (e) => [...ownerKeys('Membership')(e), ...((e.object as Invitation).status?.membership ? [`${e.object.metadata.namespace}/${(e.object as Invitation).status!.membership}`] : [])]),
       watch(caches.teams, (e) => (specChanged(e) ? keysOf(caches.memberships.byIndex(index.byTeam, e.key)) : [])),
+      // The removal brake let removals through (Team status.removals.approved): those Memberships go on.
+      watch(caches.teams, (e) => (e.type === 'updated' ? newlyApproved(e.old as Team, e.object as Team).map((n) => `${e.object.metadata.namespace}/${n}`) : [])),
       // A membership that goes frees a seat: the ones waiting over the limit get another look.
       watch(caches.memberships, (e) =>
         e.type === 'deleted' ? teamOf(e).flatMap((t) => keysOf(caches.memberships.byIndex(index.byTeam, t).filter((m) => m.status?.phase === 'OverSeatLimit'))) : [],
       ),
       watch(caches.projects, membershipsOfTeam),
       watch(caches.roleBindings, (e) => [grantOwnerKeys(e).membership ?? ''].filter(Boolean)),
+      watch(caches.namespaces, (e) => assignmentChanged(e).flatMap((ns) => keysOf(caches.memberships.list(ns)))),
+      watch(caches.teams, (e) => teamsReachingNamespace(e).flatMap((t) => keysOf(caches.memberships.byIndex(index.byTeam, t)))),
     ],
   });
   manager.addController({
     name: 'invitation',
     informer: caches.invitations,
     workers: config.workers.invitation,
-    reconcile: (key) => reconcileInvitation(context, key),
+    reconcile: (key, signal) => reconcileInvitation({ ...context, signal }, key),
     watches: [
       watch(caches.teams, (e) => (specChanged(e) ? keysOf(caches.invitations.byIndex(index.byTeam, e.key)) : [])),
       watch(caches.memberships, (e) => teamOf(e).flatMap((t) => keysOf(caches.invitations.byIndex(index.byTeam, t).filter((i) => !(i.metadata.ownerReferences ?? []).length)))),
@@ -186,8 +230,13 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
     name: 'project',
     informer: caches.projects,
     workers: config.workers.project,
-    reconcile: (key) => reconcileProject(context, key),
-    watches: [watch(caches.memberships, (e) => teamOf(e).flatMap((t) => keysOf(caches.projects.byIndex(index.byTeam, t))))],
+    reconcile: (key, signal) => reconcileProject({ ...context, signal }, key),
+    watches: [
+      watch(caches.memberships, (e) => teamOf(e).flatMap((t) => keysOf(caches.projects.byIndex(index.byTeam, t)))),
+      // Assignment, creation or deletion of an environment's namespace changes EnvironmentsAssigned.
+      watch(caches.namespaces, (e) => (e.type === 'updated' && assignmentChanged(e).length === 0 ? [] : keysOf(caches.projects.byIndex(index.byEnvironmentNamespace, e.object.metadata.name ?? '')))),
+      watch(caches.teams, (e) => (e.type === 'added' || e.type === 'deleted' ? keysOf(caches.projects.byIndex(index.byEnvironmentNamespace, e.object.metadata.namespace ?? '')) : [])),
+    ],
   });
 
   const acceptPage = new AcceptPage({
@@ -197,14 +246,38 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
     hashIndex: index.byLinkHash,
     logger,
     now: context.now,
+    rateLimit: config.server.acceptRateLimit,
+    trustedProxies: config.server.trustedProxies,
     onAccepted: (inv) =>
-      context.audit({ action: 'accept', entity: 'invitation', team: inv.spec.team, namespace: inv.metadata.namespace ?? '', subject: inv.spec.email, roleAfter: inv.spec.role, actor: inv.spec.email }),
+      recordChange(context, {
+        regarding: inv,
+        type: 'Normal',
+        reason: 'Accepted',
+        action: 'Accept',
+        note: `${inv.spec.email} accepted the invitation to team ${inv.spec.team} as ${inv.spec.role}`,
+        actor: inv.spec.email,
+        audit: { action: 'accept', entity: 'invitation', team: inv.spec.team, namespace: inv.metadata.namespace ?? '', subject: inv.spec.email, roleAfter: inv.spec.role },
+      }),
   });
 
   const admission = config.webhook.enabled
-    ? createAdmission({ config: config.webhook, namespace: config.namespace, port: config.server.webhookPort, host: config.server.host, client, caches, logger, metrics: manager.metrics, now: context.now })
+    ? createAdmission({ config: config.webhook, namespace: config.namespace, port: config.server.webhookPort, host: config.server.host, client, caches, logger, metrics: manager.metrics, onDenied: (webhook) => context.metrics.admissionDenials.inc({ webhook }), now: context.now, tenancy: tenancy.policy, events, mail: { allowedSenderDomains: config.mail.allowedSenderDomains, defaultFrom: config.mail.from, resendCooldownSeconds: config.mail.resendCooldownSeconds } })
     : undefined;
   if (admission) manager.health.addReadiness('webhook', () => (admission.serving() ? undefined : 'the admission webhook is not serving'));
+
+  // The manager starts these in this order (before its caches sync, on every replica) and
+  // stops them in the reverse order once the controllers have drained: the webhook goes
+  // last, so other replicas' (and our own) writes still get admitted while we drain, and
+  // Events are flushed once the accept page, which records them, has closed.
+  if (admission) manager.add({ name: 'webhook', beforeCaches: true, start: () => admission.start(), stop: () => admission.stop() });
+  manager.add({ name: 'mail', beforeCaches: true, stop: () => mail.close() });
+  manager.add({ name: 'events', beforeCaches: true, stop: () => events.flush() });
+  manager.add({ name: 'accept page', beforeCaches: true, start: () => acceptPage.listen(config.server.acceptPort, config.server.host), stop: () => acceptPage.close() });
+  const secureMetrics = config.server.metrics.secure ? secureMetricsServer(config, client, metrics, logger) : undefined;
+  if (secureMetrics) {
+    manager.health.serveMetricsElsewhere(`they are served over HTTPS on port ${config.server.metrics.port}, to a bearer token allowed to get the non-resource URL /metrics`);
+    manager.add({ name: 'metrics', beforeCaches: true, start: () => secureMetrics.listen(config.server.metrics.port, config.server.host), stop: () => secureMetrics.close() });
+  }
 
   return {
     manager,
@@ -212,6 +285,8 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
     context,
     ...(admission ? { admission } : {}),
     async start() {
+      // Only allowInsecure: true gets here (parseConfig refuses the rest): say it on every start.
+      for (const t of insecureTransports(config)) logger.warn({ key: t.key, insecure: true }, `${t.key}: ${t.problem}; allowed by allowInsecure: true, for development only: ${t.fix.split(';')[0]}`);
       for (const role of teamClusterRoleObjects()) {
         try {
           await client.apply(resources.clusterRole, role);
@@ -219,24 +294,38 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
           logger.warn({ err: e instanceof Error ? e.message : String(e), role: role.metadata.name }, 'could not apply ClusterRole (the Helm chart installs it)');
         }
       }
-      await admission?.start(); // before the manager, on every replica
-      await acceptPage.listen(config.server.acceptPort, config.server.host);
       await manager.start();
-      logger.info({ identity, acceptPort: acceptPage.port, probesPort: manager.health.port, webhookPort: admission?.port }, 'operator started');
+      logger.info({ identity, acceptPort: acceptPage.port, probesPort: manager.health.port, webhookPort: admission?.port, metricsPort: secureMetrics?.port }, 'operator started');
     },
     async stop() {
-      // Each step timed in the log, so a slow shutdown says where it waited.
-      const step = async (name: string, run: () => Promise<unknown> | undefined) => {
-        const started = performance.now();
-        await run();
-        logger.debug({ step: name, ms: Math.round(performance.now() - started) }, 'shutdown step done');
-      };
-      await step('controllers', () => manager.stop());
-      await step('events', () => events.flush());
-      await step('accept page', () => acceptPage.close());
-      await step('mail', () => mail.close());
-      await step('webhook', () => admission?.stop()); // last: other replicas' (and our own) writes still get admitted while we drain
-      client.close();
+      try {
+        await manager.stop(); // each step timed in the debug log
+      } finally {
+        client.close();
+      }
     },
   };
+}
+
+/** server.metrics.secure: /metrics over HTTPS behind TokenReview + SubjectAccessReview. */
+function secureMetricsServer(config: RosterConfig, client: KubeClient, metrics: Metrics, logger: Logger): SecureMetricsServer {
+  const { certDir } = config.server.metrics;
+  const yearMs = 365 * 24 * 3600_000;
+  return new SecureMetricsServer({
+    metrics,
+    client,
+    logger,
+    // Scrapers of a self-signed endpoint skip verification (the chart's ServiceMonitor does);
+    // mount a certificate (certDir) to have it verified.
+    certificate: certDir
+      ? { dir: certDir }
+      : {
+          generate: async () => {
+            const now = new Date();
+            const ca = await generateCa('roster-metrics-ca', now, yearMs);
+            return await issueServingCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }, now, yearMs);
+          },
+        },
+    forbiddenHint: 'bind it to a ClusterRole granting get on the non-resource URL /metrics (the chart installs one: <release>-metrics-reader, roster-metrics-reader by default)',
+  });
 }

@@ -3,11 +3,15 @@
 -- One script for all four: install it with argocd-cm-health.yaml. Written for Argo CD's
 -- Lua (5.1, gopher-lua) and tested with lua5.4 over sample objects.
 --   Healthy      reconciled and in the state the manifests ask for
---   Progressing  the operator has not caught up with the latest spec yet
+--   Progressing  the operator has not caught up with the latest spec yet, or is still
+--                working on it (kstatus' Reconciling=True)
 --   Suspended    waiting on a person, not on the operator: an invitation not accepted
 --                yet, a membership whose expiresAt has passed
---   Degraded     needs someone to act: over the seat limit, a backend or mail failure,
---                an unknown team or backend, an expired invitation link
+--   Degraded     needs someone to act: over the seat limit, a backend refusal, a mail
+--                or membership sync failure, an unknown team or backend, an expired
+--                invitation link (kstatus' Stalled=True says so on every kind)
+-- Ready=True means the same on every kind: settled, nothing left for the operator to do
+-- (kstatus Current). Waiting for a person to accept is settled, hence Suspended here.
 local hs = { status = "Progressing", message = "Waiting for the Roster operator to reconcile" }
 
 local function findCondition(status, conditionType)
@@ -43,9 +47,16 @@ local kind = obj.kind
 -- Failures that need a person, whatever Ready says.
 if kind == "Invitation" then
   local delivered = findCondition(status, "Delivered")
-  if delivered ~= nil and delivered.status ~= "True" and phase ~= "Accepted" and phase ~= "Revoked" then
+  local settled = phase == "Accepted" or phase == "Revoked"
+  -- A mail that failed, or may not have left (DeliveryUnconfirmed), needs a person;
+  -- one being sent or waiting out a resend cooldown arrives by itself.
+  if delivered ~= nil and not settled and (delivered.status == "False" or delivered.reason == "DeliveryUnconfirmed") then
     hs.status = "Degraded"
     hs.message = delivered.message or "The invitation mail was not delivered"
+    return hs
+  elseif delivered ~= nil and not settled and delivered.status == "Unknown" then
+    hs.status = "Progressing"
+    hs.message = delivered.message or "The invitation mail is on its way"
     return hs
   end
 end
@@ -58,10 +69,32 @@ if kind == "Membership" then
   end
 end
 
+local stalled = findCondition(status, "Stalled")
+if stalled ~= nil and stalled.status == "True" then
+  hs.status = "Degraded"
+  hs.message = stalled.message or "The Roster operator cannot go on until someone acts"
+  return hs
+end
+
+local reconciling = findCondition(status, "Reconciling")
+if reconciling ~= nil and reconciling.status == "True" then
+  hs.status = "Progressing"
+  hs.message = reconciling.message or "The Roster operator is working on it"
+  return hs
+end
+
 if ready == nil then
   return hs
 end
 local message = ready.message or ""
+
+-- Settled, but waiting on a person rather than the operator (Ready is True for these
+-- since kstatus conditions were added, False before).
+if kind == "Membership" and (phase == "Invited" or phase == "Expired") then
+  hs.status = "Suspended"
+  hs.message = message
+  return hs
+end
 
 if ready.status == "True" then
   hs.status = "Healthy"
@@ -75,9 +108,7 @@ if ready.status ~= "False" then
 end
 
 -- Ready is False.
-if kind == "Membership" and (phase == "Invited" or phase == "Expired") then
-  hs.status = "Suspended"
-elseif kind == "Invitation" and phase == "Revoked" then
+if kind == "Invitation" and phase == "Revoked" then
   -- Revoked as declared (spec.revoked: true): nothing left to do.
   hs.status = "Healthy"
 else

@@ -5,13 +5,16 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Invitation, Membership, Project, Team } from '../api/generated.ts';
 import { resources } from '../api/resources.ts';
-import { index } from '../controllers/context.ts';
+import { index } from '../api/indexes.ts';
 import type { KubeClient, KubeObject } from '../runtime/kube-client.ts';
 import type { Logger } from '../runtime/logger.ts';
-import { actorPatch } from './actor.ts';
+import { actorPatch, DELETED_BY } from '../audit/actor.ts';
+import { noteWithActor, type Recorder } from '../audit/record.ts';
+import { resendCooldownProblem, type MailPolicy } from './mail-rules.ts';
+import type { NamespaceFacts, TenancyPolicy } from '../tenancy/namespaces.ts';
 import { allow, decodeReview, deny, type AdmissionRequest, type AdmissionReviewResponse, type Decoded } from './review.ts';
-import type { SeatClaim, SeatDecision, SeatReservation, TeamObjects } from './seat-decision.ts';
-import type { ReserveOptions } from './seat-ledger.ts';
+import type { SeatClaim, SeatDecision, SeatReservation, TeamObjects } from '../seats/decision.ts';
+import type { ReserveOptions } from '../seats/ledger.ts';
 import { validateInvitation, validateMembership, validateProject, validateTeam, type AdmissionView, type Change, type RuleContext, type Verdict } from './validators.ts';
 
 /** The parts of an Informer the webhook reads. */
@@ -27,6 +30,8 @@ export interface AdmissionCaches {
   memberships: CacheReader<Membership>;
   invitations: CacheReader<Invitation>;
   projects: CacheReader<Project>;
+  /** Every namespace, for the tenancy rule (labels assign namespaces to teams). */
+  namespaces?: CacheReader<KubeObject>;
 }
 
 /** The seat ledger as the handler uses it (SeatLedger; a fake in unit tests). */
@@ -38,7 +43,7 @@ export interface SeatReserver {
 export interface AdmissionHandlerOptions {
   caches: AdmissionCaches;
   /** Live reads when the caches have not caught up (a Team applied a moment ago). */
-  client?: Pick<KubeClient, 'find' | 'list'>;
+  client?: Pick<KubeClient, 'find' | 'list' | 'patch'>;
   ledger: SeatReserver;
   logger: Logger;
   now?: () => Date;
@@ -46,6 +51,12 @@ export interface AdmissionHandlerOptions {
   operatorUsername?: () => Promise<string | undefined>;
   /** How long a request waits for the caches to sync after a start. */
   syncWaitMs?: number;
+  /** The operator's mail settings (sender allow-list, resend cooldown); without them those rules are off. */
+  mail?: MailPolicy;
+  /** Which namespaces a team may reach (SPEC §7). */
+  tenancy?: TenancyPolicy;
+  /** Events for deletions nothing else records (standalone Invitations, Projects). */
+  events?: Recorder;
 }
 
 type RosterKind = 'Team' | 'Membership' | 'Invitation' | 'Project';
@@ -95,13 +106,70 @@ export class AdmissionHandler {
     }
   }
 
-  mutate(request: AdmissionRequest): AdmissionReviewResponse {
+  async mutate(request: AdmissionRequest): Promise<AdmissionReviewResponse> {
     if (!rosterKind(request)) return allow(request.uid);
-    const patch = actorPatch(request.operation as 'CREATE' | 'UPDATE', request.object, request.oldObject, request.userInfo.username);
+    // Only the operator may write deleted-by (its deletion hook below); ask who it is only then.
+    const annotations = isRecord(request.object) && isRecord(request.object.metadata) && isRecord(request.object.metadata.annotations) ? request.object.metadata.annotations : {};
+    const isOperator = DELETED_BY in annotations && request.userInfo.username === (await this.operatorUsernameOrUndefined());
+    const patch = actorPatch(request.operation as 'CREATE' | 'UPDATE', request.object, request.oldObject, request.userInfo.username, isOperator);
     return allow(request.uid, { patch });
   }
 
+  private async operatorUsernameOrUndefined(): Promise<string | undefined> {
+    try {
+      return await this.options.operatorUsername?.();
+    } catch (e) {
+      this.options.logger.warn({ err: message(e) }, "could not learn the operator's own user name");
+      return undefined;
+    }
+  }
+
+  /**
+   * DELETE of a roster object (the deletions webhook, which fails open): an audit line naming
+   * who deleted it and, while our finalizer holds the object, a deleted-by annotation, so the
+   * controller's Events about the removal name that person too. Always allowed.
+   */
+  private recordDeletion(request: AdmissionRequest): AdmissionReviewResponse {
+    const old = isRecord(request.oldObject) ? request.oldObject : undefined;
+    const metadata = old && isRecord(old.metadata) ? old.metadata : {};
+    if (request.dryRun || !old || metadata.deletionTimestamp !== undefined) return allow(request.uid);
+    const kind = request.kind.kind as RosterKind;
+    const spec = isRecord(old.spec) ? old.spec : {};
+    const team = kind === 'Team' ? String(metadata.name ?? request.name ?? '') : String(spec.team ?? '');
+    const subject = kind === 'Team' ? (isRecord(spec.owner) ? spec.owner.email : undefined) : spec.email;
+    const actor = request.userInfo.username;
+    const finalizers = Array.isArray(metadata.finalizers) ? metadata.finalizers : [];
+    const owners = Array.isArray(metadata.ownerReferences) ? metadata.ownerReferences.filter((r) => isRecord(r) && typeof r.apiVersion === 'string' && r.apiVersion.startsWith('roster.dev/')) : [];
+    // A finalizer means the controller records the removal itself (naming this actor, from the
+    // annotation below); an object owned by another roster object goes with its owner.
+    if (finalizers.length > 0 || owners.length > 0) {
+      this.annotateDeletion(request, kind, metadata, actor, finalizers.length > 0);
+      return allow(request.uid);
+    }
+    const note = `${kind} ${String(metadata.name ?? request.name ?? '')}${subject ? ` for ${String(subject)}` : ''} deleted`;
+    this.options.events?.record(old as unknown as KubeObject, 'Normal', 'Deleted', 'Delete', noteWithActor(note, actor));
+    this.audit.info(
+      { action: 'delete', entity: ENTITY[kind], kind, team, namespace: request.namespace, name: metadata.name ?? request.name, uid: metadata.uid, requestUid: request.uid, subject, ...(kind === 'Membership' || kind === 'Invitation' ? { roleBefore: spec.role } : {}), actor },
+      `${kind} ${String(metadata.name ?? request.name ?? '')} deleted by ${actor}`,
+    );
+    return allow(request.uid);
+  }
+
+  private annotateDeletion(request: AdmissionRequest, kind: RosterKind, metadata: Record<string, unknown>, actor: string, heldByFinalizer: boolean): void {
+    const client = this.options.client;
+    if (client && heldByFinalizer && request.namespace && typeof metadata.name === 'string') {
+      const ref = { Team: resources.team, Membership: resources.membership, Invitation: resources.invitation, Project: resources.project }[kind];
+      // After we answer: the API server marks the object deleted, our finalizer keeps it.
+      setTimeout(() => {
+        client
+          .patch(ref, request.namespace, metadata.name as string, 'merge', { metadata: { annotations: { [DELETED_BY]: actor } } })
+          .catch((e: unknown) => this.options.logger.debug({ err: message(e), kind, name: metadata.name }, 'could not record who deleted it'));
+      }, 0);
+    }
+  }
+
   async validate(request: AdmissionRequest, deadline: number): Promise<AdmissionReviewResponse> {
+    if (request.operation === 'DELETE' && request.kind.group === 'roster.dev' && ROSTER_KINDS.includes(request.kind.kind) && !request.subResource) return this.recordDeletion(request);
     const kind = rosterKind(request);
     if (!kind) return allow(request.uid);
     if (!isRecord(request.object)) return deny(request.uid, `malformed admission request: no ${kind} object to check`, { code: 400 });
@@ -113,6 +181,9 @@ export class AdmissionHandler {
     // their namespace, stuck in Terminating.
     if (request.operation === 'UPDATE' && isRecord(request.oldObject)) {
       const leaving = isRecord(request.oldObject.metadata) && request.oldObject.metadata.deletionTimestamp !== undefined;
+      // A resend changes an annotation, not the spec: its cooldown is checked before the shortcut.
+      const tooSoon = !leaving && kind === 'Invitation' && this.options.mail ? resendCooldownProblem(request.object, request.oldObject, this.now(), this.options.mail.resendCooldownSeconds) : undefined;
+      if (tooSoon) return deny(request.uid, tooSoon);
       if (leaving || isDeepStrictEqual(request.object.spec, request.oldObject.spec)) return allow(request.uid);
     }
 
@@ -131,7 +202,12 @@ export class AdmissionHandler {
       user: { username: request.userInfo.username, groups: request.userInfo.groups },
       requestUid: request.uid,
     };
-    const ctx: RuleContext = { now: this.now(), operatorUsername: await this.operatorUsernameIfNeeded(kind, object) };
+    const ctx: RuleContext = {
+      now: this.now(),
+      operatorUsername: await this.operatorUsernameIfNeeded(kind, object),
+      ...(this.options.tenancy ? { tenancy: this.options.tenancy } : {}),
+      ...(this.options.mail ? { mail: this.options.mail } : {}),
+    };
 
     let verdict: Verdict;
     switch (kind) {
@@ -145,7 +221,7 @@ export class AdmissionHandler {
         verdict = validateInvitation(change, view, ctx);
         break;
       case 'Project':
-        verdict = validateProject(change, view);
+        verdict = validateProject(change, view, ctx);
         break;
     }
     if (!verdict.allowed) return deny(request.uid, verdict.message);
@@ -179,7 +255,10 @@ export class AdmissionHandler {
   }
 
   private async operatorUsernameIfNeeded(kind: RosterKind, object: Record<string, unknown>): Promise<string | undefined> {
-    if (kind !== 'Invitation' || !isRecord(object.spec) || object.spec.role !== 'owner') return undefined;
+    if (kind !== 'Invitation' || !isRecord(object.spec)) return undefined;
+    // Owner invitations, and revoking an invitation the operator keeps for a Membership or Team.
+    const owned = isRecord(object.metadata) && Array.isArray(object.metadata.ownerReferences) && object.metadata.ownerReferences.some((r) => isRecord(r) && (r.kind === 'Membership' || r.kind === 'Team'));
+    if (object.spec.role !== 'owner' && !(object.spec.revoked === true && owned)) return undefined;
     try {
       return await this.options.operatorUsername?.();
     } catch (e) {
@@ -217,7 +296,29 @@ export class AdmissionHandler {
       const live = await client.find<Membership>(resources.membership, namespace, membershipRef.name);
       if (live) memberships.push(live);
     }
-    return { ...(team ? { team } : {}), memberships, invitations, projects, reservations: [] };
+    const tenancy = kind === 'Project' ? { namespaces: await this.namespaceFacts(spec.environments) } : kind === 'Team' ? { teamsInNamespace: await this.teamsIn(namespace) } : {};
+    return { ...(team ? { team } : {}), memberships, invitations, projects, reservations: [], ...tenancy };
+  }
+
+  /** What is known of each environment namespace: the cache, or a live read where the cache lags (a namespace applied a moment ago). */
+  private async namespaceFacts(environments: unknown): Promise<Map<string, NamespaceFacts>> {
+    const { caches, client } = this.options;
+    const names = new Set((Array.isArray(environments) ? environments : []).filter(isRecord).map((e) => e.namespace).filter((n): n is string => typeof n === 'string'));
+    const facts = new Map<string, NamespaceFacts>();
+    for (const name of names) {
+      let ns = caches.namespaces?.get(undefined, name);
+      if (!ns && client) ns = await client.find<KubeObject>(resources.namespace, undefined, name);
+      facts.set(name, { labels: ns ? (ns.metadata.labels ?? {}) : undefined, holdsTeam: (await this.teamsIn(name)).length > 0 });
+    }
+    return facts;
+  }
+
+  /** Teams in a namespace: the cache, and a live list (two Teams applied in one sync). */
+  private async teamsIn(namespace: string): Promise<Team[]> {
+    const { caches, client } = this.options;
+    const cached = caches.teams.byIndex(index.byNamespace, namespace);
+    if (cached.length || !client) return cached;
+    return (await client.list<Team>(resources.team, namespace)).items;
   }
 
   private auditAdmission(kind: RosterKind, request: AdmissionRequest, object: Record<string, unknown>, oldObject: Record<string, unknown> | undefined, team: string): void {

@@ -1,18 +1,22 @@
 // The admission webhook as the operator runs it: certificates (managed in a Secret or read
 // from cert-manager's files), the HTTPS server, the registration (when configured) and the
-// CA bundle injection. Started before the manager on every replica, closed last.
+// CA bundle injection. The manager runs it on every replica: started before the caches
+// sync, stopped last (src/operator.ts).
 import type { KubeClient } from '../runtime/kube-client.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 import { parseDuration } from '../domain/duration.ts';
 import { FileCertificates, OperatorCertificates, subjectAltNamesFor, type CertificateSource, type TlsMaterial } from './certificates.ts';
+import type { TenancyPolicy } from '../tenancy/namespaces.ts';
+import type { Recorder } from '../audit/record.ts';
 import type { WebhookConfig } from './config.ts';
 import { AdmissionHandler, type AdmissionCaches } from './handler.ts';
-import { applyWebhookConfigurations, injectCaBundle, renderWebhookConfigurations, type ClientConfigTarget } from './registration.ts';
-import { SeatLedger } from './seat-ledger.ts';
+import { DEFAULT_MAIL_POLICY, type MailPolicy } from './mail-rules.ts';
+import { applyWebhookConfigurations, checkWebhookConfigurations, injectCaBundle, renderWebhookConfigurations, type ClientConfigTarget } from './registration.ts';
+import { SeatLedger } from '../seats/ledger.ts';
 import { AdmissionServer } from './server.ts';
 
-export { reconcileSeatReservations } from './seat-ledger.ts';
+export { reconcileSeatReservations } from '../seats/ledger.ts';
 
 export interface AdmissionOptions {
   config: WebhookConfig;
@@ -24,7 +28,15 @@ export interface AdmissionOptions {
   caches: AdmissionCaches;
   logger: Logger;
   metrics?: Metrics;
+  /** Counts denials (roster_admission_denials_total). */
+  onDenied?: (webhook: string) => void;
   now?: () => Date;
+  /** Which namespaces a team may reach (SPEC §7); Project environments are checked against it. */
+  tenancy?: TenancyPolicy;
+  /** The operator's Event recorder (deletions of objects no controller follows). */
+  events?: Recorder;
+  /** Sender allow-list and resend cooldown (config `mail`); the config's defaults when absent. */
+  mail?: MailPolicy;
 }
 
 export interface Admission {
@@ -74,8 +86,18 @@ export function createAdmission(options: AdmissionOptions): Admission {
   };
 
   const ledger = new SeatLedger({ client, ttlMs: config.seatReservationSeconds * 1000, logger, ...(options.now ? { now: options.now } : {}) });
-  const handler = new AdmissionHandler({ caches: options.caches, client, ledger, logger, operatorUsername, ...(options.now ? { now: options.now } : {}) });
-  const server = new AdmissionServer({ handler, logger, ...(options.metrics ? { metrics: options.metrics } : {}) });
+  const handler = new AdmissionHandler({
+    caches: options.caches,
+    client,
+    ledger,
+    logger,
+    operatorUsername,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.tenancy ? { tenancy: options.tenancy } : {}),
+    ...(options.events ? { events: options.events } : {}),
+    mail: options.mail ?? DEFAULT_MAIL_POLICY,
+  });
+  const server = new AdmissionServer({ handler, logger, ...(options.metrics ? { metrics: options.metrics } : {}), ...(options.onDenied ? { onDenied: options.onDenied } : {}) });
   const certificates: CertificateSource =
     config.certificates === 'cert-manager'
       ? new FileCertificates({ certDir: config.certDir, checkIntervalMs, logger })
@@ -115,6 +137,28 @@ export function createAdmission(options: AdmissionOptions): Admission {
     }
   };
 
+  /**
+   * Someone else (the chart) is meant to register the webhook. If nobody did, the API server
+   * never calls it and the seat limit, one owner and actor stamping silently do not apply:
+   * say so once, at start, with what to do.
+   */
+  const warnIfUnregistered = async () => {
+    const name = config.configurationName;
+    const check = await checkWebhookConfigurations(client, name);
+    if (check.kind === 'missing') {
+      logger.warn(
+        { configurationName: name, missing: check.missing },
+        `the admission webhook is served but no ${check.missing.join(' or ')} named ${name} exists, so the API server never calls it: ` +
+          'the seat limit, the one-owner and transfer rules and actor stamping are not enforced. ' +
+          'Install with the Helm chart (it registers them), or set webhook.register.enabled: true with webhook.register.url or webhook.register.service, ' +
+          `or set webhook.configurationName to the name they were registered under`,
+      );
+    } else if (check.kind === 'unknown') {
+      // cert-manager mode: the chart grants no read access to them, and that is fine.
+      logger.debug({ configurationName: name, err: check.reason }, 'could not check that the webhook configurations exist');
+    }
+  };
+
   return {
     server,
     handler,
@@ -133,6 +177,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
         await publish(next, false);
       });
       logger.info({ port: server.port, certificates: config.certificates, registered: config.register.enabled }, 'admission webhook serving');
+      if (!config.register.enabled) await warnIfUnregistered();
     },
     async stop() {
       certificates.stop();

@@ -10,6 +10,8 @@ export const webhookConfigurationResources = {
 
 export const VALIDATING_WEBHOOK = 'validate.roster.dev';
 export const MUTATING_WEBHOOK = 'actor.roster.dev';
+/** Sees deletions, to record who deleted (deletes never reach the other webhooks). Fails open. */
+export const DELETION_WEBHOOK = 'deletions.roster.dev';
 export const VALIDATE_PATH = '/validate';
 export const MUTATE_PATH = '/mutate';
 
@@ -65,10 +67,21 @@ export function renderWebhookConfigurations(options: RenderOptions): { validatin
         {
           name: VALIDATING_WEBHOOK,
           clientConfig: clientConfig(options.target, VALIDATE_PATH, options.caBundle),
-          rules: [rosterRule(['CREATE', 'UPDATE'], ['memberships', 'invitations', 'projects']), rosterRule(['UPDATE'], ['teams'])],
+          // Teams on create too: one Team per namespace, none in a system namespace (SPEC §7).
+          rules: [rosterRule(['CREATE', 'UPDATE'], ['teams', 'memberships', 'invitations', 'projects'])],
           // Seat reservations write to the API server, except on dry-run requests.
           sideEffects: 'NoneOnDryRun',
           ...common,
+        },
+        {
+          name: DELETION_WEBHOOK,
+          clientConfig: clientConfig(options.target, VALIDATE_PATH, options.caBundle),
+          rules: [rosterRule(['DELETE'], ['teams', 'memberships', 'invitations', 'projects'])],
+          // It only records the actor: a replica that does not answer must never keep a
+          // namespace from being deleted (the namespace controller deletes our objects).
+          sideEffects: 'NoneOnDryRun',
+          ...common,
+          failurePolicy: 'Ignore',
         },
       ],
     },
@@ -112,7 +125,7 @@ export async function injectCaBundle(client: Pick<KubeClient, 'get' | 'replace'>
         if (isNotFound(e)) break;
         throw e;
       }
-      const ours = (current.webhooks ?? []).filter((w) => w.name === VALIDATING_WEBHOOK || w.name === MUTATING_WEBHOOK);
+      const ours = (current.webhooks ?? []).filter((w) => w.name === VALIDATING_WEBHOOK || w.name === MUTATING_WEBHOOK || w.name === DELETION_WEBHOOK);
       if (ours.every((w) => w.clientConfig.caBundle === encoded)) break;
       const webhooks = (current.webhooks ?? []).map((w) => (ours.includes(w) ? { ...w, clientConfig: { ...w.clientConfig, caBundle: encoded } } : w));
       try {
@@ -125,6 +138,32 @@ export async function injectCaBundle(client: Pick<KubeClient, 'get' | 'replace'>
     }
   }
   return changed;
+}
+
+export type RegistrationCheck =
+  | { kind: 'registered' }
+  | { kind: 'missing'; missing: Array<'ValidatingWebhookConfiguration' | 'MutatingWebhookConfiguration'> }
+  /** The operator may not read them (cert-manager mode: the chart grants no access to them). */
+  | { kind: 'unknown'; reason: string };
+
+/**
+ * Whether both configurations named `name` exist (whoever applied them). A webhook that is
+ * served but registered by nobody enforces nothing, and nothing else would say so.
+ */
+export async function checkWebhookConfigurations(client: Pick<KubeClient, 'find'>, name: string): Promise<RegistrationCheck> {
+  const missing: Array<'ValidatingWebhookConfiguration' | 'MutatingWebhookConfiguration'> = [];
+  const kinds = [
+    ['ValidatingWebhookConfiguration', webhookConfigurationResources.validating],
+    ['MutatingWebhookConfiguration', webhookConfigurationResources.mutating],
+  ] as const;
+  for (const [kind, ref] of kinds) {
+    try {
+      if (!(await client.find(ref, undefined, name))) missing.push(kind);
+    } catch (e) {
+      return { kind: 'unknown', reason: e instanceof Error ? e.message : String(e) };
+    }
+  }
+  return missing.length ? { kind: 'missing', missing } : { kind: 'registered' };
 }
 
 /** Removes both configurations (tests; an uninstall). */

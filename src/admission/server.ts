@@ -19,6 +19,8 @@ export interface AdmissionServerOptions {
   metrics?: Metrics;
   logger: Logger;
   maxBodyBytes?: number;
+  /** Called for every denied review (answered 200 like allowed ones, so the request metrics cannot tell them apart). */
+  onDenied?: (webhook: string) => void;
 }
 
 class HttpError extends Error {
@@ -148,6 +150,7 @@ export class AdmissionServer {
 
   private logDecision(path: string, answer: AdmissionReviewResponse, ms: number): void {
     const r = answer.response;
+    if (!r.allowed) this.options.onDenied?.(path);
     if (!r.allowed) this.options.logger.info({ webhook: path, uid: r.uid, message: r.status?.message, ms }, 'admission denied');
     else this.options.logger.debug({ webhook: path, uid: r.uid, ms }, 'admission allowed');
   }

@@ -1,15 +1,17 @@
 // The rules of SPEC §3 as pure functions, one per kind: an object change plus a view of the
 // team (read from the same caches the controllers use) in, a verdict out. Every denial
 // says what to do instead. Seats are decided here against the view; the handler then makes
-// the decision hold under concurrency with a reservation (seat-ledger.ts).
+// the decision hold under concurrency with a reservation (src/seats/ledger.ts).
 import { isDeepStrictEqual } from 'node:util';
 import type { Invitation, Membership, Project, Team } from '../api/generated.ts';
-import { emailProblem, sameEmail } from '../domain/email.ts';
+import { emailProblem, exactUserNote, sameEmail } from '../domain/email.ts';
 import { isTeamWideRole, type Role } from '../domain/roles.ts';
 import { scopeReferenceProblems, teamWideScopeProblem, type ProjectScope } from '../domain/scope.ts';
 import { invitationNeedsSeat, isStandaloneInvitation, membershipNeedsSeat, seatLimitProblem } from '../domain/seats.ts';
 import { parseTime } from '../domain/time.ts';
-import { decideSeat, seatsInUse, type SeatClaim, type SeatReservation } from './seat-decision.ts';
+import { namespaceAssignment, teamNamespaceProblem, type NamespaceFacts, type TenancyPolicy } from '../tenancy/namespaces.ts';
+import { senderProblem, type MailPolicy } from './mail-rules.ts';
+import { decideSeat, seatsInUse, type SeatClaim, type SeatReservation } from '../seats/decision.ts';
 
 /** What the validators read about one team; `team` is undefined when it does not exist. */
 export interface AdmissionView {
@@ -19,6 +21,10 @@ export interface AdmissionView {
   readonly projects: readonly Project[];
   /** Live seat reservations (not expired, object not in the caches yet). */
   readonly reservations: readonly SeatReservation[];
+  /** Projects: what is known of each environment's namespace (absent = does not exist). */
+  readonly namespaces?: ReadonlyMap<string, NamespaceFacts>;
+  /** Teams: the other Teams already in the namespace. */
+  readonly teamsInNamespace?: readonly Team[];
 }
 
 export interface Requester {
@@ -30,6 +36,10 @@ export interface RuleContext {
   readonly now: Date;
   /** The operator's own user name, when known: only it may create owner invitations. */
   readonly operatorUsername?: string;
+  /** Which namespaces a team may reach (SPEC §7). */
+  readonly tenancy?: TenancyPolicy;
+  /** The operator's mail settings (sender allow-list); without them the mail rules are skipped. */
+  readonly mail?: MailPolicy;
 }
 
 export interface Change<T> {
@@ -161,6 +171,8 @@ export function validateMembership(change: Change<Membership>, view: AdmissionVi
 
   const warnings: string[] = [];
   if (!isUpdate) {
+    const mixedCase = mixedCaseEmailWarning('Membership', m.metadata.name, m.spec.email);
+    if (mixedCase) warnings.push(mixedCase);
     const claim: SeatClaim = { requestUid: change.requestUid, kind: 'Membership', name: m.metadata.name ?? '', uid: m.metadata.uid, email: m.spec.email };
     return seatVerdict({ ...view, team }, claim, ctx.now, warnings, isHandover(m, view));
   }
@@ -211,6 +223,13 @@ export function validateInvitation(change: Change<Invitation>, view: AdmissionVi
   const teamRef = refs.find((r) => r.kind === 'Team' && r.apiVersion.startsWith('roster.dev/'));
   const membershipRef = refs.find((r) => r.kind === 'Membership' && r.apiVersion.startsWith('roster.dev/'));
 
+  // The operator re-invites for a Membership (or Team spec.owner) whose invitation is revoked,
+  // so a revoke by anyone else would only mail a new link (issue 10 item 5).
+  const revoking = isUpdate && inv.spec.revoked === true && old?.spec.revoked !== true;
+  if (revoking && (membershipRef || teamRef) && !(ctx.operatorUsername !== undefined && change.user.username === ctx.operatorUsername)) {
+    return denied([followerRevokeProblem(inv, membershipRef?.name, teamName)]);
+  }
+
   const becomesOwner = inv.spec.role === 'owner' && (!isUpdate || old?.spec.role !== 'owner');
   if (becomesOwner) {
     const byOperator = ctx.operatorUsername !== undefined && change.user.username === ctx.operatorUsername;
@@ -245,11 +264,45 @@ export function validateInvitation(change: Change<Invitation>, view: AdmissionVi
   if (inv.spec.role !== 'owner') problems.push(...scopeProblems(inv.spec.role, inv.spec.projects, old, view.projects));
   if (problems.length) return denied(problems);
 
+  // Only standalone invitations: the operator's own copy a Membership's (or Team's) address.
+  const mixedCase = !isUpdate && isStandaloneInvitation(inv) ? mixedCaseEmailWarning('Invitation', inv.metadata.name, inv.spec.email) : undefined;
   if (!isUpdate && isStandaloneInvitation(inv) && inv.spec.revoked !== true) {
     const claim: SeatClaim = { requestUid: change.requestUid, kind: 'Invitation', name: inv.metadata.name ?? '', uid: inv.metadata.uid, email: inv.spec.email };
-    return seatVerdict({ ...view, team }, claim, ctx.now, []);
+    return seatVerdict({ ...view, team }, claim, ctx.now, mixedCase ? [mixedCase] : []);
   }
+  if (mixedCase) return allowed([mixedCase]);
   return allowed();
+}
+
+/**
+ * An address not all in lower case is admitted (it is what an OIDC authenticator may present),
+ * but the kubernetes backend binds it exactly as written: say so while it can still be fixed.
+ */
+function mixedCaseEmailWarning(kind: 'Membership' | 'Invitation' | 'Team', name: string | undefined, email: string): string | undefined {
+  if (email === email.toLowerCase()) return undefined;
+  const holder = `${kind} ${name ?? ''}${kind === 'Invitation' ? ' (once accepted)' : ''}`;
+  const field = kind === 'Team' ? 'spec.owner.email' : 'spec.email';
+  // spec.email is immutable; the owner's address may be edited.
+  const fix = kind === 'Team' ? `write ${field} in lower case` : 'recreate it in lower case';
+  return `${exactUserNote(holder, email, field)}. If it presents ${email.toLowerCase()}, ${fix}`;
+}
+
+function followerRevokeProblem(inv: Invitation, membership: string | undefined, teamName: string): string {
+  const name = inv.metadata.name ?? '';
+  const namespace = inv.metadata.namespace ?? '<namespace>';
+  if (membership) {
+    return `invitation ${name} belongs to Membership ${membership}: revoking it would only make the operator mail ${inv.spec.email} a new link; to withdraw the invitation delete the Membership (kubectl delete membership ${membership} -n ${namespace}), or set its spec.expiresAt to end the access at a set time`;
+  }
+  return `invitation ${name} invites the owner of team ${teamName} and follows Team spec.owner: revoking it would only make the operator mail a new link; to invite someone else as owner, edit Team spec.owner`;
+}
+
+/** spec.invitations.from on create, and whenever it changes: only allowed sender domains (SPEC §7). */
+function senderProblemOf(team: Team, old: Team | undefined, ctx: RuleContext): string | undefined {
+  const from = isRecord(team.spec.invitations) ? team.spec.invitations.from : undefined;
+  if (!ctx.mail || typeof from !== 'string') return undefined;
+  const oldFrom = old && isRecord(old.spec) && isRecord(old.spec.invitations) ? old.spec.invitations.from : undefined;
+  if (old && from === oldFrom) return undefined;
+  return senderProblem(from, ctx.mail);
 }
 
 export function validateTeam(change: Change<Team>, view: AdmissionView, ctx: RuleContext): Verdict {
@@ -258,7 +311,10 @@ export function validateTeam(change: Change<Team>, view: AdmissionView, ctx: Rul
   const malformed = malformedUpdate(change, 'Team');
   if (malformed) return malformed;
   const { object: team, oldObject: old } = change;
-  if (change.operation === 'CREATE' || !old || !isRecord(old.spec) || !isRecord(old.spec.owner)) return allowed();
+  const sender = senderProblemOf(team, change.operation === 'UPDATE' ? old : undefined, ctx);
+  if (sender) return denied([sender]);
+  if (change.operation === 'CREATE') return teamCreationVerdict(team, view, ctx);
+  if (!old || !isRecord(old.spec) || !isRecord(old.spec.owner)) return allowed();
   const name = team.metadata.name ?? '';
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -293,11 +349,47 @@ export function validateTeam(change: Change<Team>, view: AdmissionView, ctx: Rul
       }
     }
   }
+  if (team.spec.owner.email !== oldOwner) {
+    const mixedCase = mixedCaseEmailWarning('Team', name, team.spec.owner.email);
+    if (mixedCase) warnings.push(mixedCase);
+  }
   if (problems.length) return denied(problems);
   return allowed(warnings);
 }
 
-export function validateProject(change: Change<Project>, view: AdmissionView): Verdict {
+/** One Team per namespace, and never in a system namespace or the operator's (SPEC §7). */
+function teamCreationVerdict(team: Team, view: AdmissionView, ctx: RuleContext): Verdict {
+  const namespace = team.metadata.namespace ?? '';
+  const reserved = ctx.tenancy ? teamNamespaceProblem(ctx.tenancy, namespace) : undefined;
+  if (reserved) return denied([reserved]);
+  const other = (view.teamsInNamespace ?? []).find((t) => t.metadata.name !== team.metadata.name);
+  if (other) {
+    return denied([
+      `namespace ${namespace} already holds team ${other.metadata.name}, and a namespace holds one team (its RBAC is the team's); create team ${team.metadata.name} in a namespace of its own`,
+    ]);
+  }
+  const mixedCase = mixedCaseEmailWarning('Team', team.metadata.name, team.spec.owner.email);
+  return allowed(mixedCase ? [mixedCase] : []);
+}
+
+/** Environments a Project adds or moves must name namespaces assigned to the team (SPEC §7). */
+function environmentVerdicts(project: Project, old: Project | undefined, view: AdmissionView, ctx: RuleContext): { problems: string[]; warnings: string[] } {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  if (!ctx.tenancy) return { problems, warnings };
+  const before = new Set((isRecord(old?.spec) && Array.isArray(old.spec.environments) ? old.spec.environments : []).filter(isRecord).map((e) => `${String(e.name)}=${String(e.namespace)}`));
+  const control = project.metadata.namespace ?? '';
+  for (const env of project.spec.environments) {
+    if (typeof env.namespace !== 'string' || before.has(`${env.name}=${env.namespace}`)) continue;
+    const facts = view.namespaces?.get(env.namespace) ?? { labels: undefined, holdsTeam: false };
+    const verdict = namespaceAssignment(ctx.tenancy, control, env.namespace, facts);
+    if (verdict.kind === 'refused') problems.push(`environment ${env.name}: ${verdict.message}`);
+    else if (verdict.kind === 'missing') warnings.push(`environment ${env.name}: ${verdict.message}`);
+  }
+  return { problems, warnings };
+}
+
+export function validateProject(change: Change<Project>, view: AdmissionView, ctx: RuleContext = { now: new Date() }): Verdict {
   const shape = shapeProblems(change.object, 'Project', { team: 'string' });
   if (shape.length) return denied(shape);
   const malformed = malformedUpdate(change, 'Project');
@@ -313,8 +405,10 @@ export function validateProject(change: Change<Project>, view: AdmissionView): V
   if (!Array.isArray(environments) || !environments.every((e) => isRecord(e) && typeof e.name === 'string')) {
     return denied(['spec.environments must list at least one { name, namespace }']);
   }
+  const tenancy = environmentVerdicts(project, old, view, ctx);
+  if (tenancy.problems.length) return denied(tenancy.problems);
   // Removing an environment that scoped memberships name is allowed, but worth a warning.
-  const warnings: string[] = [];
+  const warnings: string[] = [...tenancy.warnings];
   if (old && Array.isArray(old.spec.environments) && old.spec.environments.every(isRecord)) {
     const kept = new Set(project.spec.environments.map((e) => e.name));
     for (const env of old.spec.environments.filter((e) => !kept.has(e.name))) {

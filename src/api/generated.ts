@@ -61,7 +61,7 @@ export interface InvitationSpec {
     environments?: string[];
   }[];
   /**
-   * Optional note from the inviter shown in the mail and on the accept page.
+   * Optional note from the inviter shown in the mail and on the accept page. At most 2000 characters: the API server refuses a longer one, so the operator's mails cannot carry bulk text for someone else.
    */
   message?: string;
   /**
@@ -139,10 +139,20 @@ export interface InvitationStatus {
      */
     state?: 'Sending' | 'Sent' | 'Failed' | 'Unconfirmed';
     /**
+     * True when this mail was sent again after an interrupted send (Team spec.invitations.delivery AtLeastOnce): the person may have two mails; only this link works.
+     */
+    possibleDuplicate?: boolean;
+    /**
      * Failed attempts for this link so far.
      */
     attempts?: number;
   };
+  /**
+   * When this invitation's mails went out in the last 24 hours (RFC 3339). The operator's per-team daily mail quota (mail.dailyQuotaPerTeam) counts these over the team's invitations.
+   *
+   * @maxItems 1000
+   */
+  recentMails?: string[];
   conditions?: Condition[];
 }
 
@@ -207,9 +217,13 @@ export interface MembershipStatus {
    */
   observedGeneration?: number;
   /**
-   * Invited (mailed, not accepted yet), Active (accepted and provisioned), Expired (past spec.expiresAt), OverSeatLimit (admitted past the seat limit; grants nothing until a seat frees), Failed (see the conditions).
+   * Invited (invitation created, not accepted yet; see delivery), Active (accepted and provisioned), Expired (past spec.expiresAt), OverSeatLimit (admitted past the seat limit; grants nothing until a seat frees), Superseded (the person owns the team, which includes everything this grants; not a failure, Ready is True; it takes effect again if ownership moves on), Failed (see the conditions).
    */
-  phase?: 'Invited' | 'Active' | 'Expired' | 'OverSeatLimit' | 'Failed';
+  phase?: 'Invited' | 'Active' | 'Expired' | 'OverSeatLimit' | 'Superseded' | 'Failed';
+  /**
+   * While Invited, what became of the invitation mail: Sending, Sent, Failed (retrying), Unconfirmed (the operator stopped mid-send and, under the team's AtMostOnce policy, does not send it again: resend if it did not arrive) or Deferred (held by the daily mail quota or the resend cooldown). See the Delivered condition.
+   */
+  delivery?: 'Sending' | 'Sent' | 'Failed' | 'Unconfirmed' | 'Deferred';
   /**
    * Name of the Invitation currently in flight for this membership, if any.
    */
@@ -355,6 +369,27 @@ export interface TeamSpec {
      * Sender of the invitation mails, such as "Acme <team@acme.com>". Defaults to the operator's configured sender.
      */
     from?: string;
+    /**
+     * What happens to a mail whose sending was interrupted (the operator stopped after recording the intent to send and before hearing back from the mail server). AtMostOnce (default): it is never sent again; the Invitation and the Membership show Delivery Unconfirmed and say how to resend; a person may get no mail. AtLeastOnce: it is mailed again with a fresh link, recorded as a possible duplicate; a person may get two mails (only the newer link works), never none.
+     */
+    delivery?: 'AtMostOnce' | 'AtLeastOnce';
+  };
+  /**
+   * A stricter removal brake for this team than the operator's (SPEC §8). When deletions in the team within the window would take access from more than maxFraction of its active members (and more than minPeople), the excess is held: access and Memberships stay until an owner or admin releases them with `kubectl roster release TEAM`. A team can only tighten the operator's policy; looser values are ignored.
+   */
+  removalBrake?: {
+    /**
+     * Share of active members that may lose access within the window without a release.
+     */
+    maxFraction?: number;
+    /**
+     * Removals always allowed within the window, whatever the fraction says.
+     */
+    minPeople?: number;
+    /**
+     * How far back removals count, as a Go duration such as 10m or 1h.
+     */
+    window?: string;
   };
   /**
    * Where the team's people are provisioned.
@@ -420,5 +455,48 @@ export interface TeamStatus {
    * Active people on the team, owner included.
    */
   members?: number;
+  /**
+   * The removal brake (SPEC §8) as the operator keeps it for this team.
+   */
+  removals?: {
+    /**
+     * Removals that went through within the brake's window.
+     */
+    recent?: {
+      /**
+       * The Membership.
+       */
+      name?: string;
+      /**
+       * When its removal was let through.
+       */
+      at?: string;
+    }[];
+    /**
+     * Memberships on their way out whose removal is let through (their access is being removed).
+     */
+    approved?: string[];
+    /**
+     * Memberships on their way out whose removal is held; their access stays until released.
+     */
+    held?: {
+      /**
+       * The Membership.
+       */
+      name?: string;
+      /**
+       * The person.
+       */
+      email?: string;
+      /**
+       * When the Membership was deleted.
+       */
+      requestedAt?: string;
+    }[];
+    /**
+     * Identifies the set of held removals; `kubectl roster release` releases exactly this set.
+     */
+    holdId?: string;
+  };
   conditions?: Condition[];
 }

@@ -1,4 +1,5 @@
 // Where each kind the operator touches lives in the API.
+import { coreResources } from '../runtime/core-resources.ts';
 import type { ResourceRef } from '../runtime/kube-client.ts';
 
 export const group = 'roster.dev';
@@ -16,8 +17,7 @@ export const resources = {
   secret: { group: '', version: 'v1', plural: 'secrets', namespaced: true },
   configMap: { group: '', version: 'v1', plural: 'configmaps', namespaced: true },
   serviceAccount: { group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true },
-  lease: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespaced: true },
-  event: { group: 'events.k8s.io', version: 'v1', plural: 'events', namespaced: true },
+  ...coreResources,
   roleBinding: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', namespaced: true },
   role: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', namespaced: true },
   clusterRole: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', namespaced: false },

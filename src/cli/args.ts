@@ -39,14 +39,23 @@ export interface CommandSpec {
   readonly examples: readonly string[];
 }
 
-export const OUTPUT_FORMATS = ['table', 'wide', 'json', 'yaml'] as const;
+// markdown: only `plan` prints it (a pull-request comment); the other commands refuse it.
+export const OUTPUT_FORMATS = ['table', 'wide', 'json', 'yaml', 'markdown'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export const GLOBAL_FLAGS: readonly FlagSpec[] = [
   { name: 'namespace', short: 'n', value: 'NAMESPACE', description: "the team's namespace (default: the kubeconfig context's namespace, else default)" },
   { name: 'kubeconfig', value: 'PATH', description: 'the kubeconfig file to use (default: $KUBECONFIG, else ~/.kube/config)' },
   { name: 'context', value: 'NAME', description: 'the kubeconfig context to use (default: the current context)' },
-  { name: 'output', short: 'o', value: 'FORMAT', choices: OUTPUT_FORMATS, description: 'output format: table, wide (more columns), json or yaml (default table)' },
+  { name: 'output', short: 'o', value: 'FORMAT', choices: OUTPUT_FORMATS, description: 'output format: table, wide (more columns), json or yaml (default table); plan also takes markdown' },
+  // As kubectl's: impersonation headers on every request, and a limit on each request.
+  { name: 'as', value: 'USER', description: 'act as this user for every request (impersonation; needs the impersonate right)' },
+  { name: 'as-group', value: 'GROUP', multiple: true, description: 'act as a member of this group (with --as); repeatable' },
+  {
+    name: 'request-timeout',
+    value: 'DURATION',
+    description: 'how long to wait for each request: 30s, 2m, 500ms, a bare number of seconds; 0 waits forever (default 30s)',
+  },
   { name: 'help', short: 'h', description: 'show help for the command' },
 ];
 
@@ -55,6 +64,24 @@ export interface GlobalOptions {
   readonly kubeconfig?: string;
   readonly context?: string;
   readonly output: OutputFormat;
+  /** --as: the user every request impersonates. */
+  readonly as?: string;
+  /** --as-group: the groups impersonated with --as. */
+  readonly asGroups?: readonly string[];
+  /** --request-timeout in milliseconds (0: none); undefined means the default. */
+  readonly requestTimeoutMs?: number;
+}
+
+/**
+ * A --request-timeout value as kubectl reads it: a bare number of seconds, or Go-style
+ * durations (`500ms`, `30s`, `2m`, `1h`, `1m30s`). 0 means no limit. Undefined when malformed.
+ */
+export function parseRequestTimeout(text: string): number | undefined {
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) return undefined;
+  return Math.round(parts.reduce((total, p) => total + Number(p[1]) * units[p[2]!]!, 0));
 }
 
 export type FlagValue = string | boolean | readonly string[];
@@ -250,8 +277,27 @@ export function parseCommandLine(argv: readonly string[], commands: readonly Com
     kubeconfig: nonEmpty('kubeconfig'),
     context: nonEmpty('context'),
     output: (flags.string('output') ?? 'table') as OutputFormat,
+    ...impersonationAndTimeout(flags, nonEmpty, command.name),
   };
   return { kind: 'run', command, args: positionals, flags, global };
+}
+
+function impersonationAndTimeout(
+  flags: ParsedFlags,
+  nonEmpty: (flag: string) => string | undefined,
+  command: string,
+): Pick<GlobalOptions, 'as' | 'asGroups' | 'requestTimeoutMs'> {
+  const as = nonEmpty('as');
+  const asGroups = flags.all('as-group');
+  // The API server cannot impersonate groups without a user; kubectl refuses it too.
+  if (asGroups.length > 0 && as === undefined) throw new UsageError('--as-group needs --as USER: groups are impersonated together with a user', command);
+  if (asGroups.includes('')) throw new UsageError('flag --as-group needs a non-empty value', command);
+  const timeout = flags.string('request-timeout');
+  const requestTimeoutMs = timeout === undefined ? undefined : parseRequestTimeout(timeout);
+  if (timeout !== undefined && requestTimeoutMs === undefined) {
+    throw new UsageError(`--request-timeout ${JSON.stringify(timeout)} is not a duration: use 30s, 2m, 500ms, a number of seconds, or 0 for none`, command);
+  }
+  return { ...(as !== undefined ? { as } : {}), ...(asGroups.length > 0 ? { asGroups } : {}), ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}) };
 }
 
 function unknownCommandMessage(name: string, commands: readonly CommandSpec[]): string {

@@ -5,6 +5,7 @@
 // so their Events count for the team only when it is the only Team in the namespace.
 import type { Invitation, Membership, Project, Team } from '../api/generated.ts';
 import { group } from '../api/resources.ts';
+import { actorOfNote } from '../audit/record.ts';
 import type { KubeEvent } from '../runtime/events.ts';
 
 /** The fields we read of an Event, as the API server returns it (series and the deprecated core fields included). */
@@ -25,6 +26,8 @@ export interface AuditEntry {
   readonly kind: string;
   readonly name: string;
   readonly note: string;
+  /** Who did it, as the operator recorded it at the end of the note ("(by riley@acme.com)"). */
+  readonly actor?: string;
   /** How many times it happened (an Event series folds repeats). */
   readonly count: number;
   /** Who recorded it (reportingController). */
@@ -96,7 +99,7 @@ export function auditTrail(objects: TeamObjects, events: readonly EventRecord[],
         object: `${kind.toLowerCase()}/${name}`,
         kind,
         name,
-        note: event.note ?? '',
+        ...actorOfNote(event.note ?? ''),
         count: event.series?.count ?? event.deprecatedCount ?? 1,
         ...(event.reportingController ? { reporter: event.reportingController } : {}),
       },

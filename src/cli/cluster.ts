@@ -5,9 +5,11 @@
 // answer at once.
 import type { Invitation, Membership, Project, Team } from '../api/generated.ts';
 import { resources } from '../api/resources.ts';
+import type { KubeConfig as KubeConfigClass } from '@kubernetes/client-node';
 import type { KubeClient, KubeObject, ResourceRef } from '../runtime/kube-client.ts';
+import type { NamespaceReading } from './access-review.ts';
 import type { GlobalOptions } from './args.ts';
-import { CliError, ExitCode, refuse } from './errors.ts';
+import { CliError, ExitCode, isApiStatus, refuse } from './errors.ts';
 import type { TeamSnapshot } from './team-view.ts';
 
 export interface Connection {
@@ -22,7 +24,7 @@ export async function connect(options: GlobalOptions): Promise<Connection> {
     import('@kubernetes/client-node'),
     import('../runtime/kube-client.ts'),
   ]);
-  const kc = new KubeConfig();
+  const kc = options.as === undefined ? new KubeConfig() : new (impersonating(KubeConfig))(options.as, options.asGroups ?? []);
   try {
     if (options.kubeconfig !== undefined) kc.loadFromFile(options.kubeconfig);
     else kc.loadFromDefault();
@@ -39,8 +41,38 @@ export async function connect(options: GlobalOptions): Promise<Connection> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new CliError(ExitCode.api, 'the kubeconfig has no current cluster; pass --kubeconfig or --context');
   const namespace = options.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
-  const client = new KubeClient(kc, { fieldManager: 'kubectl-roster', userAgent: 'kubectl-roster', timeoutMs: 30_000 });
+  const client = new KubeClient(kc, {
+    fieldManager: 'kubectl-roster',
+    userAgent: 'kubectl-roster',
+    timeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+  });
   return { client, namespace, server: cluster.server };
+}
+
+/** Each request's limit without --request-timeout (kubectl waits forever; a CLI that hangs helps nobody). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * A KubeConfig that adds kubectl's impersonation headers (--as, --as-group) to every request
+ * KubeClient makes; they replace the kubeconfig's own `as`. A subclass, because KubeClient
+ * takes every request's headers and credentials from KubeConfig.applyToHTTPSOptions.
+ */
+function impersonating(Base: typeof KubeConfigClass) {
+  return class ImpersonatingKubeConfig extends Base {
+    readonly #user: string;
+    readonly #groups: readonly string[];
+    constructor(user: string, groups: readonly string[]) {
+      super();
+      this.#user = user;
+      this.#groups = groups;
+    }
+    override async applyToHTTPSOptions(opts: Parameters<KubeConfigClass['applyToHTTPSOptions']>[0]): Promise<void> {
+      await super.applyToHTTPSOptions(opts);
+      const headers = (opts.headers ??= {}) as Record<string, string | string[]>;
+      headers['Impersonate-User'] = this.#user;
+      if (this.#groups.length > 0) headers['Impersonate-Group'] = [...this.#groups];
+    }
+  };
 }
 
 /** Every object of a kind in the namespace, following `continue` pages. */
@@ -81,4 +113,32 @@ export async function loadTeam(conn: Connection, name: string): Promise<TeamSnap
     invitations: invitations.filter((i) => i.spec.team === name),
     projects: projects.filter((p) => p.spec.team === name),
   };
+}
+
+/**
+ * What the tenancy rule needs about an environment namespace: its labels (undefined when it
+ * does not exist) and whether a Team lives there. A read the API server forbids becomes
+ * "unreadable, because": a person may ask can-i without the right to read namespaces, and
+ * the answer must then say it cannot tell rather than guess.
+ */
+export async function readNamespace(conn: Connection, name: string): Promise<NamespaceReading> {
+  const forbidden = (e: unknown, what: string): { unreadable: string } => {
+    if (!isApiStatus(e, 403)) throw e;
+    return { unreadable: `the API server does not let you ${what}` };
+  };
+  let labels: NamespaceReading['labels'];
+  try {
+    const namespace = await conn.client.find<KubeObject>(resources.namespace, undefined, name);
+    if (namespace === undefined) return { labels: undefined, holdsTeam: false }; // no namespace, no Team in it
+    labels = namespace.metadata.labels ?? {};
+  } catch (e) {
+    labels = forbidden(e, `get namespace ${name}`);
+  }
+  let holdsTeam: NamespaceReading['holdsTeam'];
+  try {
+    holdsTeam = (await conn.client.list<Team>(resources.team, name, { limit: 1 })).items.length > 0;
+  } catch (e) {
+    holdsTeam = forbidden(e, `list teams in namespace ${name}`);
+  }
+  return { labels, holdsTeam };
 }

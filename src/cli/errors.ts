@@ -8,6 +8,8 @@ export const ExitCode = {
   no: 1,
   /** The command line is wrong: unknown command or flag, missing or malformed argument. */
   usage: 2,
+  /** `plan` only (as `terraform plan -detailed-exitcode`): the manifests would change something. */
+  changes: 2,
   /** The cluster could not be reached or refused the request (or something unexpected broke). */
   api: 3,
 } as const;

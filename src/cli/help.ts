@@ -56,6 +56,7 @@ export function programHelp(commands: readonly CommandSpec[]): string {
     '  1   no: can-i says no, something does not exist, or a check refused the change',
     '  2   usage error: unknown command or flag, missing or malformed argument',
     '  3   the cluster could not be reached or refused the request',
+    '  plan has its own (as terraform plan -detailed-exitcode): 0 no change, 2 changes, 1 denied or error',
     '',
     `Use "${PROGRAM} COMMAND --help" for more about a command.`,
   ];

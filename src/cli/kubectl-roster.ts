@@ -1,5 +1,6 @@
 // kubectl-roster: the `kubectl roster` plugin (bin/kubectl-roster runs this with the
-// project's Node 24). See `kubectl roster --help`.
+// project's Node 24; scripts/build-plugin.ts bundles it for npm and the standalone
+// executable). See `kubectl roster --help`.
 import { runCli } from './app.ts';
 
 // `kubectl roster members acme | head -1` closes stdout early: that is not an error.
@@ -8,9 +9,13 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-process.exitCode = await runCli(process.argv.slice(2), {
+// No top-level await: the standalone build bundles this file as CommonJS (a Node single
+// executable application runs CommonJS only). runCli never rejects: it turns errors into codes.
+void runCli(process.argv.slice(2), {
   io: {
     out: (text) => void process.stdout.write(text),
     err: (text) => void process.stderr.write(text),
   },
+}).then((code) => {
+  process.exitCode = code;
 });

@@ -28,7 +28,7 @@ export function renderTable(headers: readonly string[], rows: readonly (readonly
 }
 
 /** A value as JSON (two-space indent) or YAML, ending in a newline. */
-export function renderData(format: Exclude<OutputFormat, 'table' | 'wide'>, data: unknown): string {
+export function renderData(format: Exclude<OutputFormat, 'table' | 'wide' | 'markdown'>, data: unknown): string {
   if (format === 'json') return `${JSON.stringify(data, null, 2)}\n`;
   const text = stringify(data, { lineWidth: 0 });
   return text.endsWith('\n') ? text : `${text}\n`;

@@ -5,6 +5,7 @@
 import type { Condition, Invitation, Membership, Project, Team } from '../api/generated.ts';
 import { getCondition } from '../domain/conditions.ts';
 import { normalizeEmail, sameEmail } from '../domain/email.ts';
+import { deliverySummaryOf, type DeliverySummary } from '../domain/invitation-state.ts';
 import type { Role } from '../domain/roles.ts';
 import { describeScope, type ProjectScope } from '../domain/scope.ts';
 import { assignSeats, isStandaloneInvitation, type SeatState, type SeatUsage } from '../domain/seats.ts';
@@ -27,7 +28,11 @@ export interface MemberRow {
   readonly projects?: readonly ProjectScope[];
   /** describeScope: `the whole team`, `shop (staging)`, `no projects`. */
   readonly scope: string;
-  /** Owner: Invited | Active | Failed; Membership: its status.phase; standalone Invitation: Invited. Unknown until the operator reports. */
+  /**
+   * The phase of the object in OBJECT, in that object's own words (one vocabulary with
+   * `kubectl get`): owner: the Team's status.owner.phase (Invited | Active); Membership: its
+   * status.phase; standalone Invitation: its status.phase (Pending). Unknown until the operator reports.
+   */
   readonly phase: string;
   /** Where the row comes from. */
   readonly source: MemberSource;
@@ -38,6 +43,26 @@ export interface MemberRow {
   readonly expiresAt?: string;
   /** The Ready condition's message when the row is not Active (why not). */
   readonly detail?: string;
+  /** While invited: what became of the invitation mail (Sent, Sending, Failed, Unconfirmed, Deferred). */
+  readonly delivery?: DeliverySummary;
+  /** Owner row: the owner's own Membership, superseded by ownership (listed here, not twice). */
+  readonly superseded?: string;
+}
+
+/** The PHASE column: the phase, plus what went wrong with the mail when something did. */
+export function phaseLabel(row: Pick<MemberRow, 'phase' | 'delivery'>): string {
+  return row.delivery === 'Unconfirmed' || row.delivery === 'Failed' || row.delivery === 'Deferred' ? `${row.phase} (mail ${row.delivery.toLowerCase()})` : row.phase;
+}
+
+/** The mail of a row's invitation, and for an unconfirmed one how to resend. */
+function deliveryFields(invitation: Invitation | undefined, resendName: string, namespace: string | undefined): { delivery?: DeliverySummary; resendHint?: string } {
+  const delivery = deliverySummaryOf(invitation?.status);
+  if (delivery === undefined) return {};
+  const resendHint =
+    delivery === 'Unconfirmed'
+      ? `the operator stopped while mailing the invitation and does not send it twice; if it did not arrive, resend: kubectl roster resend ${resendName}${namespace ? ` -n ${namespace}` : ''}`
+      : undefined;
+  return { delivery, ...(resendHint ? { resendHint } : {}) };
 }
 
 /** Whether a standalone invitation is still waiting for its person (not accepted, revoked or expired). */
@@ -73,6 +98,11 @@ export function memberRows(snapshot: TeamSnapshot): MemberRow[] {
   const teamName = team.metadata.name ?? '';
   const rows: MemberRow[] = [];
   const ownerStatus = ownerPhase(team);
+  const invitationNamed = (name: string | undefined) => (name === undefined ? undefined : snapshot.invitations.find((i) => i.metadata.name === name));
+  const namespace = team.metadata.namespace;
+  const ownerMail = ownerStatus === 'Invited' ? deliveryFields(invitationNamed(team.status?.owner?.invitation), teamName, namespace) : {};
+  // A Membership for the owner is superseded by ownership: the person is listed once, as owner.
+  const superseded = snapshot.memberships.filter((m) => sameEmail(m.spec.email, team.spec.owner.email));
   rows.push({
     email: team.spec.owner.email,
     ...(team.spec.owner.name ? { name: team.spec.owner.name } : {}),
@@ -82,10 +112,15 @@ export function memberRows(snapshot: TeamSnapshot): MemberRow[] {
     source: 'owner',
     object: `team/${teamName}`,
     ...(team.metadata.creationTimestamp ? { since: team.metadata.creationTimestamp } : {}),
-    ...(ownerStatus !== 'Active' ? optionalDetail(notReadyDetail(team.status?.conditions, ownerStatus) ?? getCondition(team.status?.conditions, 'OwnerActive')?.message) : {}),
+    ...(ownerStatus !== 'Active' ? optionalDetail(ownerMail.resendHint ?? notReadyDetail(team.status?.conditions, ownerStatus) ?? getCondition(team.status?.conditions, 'OwnerActive')?.message) : {}),
+    ...(ownerMail.delivery ? { delivery: ownerMail.delivery } : {}),
+    ...(superseded[0] ? { superseded: `membership/${superseded[0].metadata.name ?? ''}` } : {}),
   });
   for (const m of [...snapshot.memberships].sort(byEmail)) {
+    if (superseded.includes(m)) continue;
     const phase = m.status?.phase ?? 'Unknown';
+    const mail = phase === 'Invited' ? deliveryFields(invitationNamed(m.status?.invitation), m.metadata.name ?? '', namespace) : {};
+    const delivery = mail.delivery ?? (phase === 'Invited' ? m.status?.delivery : undefined);
     rows.push({
       email: m.spec.email,
       ...(m.spec.name ? { name: m.spec.name } : {}),
@@ -97,22 +132,26 @@ export function memberRows(snapshot: TeamSnapshot): MemberRow[] {
       object: `membership/${m.metadata.name ?? ''}`,
       ...(m.metadata.creationTimestamp ? { since: m.metadata.creationTimestamp } : {}),
       ...(m.spec.expiresAt ? { expiresAt: m.spec.expiresAt } : {}),
-      ...optionalDetail(notReadyDetail(m.status?.conditions, phase)),
+      ...optionalDetail(mail.resendHint ?? notReadyDetail(m.status?.conditions, phase)),
+      ...(delivery ? { delivery } : {}),
     });
   }
   for (const inv of [...snapshot.invitations].filter(isPendingStandalone).sort(byEmail)) {
     if (inv.spec.role === 'owner') continue;
+    const mail = deliveryFields(inv, inv.metadata.name ?? '', namespace);
     rows.push({
       email: inv.spec.email,
       ...(inv.spec.name ? { name: inv.spec.name } : {}),
       role: inv.spec.role,
       ...(inv.spec.projects && inv.spec.projects.length > 0 ? { projects: inv.spec.projects } : {}),
       scope: describeScope(inv.spec.role, inv.spec.projects),
-      phase: 'Invited',
+      phase: inv.status?.phase ?? 'Pending',
       source: 'invitation',
       object: `invitation/${inv.metadata.name ?? ''}`,
       ...(inv.metadata.creationTimestamp ? { since: inv.metadata.creationTimestamp } : {}),
       ...(inv.status?.expiresAt ? { expiresAt: inv.status.expiresAt } : {}),
+      ...(mail.delivery ? { delivery: mail.delivery } : {}),
+      ...optionalDetail(mail.resendHint),
     });
   }
   return rows;
@@ -162,7 +201,7 @@ export function seatReport(snapshot: TeamSnapshot, now: Date): SeatReport {
   for (const inv of snapshot.invitations) {
     const seat = assignment.invitations.get(inv.metadata.name ?? '');
     if (seat === undefined || seat === 'none') continue;
-    rows.push({ email: inv.spec.email, seat, role: inv.spec.role, phase: 'Invited', object: `invitation/${inv.metadata.name ?? ''}` });
+    rows.push({ email: inv.spec.email, seat, role: inv.spec.role, phase: inv.status?.phase ?? 'Pending', object: `invitation/${inv.metadata.name ?? ''}` });
   }
   const sorted = rows
     .map((row, i) => ({ row, i }))

@@ -8,11 +8,11 @@ import type { MailBackend } from '../backends/mail/types.ts';
 import type { CompiledInvitationTemplates } from '../backends/mail/templates.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { KubeClient, KubeObject } from '../runtime/kube-client.ts';
-import type { Metrics } from '../runtime/metrics.ts';
+import type { AuditEntry, Recorder } from '../audit/record.ts';
+import type { RosterMetrics } from '../metrics.ts';
+import type { TenancyView } from '../tenancy/view.ts';
+import type { BrakePolicy } from '../domain/removal-brake.ts';
 
-export interface Recorder {
-  record(regarding: KubeObject, type: 'Normal' | 'Warning', reason: string, action: string, note: string): void;
-}
 
 export interface Caches {
   teams: Informer<Team>;
@@ -20,19 +20,11 @@ export interface Caches {
   invitations: Informer<Invitation>;
   projects: Informer<Project>;
   roleBindings: Informer<RoleBinding>;
+  /** Every namespace (their labels assign them to teams: src/tenancy). */
+  namespaces: Informer<KubeObject>;
 }
 
-export interface AuditEntry {
-  action: string;
-  entity: 'team' | 'member' | 'invitation' | 'project';
-  team: string;
-  namespace: string;
-  subject?: string;
-  roleBefore?: string;
-  roleAfter?: string;
-  actor?: string;
-  detail?: string;
-}
+export type { AuditEntry, Recorder } from '../audit/record.ts';
 
 export interface OperatorContext {
   client: KubeClient;
@@ -40,13 +32,26 @@ export interface OperatorContext {
   logger: Logger;
   audit: (entry: AuditEntry) => void;
   events: Recorder;
-  metrics: Metrics;
+  metrics: RosterMetrics;
   mail: MailBackend;
   mailFrom: string;
+  /** mail.resendCooldownSeconds and mail.dailyQuotaPerTeam (0 = none), SPEC §7. */
+  mailLimits: { resendCooldownSeconds: number; dailyQuotaPerTeam: number };
   templates: CompiledInvitationTemplates;
   identity: (name: string) => IdentityBackend | undefined;
   publicUrl: string;
   now: () => Date;
+  /** Which namespaces a team may reach (SPEC §7). */
+  tenancy: TenancyView;
+  /** The operator's removal brake (SPEC §8); undefined when turned off. */
+  removalBrake?: BrakePolicy;
+  /** How long a seat reservation may hold (webhook.seatReservationSeconds), for settling the ledger. */
+  seatReservationMs?: number;
+  /**
+   * The reconcile's cancellation (src/runtime/controller.ts: aborted when the operator stops
+   * and its deadline has passed), set per reconcile; backend calls take it so they give up.
+   */
+  signal?: AbortSignal;
 }
 
 // Labels and annotations the operator puts on what it creates.
@@ -60,12 +65,7 @@ export const labels = {
 
 export const FINALIZER = 'roster.dev/access';
 
-/** Index names of the shared caches. */
-export const index = {
-  byTeam: 'team', // value: namespace/team
-  byMembership: 'membership', // invitations, value: namespace/membership
-  byLinkHash: 'link-hash', // invitations, value: hex hash of the live link
-} as const;
+export { index } from '../api/indexes.ts';
 
 export const teamKeyOf = (o: { metadata: { namespace?: string }; spec: { team: string } }): string =>
   `${o.metadata.namespace}/${o.spec.team}`;

@@ -6,30 +6,36 @@
 // with optimistic locking; only then does it send, and afterwards it records Sent. A
 // reconcile that finds a delivery still Sending knows a previous process stopped between
 // the two writes, cannot know whether the mail left, and so never sends that link again: it
-// marks the delivery Unconfirmed and tells people to resend if it did not arrive.
-import { asInviter, changedBy, requesterOf } from '../admission/actor.ts';
+// marks the delivery Unconfirmed and tells people to resend if it did not arrive. A Team may
+// choose the opposite trade-off (spec.invitations.delivery: AtLeastOnce): such a delivery is
+// mailed again with a fresh link and recorded as a possible duplicate.
+//
+// Before any mail: the team's daily quota and, for a resend a person asked for, the
+// cooldown since the last mail (SPEC §7). Held mails wait; nothing is dropped.
+import { asInviter, changedBy, requesterOf, resentBy } from '../audit/actor.ts';
+import { recordChange } from '../audit/record.ts';
 import type { Invitation, InvitationStatus, Membership, Team } from '../api/generated.ts';
 import { resources } from '../api/resources.ts';
 import { isMailError } from '../backends/mail/types.ts';
 import { createMessageId } from '../backends/mail/message-id.ts';
 import { renderInvitationMail } from '../backends/mail/templates.ts';
-import { ConditionType, setCondition, type ConditionInput } from '../domain/conditions.ts';
-import { invitationTtlMs, planInvitation, RESEND_ANNOTATION } from '../domain/invitation-state.ts';
+import { ConditionType, getCondition, setConditions, type ConditionInput } from '../domain/conditions.ts';
+import { sameEmail } from '../domain/email.ts';
+import { invitationTtlMs, mailHold, mailsInWindow, planInvitation, RESEND_ANNOTATION, withMailAt, type MailHold } from '../domain/invitation-state.ts';
+import { formatTime } from '../domain/time.ts';
 import { assignSeats, isStandaloneInvitation } from '../domain/seats.ts';
 import { mintToken } from '../domain/tokens.ts';
 import { TerminalError, type ReconcileResult } from '../runtime/controller.ts';
 import { isAlreadyExists, isConflict } from '../runtime/kube-client.ts';
-import { statusChanged } from '../runtime/status.ts';
+import { statusChanged, writeStatus } from '../runtime/status.ts';
 import { index, labels, splitKey, type OperatorContext } from './context.ts';
 import { ACCEPTED_INVITATION_ANNOTATION } from './membership.ts';
-import { controllerRef, replaceStatus } from './objects.ts';
+import { controllerRef, isNamespaceTerminating } from './objects.ts';
 
 type Status = InvitationStatus;
 
 function withCondition(status: Status, generation: number | undefined, now: Date, ...inputs: ConditionInput[]): Status {
-  let conditions = status.conditions;
-  for (const input of inputs) conditions = setCondition(conditions, input, generation, now);
-  return { ...status, conditions };
+  return { ...status, conditions: setConditions('Invitation', status.conditions, inputs, generation, now) };
 }
 
 export function inviterOf(team: Team): string {
@@ -44,6 +50,9 @@ export async function reconcileInvitation(ctx: OperatorContext, key: string): Pr
   const [namespace, name] = splitKey(key);
   const invitation = ctx.caches.invitations.get(namespace, name);
   if (!invitation || invitation.metadata.deletionTimestamp) return { kind: 'done' };
+  // The namespace is going: no link is mailed for a team that is going with it, and no
+  // Membership created on accept (the API server would refuse it with 403).
+  if (isNamespaceTerminating(ctx.caches.namespaces, namespace)) return { kind: 'done' };
   const now = ctx.now();
   const generation = invitation.metadata.generation;
   const current: Status = invitation.status ?? {};
@@ -81,8 +90,17 @@ export async function reconcileInvitation(ctx: OperatorContext, key: string): Pr
     }
   }
 
-  // A delivery left half-done by a process that stopped mid-send is never retried.
+  // A delivery left half-done by a process that stopped mid-send (or a cache that has not
+  // seen the confirmation yet: the optimistic writes below tell the two apart).
   if (current.delivery?.state === 'Sending') {
+    const linkLive = current.phase === 'Pending' && !invitation.spec.revoked && Date.parse(current.expiresAt ?? '') > now.getTime();
+    if (team.spec.invitations?.delivery === 'AtLeastOnce' && linkLive) {
+      // The team prefers a possible duplicate to a possible loss: mail it again, with a fresh link.
+      const held = holdFor(ctx, invitation, team, false);
+      if (held) return await holdMail(ctx, invitation, team, held);
+      return await mintAndSend(ctx, invitation, team, {}, { retry: true, resend: false, redeliver: true });
+    }
+    // At most once: never sent again.
     const status = withCondition(
       { ...current, delivery: { ...current.delivery, state: 'Unconfirmed' } },
       generation,
@@ -91,11 +109,14 @@ export async function reconcileInvitation(ctx: OperatorContext, key: string): Pr
         type: ConditionType.Delivered,
         status: 'Unknown',
         reason: 'DeliveryUnconfirmed',
-        message: `the operator stopped while mailing link ${current.delivery.linkId}; it is not sent twice. If ${invitation.spec.email} did not get it, resend: kubectl annotate invitation ${name} -n ${namespace} ${RESEND_ANNOTATION}=$(date +%s) --overwrite`,
+        message: `the operator stopped while mailing link ${current.delivery.linkId}; it is not sent twice. If ${invitation.spec.email} did not get it, resend: kubectl roster resend ${name} -n ${namespace} (or kubectl annotate invitation ${name} -n ${namespace} ${RESEND_ANNOTATION}=$(date +%s) --overwrite)`,
       },
     );
-    await writeIfChanged(ctx, invitation, status);
-    ctx.events.record(invitation, 'Warning', 'DeliveryUnconfirmed', 'Send', `mail for link ${current.delivery.linkId} may not have been delivered; not sending it again`);
+    // Only the reconcile whose write won may say so: one from a stale cache (the send was in
+    // fact confirmed) loses with 409 and stays silent.
+    if (await writeIfChanged(ctx, invitation, status)) {
+      ctx.events.record(invitation, 'Warning', 'DeliveryUnconfirmed', 'Send', `mail for link ${current.delivery.linkId} may not have been delivered; not sending it again. Resend if ${invitation.spec.email} did not get it: kubectl roster resend ${name} -n ${namespace}`);
+    }
     return { kind: 'done' };
   }
 
@@ -120,7 +141,10 @@ export async function reconcileInvitation(ctx: OperatorContext, key: string): Pr
   }
 
   if (plan.effect === 'mintAndSend' || retryFailed) {
-    return await mintAndSend(ctx, invitation, team, plan.status, { retry: retryFailed, resend: plan.applied.includes('resend') });
+    const resend = plan.applied.includes('resend');
+    const held = holdFor(ctx, invitation, team, resend);
+    if (held) return await holdMail(ctx, invitation, team, held);
+    return await mintAndSend(ctx, invitation, team, plan.status, { retry: retryFailed, resend, redeliver: false });
   }
 
   let status: Status = { ...current, ...plan.status, observedGeneration: generation };
@@ -142,8 +166,15 @@ export async function reconcileInvitation(ctx: OperatorContext, key: string): Pr
   }
   const changed = await writeIfChanged(ctx, invitation, status);
   if (changed && plan.applied.includes('revoke')) {
-    ctx.events.record(invitation, 'Normal', 'Revoked', 'Revoke', `invitation for ${invitation.spec.email} revoked`);
-    ctx.audit({ action: 'revoke', entity: 'invitation', team: team.metadata.name ?? '', namespace, subject: invitation.spec.email, roleBefore: invitation.spec.role, actor: changedBy(invitation) });
+    recordChange(ctx, {
+      regarding: invitation,
+      type: 'Normal',
+      reason: 'Revoked',
+      action: 'Revoke',
+      note: `invitation for ${invitation.spec.email} revoked`,
+      actor: changedBy(invitation),
+      audit: { action: 'revoke', entity: 'invitation', team: team.metadata.name ?? '', namespace, subject: invitation.spec.email, roleBefore: invitation.spec.role },
+    });
   }
   if (changed && plan.applied.includes('expire')) {
     ctx.events.record(invitation, 'Normal', 'Expired', 'Expire', `invitation for ${invitation.spec.email} expired`);
@@ -155,7 +186,7 @@ export async function reconcileInvitation(ctx: OperatorContext, key: string): Pr
 async function writeIfChanged(ctx: OperatorContext, invitation: Invitation, status: Status): Promise<boolean> {
   if (!statusChanged(invitation.status, status)) return false;
   try {
-    await replaceStatus(ctx.client, resources.invitation, invitation, status);
+    await writeStatus(ctx.client, resources.invitation, invitation, status, { optimistic: true });
   } catch (e) {
     if (isConflict(e)) return false; // the cache is behind; the watch brings the new version
     throw e;
@@ -163,12 +194,67 @@ async function writeIfChanged(ctx: OperatorContext, invitation: Invitation, stat
   return true;
 }
 
+/** Whether the next mail of this invitation must wait (daily quota, resend cooldown). */
+function holdFor(ctx: OperatorContext, invitation: Invitation, team: Team, resend: boolean): MailHold | undefined {
+  const teamInvitations = ctx.caches.invitations.byIndex(index.byTeam, `${invitation.metadata.namespace}/${team.metadata.name}`);
+  const others = teamInvitations.filter((i) => i.metadata.uid !== invitation.metadata.uid);
+  return mailHold({
+    now: ctx.now(),
+    teamMails: [...others.map((i) => i.status?.recentMails), invitation.status?.recentMails],
+    dailyQuota: ctx.mailLimits.dailyQuotaPerTeam,
+    resend,
+    lastSentAt: invitation.status?.sentAt,
+    cooldownMs: ctx.mailLimits.resendCooldownSeconds * 1000,
+  });
+}
+
+/**
+ * Nothing is sent: the condition says why and until when, the resend annotation is not
+ * consumed (so the resend still happens), and the reconcile comes back when the mail may go.
+ */
+async function holdMail(ctx: OperatorContext, invitation: Invitation, team: Team, held: MailHold): Promise<ReconcileResult> {
+  const now = ctx.now();
+  const generation = invitation.metadata.generation;
+  const current: Status = invitation.status ?? {};
+  const until = formatTime(held.until);
+  const condition: ConditionInput =
+    held.kind === 'quota'
+      ? {
+          type: ConditionType.Delivered,
+          status: 'False',
+          reason: 'QuotaExceeded',
+          message: `team ${team.metadata.name} sent ${held.sent} invitation mails in the last 24 h, its daily quota (mail.dailyQuotaPerTeam=${held.quota}); nothing was sent. The mail goes out at ${until}; an operator administrator may raise the quota.`,
+        }
+      : {
+          type: ConditionType.Delivered,
+          status: 'Unknown',
+          reason: 'ResendCooldown',
+          message: `a resend waits until ${until}: one mail per invitation every ${ctx.mailLimits.resendCooldownSeconds} s (mail.resendCooldownSeconds); the current link still works`,
+        };
+  const before = getCondition(current.conditions, ConditionType.Delivered)?.reason;
+  const status = withCondition({ ...current, observedGeneration: generation }, generation, now, condition);
+  // An Event only when this hold begins, and only from the reconcile whose write won.
+  if ((await writeIfChanged(ctx, invitation, status)) && before !== condition.reason) {
+    ctx.events.record(invitation, 'Warning', held.kind === 'quota' ? 'QuotaExceeded' : 'ResendDeferred', 'Send', `${condition.message}`);
+  }
+  return { kind: 'requeueAfter', ms: Math.max(0, held.until.getTime() - now.getTime()) + 100 };
+}
+
+/** Who the mail names as inviter: the person the status records (as the accept page does), else the owner. */
+function inviterForMail(ctx: OperatorContext, team: Team, namespace: string, inviter: string | undefined): { name?: string; email?: string } {
+  const owner = { ...(team.spec.owner.name ? { name: team.spec.owner.name } : {}), email: team.spec.owner.email };
+  if (inviter === undefined || inviter === inviterOf(team) || sameEmail(inviter, team.spec.owner.email)) return owner;
+  if (!inviter.includes('@')) return { name: inviter };
+  const member = ctx.caches.memberships.byIndex(index.byTeam, `${namespace}/${team.metadata.name}`).find((m) => sameEmail(m.spec.email, inviter));
+  return { ...(member?.spec.name ? { name: member.spec.name } : {}), email: inviter };
+}
+
 async function mintAndSend(
   ctx: OperatorContext,
   invitation: Invitation,
   team: Team,
   planned: Status,
-  how: { retry: boolean; resend: boolean },
+  how: { retry: boolean; resend: boolean; redeliver: boolean },
 ): Promise<ReconcileResult> {
   const now = ctx.now();
   const generation = invitation.metadata.generation;
@@ -181,7 +267,9 @@ async function mintAndSend(
   // The user the admission webhook recorded as creating the invitation (or its Membership).
   const requester = requesterOf(invitation, { membership: (m) => ctx.caches.memberships.get(namespace, m), team });
 
-  // 1. Record the intent (link hash + Message-ID) before anything leaves the building.
+  const inviter = previous.inviter ?? asInviter(requester) ?? inviterOf(team);
+  // 1. Record the intent (link hash + Message-ID) before anything leaves the building. The
+  // mail counts against the team's quota from here: a crash mid-send may have sent it.
   const intent: Status = withCondition(
     {
       ...previous,
@@ -190,9 +278,16 @@ async function mintAndSend(
       expiresAt,
       deliveries: sentBefore,
       observedGeneration: generation,
-      inviter: previous.inviter ?? asInviter(requester) ?? inviterOf(team),
+      inviter,
       link: { id: token.linkId, hash: token.hash },
-      delivery: { linkId: token.linkId, messageId, state: 'Sending', attempts: how.retry ? (previous.delivery?.attempts ?? 0) : 0 },
+      delivery: {
+        linkId: token.linkId,
+        messageId,
+        state: 'Sending',
+        attempts: how.retry ? (previous.delivery?.attempts ?? 0) : 0,
+        ...(how.redeliver ? { possibleDuplicate: true } : {}),
+      },
+      recentMails: withMailAt(previous.recentMails, now),
     },
     generation,
     now,
@@ -200,18 +295,20 @@ async function mintAndSend(
   );
   let recorded: Invitation;
   try {
-    recorded = await replaceStatus(ctx.client, resources.invitation, invitation, intent);
+    // Compare-and-swap: a 409 (another reconcile, a stale cache) stops the send right here.
+    recorded = (await writeStatus(ctx.client, resources.invitation, invitation, intent, { optimistic: true })) ?? invitation;
   } catch (e) {
     if (isConflict(e)) return { kind: 'requeue' };
     throw e;
   }
 
   // 2. Send.
+  const named = inviterForMail(ctx, team, namespace, inviter);
   const mail = renderInvitationMail({
     teamName: team.metadata.name ?? '',
     teamDisplayName: team.spec.displayName,
-    inviterName: team.spec.owner.name,
-    inviterEmail: team.spec.owner.email,
+    inviterName: named.name,
+    inviterEmail: named.email,
     inviteeName: invitation.spec.name,
     inviteeEmail: invitation.spec.email,
     role: invitation.spec.role,
@@ -230,7 +327,7 @@ async function mintAndSend(
       text: mail.text,
       html: mail.html,
       messageId,
-    });
+    }, { signal: ctx.signal });
     ctx.metrics.mailsSent.inc({ backend: ctx.mail.name });
     outcome = withCondition(
       { ...intent, deliveries: sentBefore + 1, sentAt: now.toISOString().replace(/\.\d+Z$/, 'Z'), delivery: { ...intent.delivery!, state: 'Sent' } },
@@ -239,8 +336,14 @@ async function mintAndSend(
       { type: ConditionType.Delivered, status: 'True', reason: 'Sent', message: `link ${token.linkId} mailed to ${invitation.spec.email}` },
       { type: ConditionType.Ready, status: 'True', reason: 'Pending', message: `waiting for ${invitation.spec.email} to accept` },
     );
-    ctx.events.record(invitation, 'Normal', how.resend ? 'Resent' : 'Sent', 'Send', `invitation mailed to ${invitation.spec.email} (link ${token.linkId})`);
-    ctx.audit({ action: how.resend ? 'resend' : 'invite', entity: 'invitation', team: team.metadata.name ?? '', namespace, subject: invitation.spec.email, roleAfter: invitation.spec.role, actor: requester ?? previous.inviter });
+    // A resend is the doing of whoever changed the resend annotation; a first send, of whoever asked for the invitation.
+    const actor = how.resend ? (resentBy(invitation) ?? requester) : (requester ?? previous.inviter);
+    const audit = { action: how.redeliver ? 'redeliver' : how.resend ? 'resend' : 'invite', entity: 'invitation', team: team.metadata.name ?? '', namespace, subject: invitation.spec.email, roleAfter: invitation.spec.role } as const;
+    if (how.redeliver) {
+      recordChange(ctx, { regarding: invitation, type: 'Warning', reason: 'Redelivered', action: 'Send', note: `an earlier send to ${invitation.spec.email} was interrupted; mailed again with a new link ${token.linkId} (team delivery policy AtLeastOnce): a possible duplicate, only the newer link works`, actor, audit });
+    } else {
+      recordChange(ctx, { regarding: invitation, type: 'Normal', reason: how.resend ? 'Resent' : 'Sent', action: 'Send', note: `invitation mailed to ${invitation.spec.email} (link ${token.linkId})`, actor, audit });
+    }
     const expires = Date.parse(expiresAt ?? '');
     if (Number.isFinite(expires)) result = { kind: 'requeueAfter', ms: Math.max(0, expires - now.getTime()) + 50 };
   } catch (e) {
@@ -250,7 +353,8 @@ async function mintAndSend(
     // The link was never mailed: drop it, so nothing can accept a link nobody received.
     const { link: _dead, ...rest } = intent;
     outcome = withCondition(
-      { ...rest, delivery: { ...intent.delivery!, state: 'Failed', attempts: (intent.delivery?.attempts ?? 0) + 1 } },
+      // The mail did not leave: it does not count against the quota.
+      { ...rest, recentMails: mailsInWindow(previous.recentMails, now).map((t) => formatTime(new Date(t))), delivery: { ...intent.delivery!, state: 'Failed', attempts: (intent.delivery?.attempts ?? 0) + 1 } },
       generation,
       now,
       { type: ConditionType.Delivered, status: 'False', reason: retryable ? 'SendFailed' : 'SendRejected', message: `could not mail ${invitation.spec.email}: ${message}` },
@@ -260,7 +364,7 @@ async function mintAndSend(
   }
 
   // 3. Confirm. If this write fails, the next reconcile sees Sending and never resends.
-  await ctx.client.replace<Invitation>(resources.invitation, { ...recorded, status: outcome }, 'status');
+  await writeStatus(ctx.client, resources.invitation, recorded, outcome, { optimistic: true });
   return result;
 }
 
@@ -272,7 +376,7 @@ async function ensureMembershipFor(ctx: OperatorContext, invitation: Invitation)
     .find((m) => m.spec.email.toLowerCase() === invitation.spec.email.toLowerCase());
   if (existing) {
     if (invitation.status?.membership !== existing.metadata.name) {
-      await replaceStatus(ctx.client, resources.invitation, invitation, { ...invitation.status, membership: existing.metadata.name });
+      await writeStatus(ctx.client, resources.invitation, invitation, { ...invitation.status, membership: existing.metadata.name }, { optimistic: true });
     }
     return;
   }
@@ -296,14 +400,15 @@ async function ensureMembershipFor(ctx: OperatorContext, invitation: Invitation)
   };
   try {
     const created = await ctx.client.create(resources.membership, membership);
-    ctx.events.record(invitation, 'Normal', 'MembershipCreated', 'Accept', `accepted: created Membership ${created.metadata.name}`);
+    recordChange(ctx, { regarding: invitation, type: 'Normal', reason: 'MembershipCreated', action: 'Accept', note: `accepted: created Membership ${created.metadata.name}`, actor: invitation.spec.email });
   } catch (e) {
     if (!isAlreadyExists(e)) throw e;
   }
   // The invitation now belongs to its Membership: deleting the Membership removes it too.
   const createdMembership = await ctx.client.get<Membership>(resources.membership, namespace, membership.metadata.name ?? '');
-  await ctx.client.patch(resources.invitation, namespace, invitation.metadata.name ?? '', 'merge', {
+  const owned = await ctx.client.patch<Invitation>(resources.invitation, namespace, invitation.metadata.name ?? '', 'merge', {
     metadata: { ownerReferences: [{ ...controllerRef(createdMembership, 'Membership'), controller: false }] },
   });
-  await ctx.client.patch(resources.invitation, namespace, invitation.metadata.name ?? '', 'merge', { status: { membership: membership.metadata.name } }, 'status');
+  // On the copy that patch returned; a 409 here retries, and the branch above records it.
+  await writeStatus(ctx.client, resources.invitation, owned, { ...owned.status, membership: membership.metadata.name }, { optimistic: true });
 }

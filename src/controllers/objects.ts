@@ -35,14 +35,20 @@ export async function removeFinalizer(client: KubeClient, ref: ResourceRef, obje
   });
 }
 
-/** Replaces the status with optimistic locking: a concurrent change makes this fail with 409. */
-export async function replaceStatus<T extends KubeObject & { status?: unknown }>(
-  client: KubeClient,
-  ref: ResourceRef,
-  object: T,
-  status: NonNullable<T['status']>,
-): Promise<T> {
-  return await client.replace<T>(ref, { ...object, status }, 'status');
+/** What the namespace helper reads: a cluster-scoped cache of Namespaces. */
+interface NamespaceLookup {
+  get(namespace: undefined, name: string): (KubeObject & { status?: { phase?: string } }) | undefined;
+}
+
+/**
+ * Whether a namespace is being deleted. The API server refuses every new object in it (403
+ * "being terminated"), so a controller that tries anyway spins in a retry loop until the
+ * namespace is gone: controllers create nothing there. Removals and finalizers still run,
+ * or the namespace would never go. Unknown (not in the cache) counts as not terminating.
+ */
+export function isNamespaceTerminating(namespaces: NamespaceLookup, name: string | undefined): boolean {
+  const ns = name ? namespaces.get(undefined, name) : undefined;
+  return ns !== undefined && (ns.metadata.deletionTimestamp !== undefined || ns.status?.phase === 'Terminating');
 }
 
 /** A short random suffix for generated names (like generateName, but known before create). */

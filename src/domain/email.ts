@@ -43,3 +43,15 @@ export function normalizeEmail(text: string): string {
 export function sameEmail(a: string, b: string): boolean {
   return normalizeEmail(a) === normalizeEmail(b);
 }
+
+/**
+ * Why the spelling of an address matters to the kubernetes identity backend: it binds the
+ * Kubernetes user exactly as written (that is the name an OIDC authenticator presents: the
+ * IdP's email claim, case kept), and Kubernetes user names are case-sensitive, so
+ * `Riley@Acme.com` and `riley@acme.com` are two users to the API server. `holder` is what
+ * binds, e.g. `Membership riley`; `field` where the address is written, e.g. `spec.email`.
+ */
+export function exactUserNote(holder: string, written: string, field: string): string {
+  // Kept short: admission warnings are cut at 240 characters (src/admission/review.ts).
+  return `${holder} binds Kubernetes user ${written} as written in ${field} (user names are case-sensitive): the authenticator must present exactly that`;
+}

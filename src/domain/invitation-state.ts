@@ -13,6 +13,7 @@
 // the two loses a mail (the Delivered condition says so; a resend recovers) but never sends
 // one twice. No clock reads here: `now` comes in.
 
+import { createHash } from 'node:crypto';
 import type { InvitationStatus } from '../api/generated.ts';
 import { parseDuration, formatDuration } from './duration.ts';
 import { formatTime, parseTime } from './time.ts';
@@ -297,4 +298,112 @@ export function acceptInvitation(status: InvitationStatus | undefined, revoked: 
       : current;
   // ttl is irrelevant to accepting; 0 keeps the context honest.
   return transitionInvitation(state, { type: 'accept' }, { now, ttlMs: 0 });
+}
+
+// ---------------------------------------------------------------------------------------
+// Names: one Invitation per Membership and attempt.
+//
+// The operator names the Invitations it creates from the owner's uid and an attempt number
+// rather than at random, so a reconcile working from a stale cache (one that does not show
+// the Invitation created a moment ago) tries to create the same name and meets AlreadyExists
+// instead of minting a second link and a second mail. The attempt moves on only when the
+// previous Invitation is revoked (a new one is then due); a cache that lags can only
+// compute an older attempt, whose name already exists.
+
+/** The label on operator-made Invitations that carries their attempt number. */
+export const ATTEMPT_LABEL = 'roster.dev/attempt';
+
+const MAX_NAME_PREFIX = 253 - 1 - 10;
+
+/** `<base>-<10 hex of sha256(uid/attempt[/discriminator])>`: the same inputs give the same name. */
+export function invitationNameFor(base: string, ownerUid: string, attempt: number, discriminator = ''): string {
+  const digest = createHash('sha256').update(`${ownerUid}/${attempt}/${discriminator}`).digest('hex').slice(0, 10);
+  const prefix = base.slice(0, MAX_NAME_PREFIX).replace(/[-.]+$/, '') || 'invitation';
+  return `${prefix}-${digest}`;
+}
+
+/** The attempt of an operator-made Invitation (its label), or undefined. */
+export function attemptOf(labels: Readonly<Record<string, string>> | undefined): number | undefined {
+  const value = labels?.[ATTEMPT_LABEL];
+  if (value === undefined || !/^\d{1,9}$/.test(value)) return undefined;
+  return Number(value);
+}
+
+/** The next attempt after the ones seen (0 when none; labelled-less old objects count as 0). */
+export function nextAttempt(seen: ReadonlyArray<Readonly<Record<string, string>> | undefined>): number {
+  let max = -1;
+  for (const labels of seen) max = Math.max(max, attemptOf(labels) ?? 0);
+  return max + 1;
+}
+
+// ---------------------------------------------------------------------------------------
+// Mail limits (SPEC §7 "Mail cannot be turned into a relay"): a per-team daily quota and a
+// per-invitation resend cooldown. Each Invitation keeps, in status.recentMails, when its
+// mails went out in the last 24 h; a team's count is the sum over its Invitations.
+
+export const MAIL_QUOTA_WINDOW_MS = 24 * 3_600_000;
+
+/** The times (ms) of `recentMails` inside the window ending at `now`. */
+export function mailsInWindow(recentMails: readonly string[] | undefined, now: Date, windowMs = MAIL_QUOTA_WINDOW_MS): number[] {
+  const from = now.getTime() - windowMs;
+  const times: number[] = [];
+  for (const text of recentMails ?? []) {
+    const t = parseTime(text);
+    if (t !== undefined && t > from && t <= now.getTime() + 60_000) times.push(t);
+  }
+  return times.sort((a, b) => a - b);
+}
+
+/** recentMails after one more mail at `now`, pruned to the window. */
+export function withMailAt(recentMails: readonly string[] | undefined, now: Date): string[] {
+  return [...mailsInWindow(recentMails, now).map((t) => formatTime(new Date(t))), formatTime(now)];
+}
+
+export type MailHold =
+  | { readonly kind: 'quota'; readonly sent: number; readonly quota: number; readonly until: Date }
+  | { readonly kind: 'cooldown'; readonly until: Date };
+
+export interface MailHoldInput {
+  readonly now: Date;
+  /** Every team invitation's status.recentMails (this one's included). */
+  readonly teamMails: ReadonlyArray<readonly string[] | undefined>;
+  /** 0 = no quota. */
+  readonly dailyQuota: number;
+  /** Whether this mail is a resend a person asked for (the cooldown applies to those only). */
+  readonly resend: boolean;
+  /** When this invitation's last mail went out (status.sentAt), if ever. */
+  readonly lastSentAt: string | undefined;
+  readonly cooldownMs: number;
+}
+
+/** Whether a mail may go out now; if not, why and until when. */
+export function mailHold(input: MailHoldInput): MailHold | undefined {
+  const now = input.now.getTime();
+  if (input.resend && input.cooldownMs > 0) {
+    const last = parseTime(input.lastSentAt);
+    if (last !== undefined && now < last + input.cooldownMs) return { kind: 'cooldown', until: new Date(last + input.cooldownMs) };
+  }
+  if (input.dailyQuota > 0) {
+    const times = input.teamMails.flatMap((m) => mailsInWindow(m, input.now)).sort((a, b) => a - b);
+    if (times.length >= input.dailyQuota) {
+      // A slot frees when enough of the oldest mails leave the window.
+      const freeing = times[times.length - input.dailyQuota]!;
+      return { kind: 'quota', sent: times.length, quota: input.dailyQuota, until: new Date(freeing + MAIL_QUOTA_WINDOW_MS) };
+    }
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// What a Membership (and `kubectl roster members`) says about its invitation's mail.
+
+export type DeliverySummary = 'Sending' | 'Sent' | 'Failed' | 'Unconfirmed' | 'Deferred';
+
+/** The mail of an invitation in one word, from its status; undefined before anything happened. */
+export function deliverySummaryOf(status: InvitationStatus | undefined): DeliverySummary | undefined {
+  const delivered = status?.conditions?.find((c) => c.type === 'Delivered');
+  if (delivered?.reason === 'QuotaExceeded' || delivered?.reason === 'ResendCooldown') return 'Deferred';
+  const state = status?.delivery?.state;
+  if (state === 'Sending' || state === 'Sent' || state === 'Failed' || state === 'Unconfirmed') return state;
+  return undefined;
 }

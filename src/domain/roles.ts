@@ -152,29 +152,4 @@ export function renderRoleMatrixMarkdown(): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** A ClusterRole name per role for the `kubernetes` identity backend; null: no binding. */
-export type KubernetesClusterRoleMap = Readonly<Record<Role, string | null>>;
-
-/**
- * Default RoleBindings in each in-scope environment namespace (SPEC §5): the built-in
- * aggregated ClusterRoles. The owner gets what an admin gets there (its extra rights —
- * billing, plan, ownership — are not Kubernetes rights). Billing has no access in project
- * namespaces at all (scope.ts gives it no targets, so its entry is never used by default).
- */
-export const DEFAULT_KUBERNETES_CLUSTER_ROLES: KubernetesClusterRoleMap = {
-  owner: 'admin',
-  admin: 'admin',
-  developer: 'edit',
-  observer: 'view',
-  billing: null,
-};
-
-/** The defaults with the operator config's overrides applied (an override of null removes the binding). */
-export function kubernetesClusterRoles(overrides: Partial<Record<Role, string | null>> = {}): KubernetesClusterRoleMap {
-  const merged: Record<Role, string | null> = { ...DEFAULT_KUBERNETES_CLUSTER_ROLES };
-  for (const role of ROLES) {
-    const value = overrides[role];
-    if (value !== undefined) merged[role] = value;
-  }
-  return merged;
-}
+// Which ClusterRoles a role becomes with the kubernetes identity backend: src/domain/role-bindings.ts.

@@ -12,7 +12,7 @@
 //   Event (create before patch), and flush() awaits them.
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { resources } from '../api/resources.ts';
+import { coreResources as resources } from './core-resources.ts';
 import { isNotFound, type KubeClient, type KubeObject } from './kube-client.ts';
 import { silentLogger } from './logger.ts';
 

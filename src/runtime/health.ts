@@ -2,6 +2,7 @@
 // /readyz (caches synced), /metrics. It stays up until the very end of a shutdown.
 import { createServer, type Server } from 'node:http';
 import type { Metrics } from './metrics.ts';
+import { listen } from './listen.ts';
 
 export type Check = () => string | undefined; // undefined = healthy, else the reason
 
@@ -12,6 +13,7 @@ export class HealthServer {
   private server: Server | undefined;
   private lastTick = Date.now();
   private ticker: NodeJS.Timeout | undefined;
+  private metricsMovedTo: string | undefined;
   port = 0;
 
   constructor(metrics?: Metrics) {
@@ -27,6 +29,14 @@ export class HealthServer {
 
   addReadiness(name: string, check: Check): void {
     this.readiness.set(name, check);
+  }
+
+  /**
+   * Stops serving /metrics here (a SecureMetricsServer serves it instead, so this plain port
+   * must not be a way around its authorization); a request gets 404 saying where to go.
+   */
+  serveMetricsElsewhere(where: string): void {
+    this.metricsMovedTo = where;
   }
 
   private static run(checks: Map<string, Check>): { ok: boolean; body: string } {
@@ -57,6 +67,11 @@ export class HealthServer {
         res.end(body);
         return;
       }
+      if (path === '/metrics' && this.metricsMovedTo !== undefined) {
+        res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end(`metrics are not served on this port: ${this.metricsMovedTo}\n`);
+        return;
+      }
       if (path === '/metrics' && this.metrics) {
         this.metrics
           .text()
@@ -73,9 +88,7 @@ export class HealthServer {
       res.writeHead(404);
       res.end('not found\n');
     });
-    await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
-    const address = this.server.address();
-    this.port = typeof address === 'object' && address ? address.port : port;
+    this.port = await listen(this.server, port, host);
     return this.port;
   }
 

@@ -84,6 +84,14 @@ export interface RequestOptions {
   contentType?: string;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** Receives the API server's warnings (`Warning` headers, e.g. from admission webhooks), when given. */
+  warnings?: string[];
+}
+
+/** The text of RFC 7234 `Warning` header values as the API server sends them (`299 - "text"`). */
+export function parseWarningHeaders(header: string | string[] | undefined): string[] {
+  const values = header === undefined ? [] : Array.isArray(header) ? header : [header];
+  return values.flatMap((v) => [...v.matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, '$1')));
 }
 
 export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
@@ -99,6 +107,26 @@ export interface KubeClientOptions {
   userAgent?: string;
   /** Default per-request timeout; watches have their own. */
   timeoutMs?: number;
+  /** Where client-go's request metrics go (the runtime's Metrics.clientSink()); none = not recorded. */
+  metrics?: ClientMetricsSink;
+}
+
+/**
+ * client-go's request metrics, counted the way client-go counts them: every request once in
+ * `requestDone` when its response headers (or a transport error, code `<error>`) arrive,
+ * watches included; `requestDuration` for every request except watches, up to the last byte.
+ * `method` is the HTTP method, `host` the API server's host:port from the kubeconfig.
+ */
+export interface ClientMetricsSink {
+  requestDone(request: { code: string; method: string; host: string }): void;
+  requestDuration(request: { method: string; host: string }, seconds: number): void;
+}
+
+/** The host[:port] of a server URL as written (client-go's url.Host keeps an explicit :443, WHATWG URL drops it). */
+export function serverHost(server: string): string {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(server)?.[1] ?? '';
+  const host = authority.slice(authority.lastIndexOf('@') + 1);
+  return host === '' ? 'none' : host;
 }
 
 /** Counts requests by verb, so tests and benchmarks can prove that a resync writes nothing. */
@@ -131,6 +159,8 @@ export class KubeClient {
   private readonly userAgent: string;
   private readonly timeoutMs: number;
   private readonly agent: http.Agent;
+  private readonly metrics: ClientMetricsSink | undefined;
+  private readonly host: string;
 
   constructor(kubeConfig: KubeConfig, options: KubeClientOptions = {}) {
     this.kubeConfig = kubeConfig;
@@ -140,6 +170,8 @@ export class KubeClient {
     this.fieldManager = options.fieldManager ?? 'roster';
     this.userAgent = options.userAgent ?? 'roster';
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.metrics = options.metrics;
+    this.host = serverHost(cluster.server);
     const isHttps = this.server.protocol === 'https:';
     this.agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets: 64 }) : new http.Agent({ keepAlive: true, maxSockets: 64 });
   }
@@ -177,9 +209,14 @@ export class KubeClient {
     return await new Promise((resolve, reject) => {
       const req = transport.request(requestOptions, (res) => resolve({ res, req }));
       req.on('error', reject);
-      if (options.signal) {
-        if (options.signal.aborted) req.destroy(new Error('aborted'));
-        options.signal.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
+      const signal = options.signal;
+      if (signal) {
+        const onAbort = () => req.destroy(new Error('aborted'));
+        if (signal.aborted) onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        // One signal often spans many requests (a reconcile's, a controller's): drop the listener
+        // when this request is done, or they pile up on the signal.
+        req.once('close', () => signal.removeEventListener('abort', onAbort));
       }
       if (options.timeoutMs !== 0) {
         req.setTimeout(options.timeoutMs ?? this.timeoutMs, () => req.destroy(new Error(`request to ${url.pathname} timed out`)));
@@ -189,9 +226,33 @@ export class KubeClient {
     });
   }
 
+  /** open(), counted in rest_client_requests_total. */
+  private async openCounted(method: string, path: string, options: RequestOptions): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
+    try {
+      const opened = await this.open(method, path, options);
+      this.metrics?.requestDone({ code: String(opened.res.statusCode ?? 0), method, host: this.host });
+      return opened;
+    } catch (e) {
+      // Transport errors are arbitrary strings: one label value, as in client-go.
+      this.metrics?.requestDone({ code: '<error>', method, host: this.host });
+      throw e;
+    }
+  }
+
   async request<T = unknown>(verb: Verb, method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    if (options.signal?.aborted) throw new Error('aborted'); // cancelled before it went out: nothing sent
     this.counter.record(verb);
-    const { res } = await this.open(method, path, options);
+    const started = performance.now();
+    try {
+      return await this.exchange<T>(method, path, options);
+    } finally {
+      this.metrics?.requestDuration({ method, host: this.host }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async exchange<T>(method: string, path: string, options: RequestOptions): Promise<T> {
+    const { res } = await this.openCounted(method, path, options);
+    options.warnings?.push(...parseWarningHeaders(res.headers.warning));
     const chunks: Buffer[] = [];
     for await (const chunk of res) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
@@ -248,6 +309,7 @@ export class KubeClient {
     type: PatchType,
     patch: unknown,
     subresource?: string,
+    options: Pick<RequestOptions, 'signal'> = {},
   ): Promise<T> {
     const query: RequestOptions['query'] = { fieldManager: this.fieldManager };
     if (type === 'apply') query.force = true;
@@ -255,20 +317,26 @@ export class KubeClient {
       body: patch,
       contentType: patchContentTypes[type],
       query,
+      signal: options.signal,
     });
   }
 
   /** Server-side apply with our single field manager (force: we own these fields). */
-  apply<T extends KubeObject>(ref: ResourceRef, object: T, subresource?: string): Promise<T> {
-    return this.patch<T>(ref, object.metadata.namespace, object.metadata.name ?? '', 'apply', object, subresource);
+  apply<T extends KubeObject>(ref: ResourceRef, object: T, subresource?: string, options: Pick<RequestOptions, 'signal'> = {}): Promise<T> {
+    return this.patch<T>(ref, object.metadata.namespace, object.metadata.name ?? '', 'apply', object, subresource, options);
   }
 
-  async delete(ref: ResourceRef, namespace: string | undefined, name: string, options: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; preconditionsUid?: string } = {}): Promise<boolean> {
+  async delete(
+    ref: ResourceRef,
+    namespace: string | undefined,
+    name: string,
+    options: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; preconditionsUid?: string; signal?: AbortSignal } = {},
+  ): Promise<boolean> {
     const body: Record<string, unknown> = { kind: 'DeleteOptions', apiVersion: 'v1' };
     if (options.propagationPolicy) body.propagationPolicy = options.propagationPolicy;
     if (options.preconditionsUid) body.preconditions = { uid: options.preconditionsUid };
     try {
-      await this.request('delete', 'DELETE', resourcePath(ref, namespace, name), { body });
+      await this.request('delete', 'DELETE', resourcePath(ref, namespace, name), { body, signal: options.signal });
       return true;
     } catch (e) {
       if (isNotFound(e)) return false;
@@ -289,7 +357,8 @@ export class KubeClient {
     options: { signal?: AbortSignal; onActivity?: () => void } = {},
   ): Promise<void> {
     this.counter.record('watch');
-    const { res, req } = await this.open('GET', resourcePath(ref, namespace), {
+    // Counted once, when the stream opens; its lifetime is no request latency (client-go does the same).
+    const { res, req } = await this.openCounted('GET', resourcePath(ref, namespace), {
       query: { ...query, watch: true },
       signal: options.signal,
       timeoutMs: 0,

@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { resources } from '../api/resources.ts';
+import { coreResources as resources } from './core-resources.ts';
 import { isConflict, isNotFound, resourcePath, type KubeClient, type KubeObject } from './kube-client.ts';
 import { silentLogger } from './logger.ts';
 import { toMicroTime } from './events.ts';

@@ -12,6 +12,8 @@ export function createLogger(options: { level?: string; name?: string; destinati
       // could show up in structured fields anyway.
       redact: { paths: ['token', '*.token', 'req.url', 'url', 'headers.authorization'], censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // "level":"info" rather than pino's 30: what log pipelines and people filter on.
+      formatters: { level: (label) => ({ level: label }) },
     },
     options.destination as never,
   );

@@ -10,26 +10,71 @@ export function statusChanged(current: unknown, desired: unknown): boolean {
   return !isDeepStrictEqual(normalize(current) ?? {}, normalize(desired) ?? {});
 }
 
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /**
- * Applies `desired` as the object's whole status (server-side apply on the subresource with
- * our field manager, so fields we stop setting are removed). Returns the updated object, or
- * undefined when nothing differed and nothing was written.
+ * What of `actual` the desired status leaves out but the server kept, as a JSON merge patch
+ * (null removes a key; a list is replaced whole), or undefined when nothing was kept.
+ * Server-side apply removes a field we stop setting only when no other field manager owns
+ * it; a field an earlier PUT or merge patch set (an operator before this writer, a merge
+ * patch of one field) is co-owned by that "Update" entry and survives the apply.
+ */
+function leftovers(actual: unknown, desired: unknown): Record<string, unknown> | undefined {
+  if (!isPlainObject(actual) || !isPlainObject(desired)) return undefined;
+  const patch: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(actual)) {
+    const wanted = desired[key];
+    if (!(key in desired)) patch[key] = null;
+    else if (isPlainObject(value) && isPlainObject(wanted)) {
+      const inner = leftovers(value, wanted);
+      if (inner) patch[key] = inner;
+    } else if (Array.isArray(value) && !isDeepStrictEqual(value, wanted)) patch[key] = wanted;
+  }
+  return Object.keys(patch).length > 0 ? patch : undefined;
+}
+
+/**
+ * THE way a controller writes status: `desired` becomes the object's whole status (server-
+ * side apply on the subresource with our one field manager, so fields we stop setting are
+ * removed). Returns the updated object, or undefined when nothing differed and nothing was
+ * written.
+ *
+ * `optimistic` is compare-and-swap: the write carries the resourceVersion of `object`, the
+ * copy the decision was made on, so a write from a stale cache fails with 409 and changes
+ * nothing instead of winning. Use it where a write must happen at most once per decision (a
+ * delivery intent before a mail, an Event only from the write that won). Only then is
+ * `desired` exactly the whole status, even a field another writer once set is removed: the
+ * caller saw that version. Without it, a field another writer set stays unless we own it
+ * (a copy from a stale cache cannot know of a field set a moment ago).
  */
 export async function writeStatus<T extends KubeObject & { status?: unknown }>(
   client: KubeClient,
   ref: ResourceRef,
   object: T,
   desired: NonNullable<T['status']>,
+  options: { optimistic?: boolean } = {},
 ): Promise<T | undefined> {
   if (!statusChanged(object.status, desired)) return undefined;
-  return await client.apply<T>(
+  const { name, namespace } = object.metadata;
+  const applied = await client.apply<T>(
     ref,
     {
       apiVersion: object.apiVersion,
       kind: object.kind,
-      metadata: { name: object.metadata.name, namespace: object.metadata.namespace },
+      metadata: { name, namespace, ...(options.optimistic ? { resourceVersion: object.metadata.resourceVersion } : {}) },
       status: desired,
     } as T,
+    'status',
+  );
+  const kept = options.optimistic ? leftovers(applied.status, normalize(desired)) : undefined;
+  if (!kept) return applied;
+  // Still compare-and-swap: against our own write a moment ago.
+  return await client.patch<T>(
+    ref,
+    namespace,
+    name ?? '',
+    'merge',
+    { metadata: { resourceVersion: applied.metadata.resourceVersion }, status: kept },
     'status',
   );
 }

@@ -29,8 +29,9 @@ export const systemClock: Clock = {
 /**
  * Hooks for client-go's workqueue metrics (`workqueue_depth`, `workqueue_adds_total`,
  * `workqueue_queue_duration_seconds`, `workqueue_work_duration_seconds`,
- * `workqueue_retries_total`); one sink per queue, labelled with the queue's name by whoever
- * builds it. The unfinished-work gauges are pulled at scrape time via `unfinishedWork()`.
+ * `workqueue_retries_total`, `workqueue_unfinished_work_seconds`,
+ * `workqueue_longest_running_processor_seconds`); one sink per queue, labelled with the queue's
+ * name by whoever builds it.
  */
 export interface QueueMetricsSink {
   depth(n: number): void;
@@ -38,6 +39,11 @@ export interface QueueMetricsSink {
   queueLatency(seconds: number): void;
   workDuration(seconds: number): void;
   retried(): void;
+  /**
+   * The in-flight keys' work so far, pushed every `unfinishedWorkUpdateMs` as client-go does:
+   * work_duration only sees a key once it is done, so a stuck reconcile shows up here alone.
+   */
+  unfinishedWork?(seconds: number, longestSeconds: number): void;
 }
 
 export interface UnfinishedWork {
@@ -52,6 +58,8 @@ export interface WorkQueueOptions {
   rateLimiter?: RateLimiter;
   clock?: Clock;
   metrics?: QueueMetricsSink;
+  /** How often the unfinished-work gauges are updated; client-go's default is 500 ms. */
+  unfinishedWorkUpdateMs?: number;
 }
 
 /**
@@ -64,6 +72,7 @@ export class WorkQueue {
   readonly #rateLimiter: RateLimiter;
   readonly #clock: Clock;
   readonly #metrics: QueueMetricsSink | undefined;
+  readonly #unfinishedWorkUpdateMs: number;
 
   // Keys ready to hand out, in order; a Set keeps insertion order and each key appears once.
   readonly #ready = new Set<string>();
@@ -79,11 +88,29 @@ export class WorkQueue {
   readonly #drainWaiters = new Set<() => void>();
   #shuttingDown = false;
 
-  constructor({ name, rateLimiter, clock, metrics }: WorkQueueOptions) {
+  constructor({ name, rateLimiter, clock, metrics, unfinishedWorkUpdateMs = 500 }: WorkQueueOptions) {
     this.name = name;
     this.#rateLimiter = rateLimiter ?? new ExponentialFailureRateLimiter();
     this.#clock = clock ?? systemClock;
     this.#metrics = metrics;
+    this.#unfinishedWorkUpdateMs = unfinishedWorkUpdateMs;
+    this.#scheduleUnfinishedWorkUpdate();
+  }
+
+  /**
+   * client-go's updateUnfinishedWorkLoop, on the queue's clock (the timer does not keep the
+   * process alive). Unlike client-go it goes on after shutDown until the in-flight keys are
+   * done and ends on a last update (zeros), so a stopped queue does not report stale work and
+   * a drain that hangs stays visible.
+   */
+  #scheduleUnfinishedWorkUpdate(): void {
+    const report = this.#metrics?.unfinishedWork?.bind(this.#metrics);
+    if (report === undefined) return;
+    this.#clock.setTimer(() => {
+      const { seconds, longestSeconds } = this.unfinishedWork();
+      report(seconds, longestSeconds);
+      if (!this.#shuttingDown || this.#processing.size > 0) this.#scheduleUnfinishedWorkUpdate();
+    }, this.#unfinishedWorkUpdateMs);
   }
 
   add(key: string): void {

@@ -2,28 +2,49 @@
 // inviter and expiry; POST accepts. Unknown, used, revoked and expired links all get the
 // same answer, so nothing can be probed; the token never reaches a log line, and the page
 // keeps it out of Referer headers and caches.
+//
+// Rate limits are per client address (see client-address.ts for X-Forwarded-For): a tight
+// one on failed lookups, which is what guessing links looks like, and a generous one on all
+// requests, a flood guard. People opening their own link never meet the first, so a whole
+// office behind one NAT or Ingress address is not locked out by one person's typo. Once a
+// client is over the failed-lookup limit every link it asks for gets 429 unchecked:
+// answering valid ones would turn the limit into an oracle.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Invitation, Team } from '../api/generated.ts';
 import { resources } from '../api/resources.ts';
 import { escapeHtml } from '../backends/mail/placeholders.ts';
-import { ConditionType, setCondition } from '../domain/conditions.ts';
+import { ConditionType, setConditions } from '../domain/conditions.ts';
 import { acceptInvitation, isLinkLive, invitationStateOf } from '../domain/invitation-state.ts';
 import { hashesEqual, hashToken, isWellFormedToken } from '../domain/tokens.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { isConflict, type KubeClient } from '../runtime/kube-client.ts';
 import { silentLogger } from '../runtime/logger.ts';
+import { listen } from '../runtime/listen.ts';
+import { writeStatus } from '../runtime/status.ts';
+import { AddressSet, clientAddress } from './client-address.ts';
+
+export interface AcceptRateLimit {
+  /** Unknown, used, revoked or expired links per client address per minute (a burst of the same size). */
+  failedLookupsPerMinute: number;
+  /** All requests per client address per minute: a flood guard, generous enough for a shared address. */
+  requestsPerMinute: number;
+}
+
+export const defaultAcceptRateLimit: AcceptRateLimit = { failedLookupsPerMinute: 20, requestsPerMinute: 600 };
 
 export interface AcceptPageOptions {
   client: KubeClient;
-  invitations: Informer<Invitation>;
-  teams: Informer<Team>;
+  /** Read-only views of the caches: the page only looks things up. */
+  invitations: Pick<Informer<Invitation>, 'byIndex'>;
+  teams: Pick<Informer<Team>, 'get'>;
   /** Index of `invitations` by link hash. */
   hashIndex: string;
   logger?: Logger;
   now?: () => Date;
-  /** Requests per client address per minute (a burst of the same size). */
-  rateLimitPerMinute?: number;
+  rateLimit?: Partial<AcceptRateLimit>;
+  /** CIDRs of the proxies whose X-Forwarded-For is believed (the Ingress controller's Pods). */
+  trustedProxies?: readonly string[];
   /** Called after an invitation was accepted (for audit). */
   onAccepted?: (invitation: Invitation) => void;
 }
@@ -64,36 +85,68 @@ function describeScope(invitation: Invitation): string {
   return projects.map((p) => (p.environments?.length ? `${p.name} (${p.environments.join(', ')})` : p.name)).join('; ');
 }
 
-/** A token bucket per client address. */
-class RateLimiter {
+/** A token bucket per client address: `perMinute` refill, a burst of the same size. */
+export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly perMinute: number;
   constructor(perMinute: number) {
     this.perMinute = perMinute;
   }
-  allow(client: string, now = Date.now()): boolean {
+
+  private bucket(client: string, now: number): { tokens: number; at: number } {
     const bucket = this.buckets.get(client) ?? { tokens: this.perMinute, at: now };
-    bucket.tokens = Math.min(this.perMinute, bucket.tokens + ((now - bucket.at) / 60_000) * this.perMinute);
+    bucket.tokens = Math.min(this.perMinute, bucket.tokens + (Math.max(0, now - bucket.at) / 60_000) * this.perMinute);
     bucket.at = now;
-    if (this.buckets.size > 10_000) this.buckets.clear(); // bounded memory under a flood
-    this.buckets.set(client, bucket);
+    if (!this.buckets.has(client)) {
+      if (this.buckets.size >= 10_000) this.prune(); // bounded memory under a flood
+      this.buckets.set(client, bucket);
+    }
+    return bucket;
+  }
+
+  /** Whether the client has budget left, without spending any. */
+  allows(client: string, now = Date.now()): boolean {
+    return this.bucket(client, now).tokens >= 1;
+  }
+
+  /** Spends one unit; false (and nothing spent) when there is none left. */
+  take(client: string, now = Date.now()): boolean {
+    const bucket = this.bucket(client, now);
     if (bucket.tokens < 1) return false;
     bucket.tokens -= 1;
     return true;
+  }
+
+  /** Whole seconds until the client has one unit again (at least 1). */
+  retryAfterSeconds(client: string, now = Date.now()): number {
+    const missing = 1 - this.bucket(client, now).tokens;
+    return Math.max(1, Math.ceil((missing / this.perMinute) * 60));
+  }
+
+  /** Drops clients whose bucket has refilled (they lose nothing); all of them if that is not enough. */
+  private prune(): void {
+    for (const [client, bucket] of this.buckets) if (bucket.tokens >= this.perMinute - 1) this.buckets.delete(client);
+    if (this.buckets.size >= 10_000) this.buckets.clear();
   }
 }
 
 export class AcceptPage {
   private readonly options: AcceptPageOptions;
   private readonly logger: Logger;
-  private readonly limiter: RateLimiter;
+  private readonly requests: RateLimiter;
+  private readonly failedLookups: RateLimiter;
+  private readonly trustedProxies: AddressSet;
   private server: Server | undefined;
   port = 0;
 
+  /** Throws when a trusted proxy is not a CIDR block. */
   constructor(options: AcceptPageOptions) {
     this.options = options;
     this.logger = (options.logger ?? silentLogger).child({ component: 'accept-page' });
-    this.limiter = new RateLimiter(options.rateLimitPerMinute ?? 30);
+    const limits = { ...defaultAcceptRateLimit, ...options.rateLimit };
+    this.requests = new RateLimiter(limits.requestsPerMinute);
+    this.failedLookups = new RateLimiter(limits.failedLookupsPerMinute);
+    this.trustedProxies = new AddressSet(options.trustedProxies ?? []);
   }
 
   private now(): Date {
@@ -116,28 +169,47 @@ export class AcceptPage {
     res.end(html);
   }
 
+  private tooMany(res: ServerResponse, retryAfterSeconds: number): void {
+    res.writeHead(429, { ...securityHeaders, 'Retry-After': String(retryAfterSeconds) });
+    res.end(page('Too many requests', `<h1>Too many requests</h1><p>Wait ${retryAfterSeconds === 1 ? 'a second' : `${retryAfterSeconds} seconds`} and try again.</p>`));
+  }
+
+  /** A link that did not work: counted against the client, answered like every other. */
+  private invalid(res: ServerResponse, client: string): void {
+    this.failedLookups.take(client);
+    this.render(res, 404, invalidPage);
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const client = req.socket.remoteAddress ?? 'unknown';
-    if (!this.limiter.allow(client)) {
-      res.writeHead(429, { ...securityHeaders, 'Retry-After': '60' });
-      res.end(page('Too many requests', '<h1>Too many requests</h1><p>Wait a minute and try again.</p>'));
-      return;
+    const client = clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.trustedProxies);
+    if (!this.requests.take(client)) {
+      this.logger.debug({ client }, 'accept page: request rate limit reached');
+      return this.tooMany(res, this.requests.retryAfterSeconds(client));
     }
     const match = /^\/invite\/([^/?#]+)\/?(?:\?.*)?$/.exec(req.url ?? '');
     if (!match) {
       this.render(res, 404, page('Not found', '<h1>Not found</h1>'));
       return;
     }
-    const token = decodeURIComponent(match[1]!);
+    if ((req.method === 'GET' || req.method === 'HEAD' || req.method === 'POST') && !this.failedLookups.allows(client)) {
+      this.logger.debug({ client }, 'accept page: failed-lookup rate limit reached');
+      return this.tooMany(res, this.failedLookups.retryAfterSeconds(client));
+    }
+    let token: string;
+    try {
+      token = decodeURIComponent(match[1]!);
+    } catch {
+      return this.invalid(res, client); // malformed %-escape: not a link we minted
+    }
     if (req.method === 'GET' || req.method === 'HEAD') {
       const invitation = this.lookup(token);
-      if (!invitation) return this.render(res, 404, invalidPage);
+      if (!invitation) return this.invalid(res, client);
       return this.render(res, 200, this.invitationPage(invitation));
     }
     if (req.method === 'POST') {
       req.resume(); // the form carries nothing we need
       const accepted = await this.accept(token);
-      if (!accepted) return this.render(res, 404, invalidPage);
+      if (!accepted) return this.invalid(res, client);
       const team = this.options.teams.get(accepted.metadata.namespace, accepted.spec.team);
       const teamName = team?.spec.displayName ?? accepted.spec.team;
       return this.render(
@@ -184,10 +256,11 @@ export class AcceptPage {
         ...rest,
         phase: 'Accepted' as const,
         acceptedAt: result.state.acceptedAt,
-        conditions: setCondition(live.status.conditions, { type: ConditionType.Ready, status: 'True', reason: 'Accepted', message: `accepted by ${live.spec.email}` }, live.metadata.generation, now),
+        conditions: setConditions('Invitation', live.status.conditions, [{ type: ConditionType.Ready, status: 'True', reason: 'Accepted', message: `accepted by ${live.spec.email}` }], live.metadata.generation, now),
       };
       try {
-        const updated = await this.options.client.replace<Invitation>(resources.invitation, { ...live, status }, 'status');
+        // Compare-and-swap against the live copy: of two clicks on one link, one wins.
+        const updated = (await writeStatus(this.options.client, resources.invitation, live, status, { optimistic: true })) ?? live;
         this.logger.info({ invitation: `${live.metadata.namespace}/${live.metadata.name}`, linkId: live.status.link.id }, 'invitation accepted');
         this.options.onAccepted?.(updated);
         return updated;
@@ -205,9 +278,7 @@ export class AcceptPage {
         if (!res.headersSent) this.render(res, 500, page('Something went wrong', '<h1>Something went wrong</h1><p>Try again in a moment.</p>'));
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
-    const address = this.server.address();
-    this.port = typeof address === 'object' && address ? address.port : port;
+    this.port = await listen(this.server, port, host);
     return this.port;
   }
 

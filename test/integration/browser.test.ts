@@ -24,7 +24,9 @@ let browser: Browser;
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   admin = KubeClient.fromFile(kubeconfig);
-  for (const name of [ns, 'browser-web']) await admin.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  for (const name of [ns, 'browser-web']) {
+    await admin.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...(name === ns ? {} : { labels: { 'roster.dev/team': ns } }) } });
+  }
   smtp = await startSmtpServer();
   operator = await startOperator({ kubeconfigPath: kubeconfig, smtpPort: smtp.port });
   browser = await chromium.launch({

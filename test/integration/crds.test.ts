@@ -76,9 +76,9 @@ describe('CRDs', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/NAME\s+OWNER\s+SEATS\s+MEMBERS\s+READY\s+AGE/);
     expect(result.stdout).toMatch(/team\.roster\.dev\/acme\s+liam@acme\.com/);
-    expect(result.stdout).toMatch(/NAME\s+TEAM\s+EMAIL\s+ROLE\s+PHASE\s+AGE/);
+    expect(result.stdout).toMatch(/NAME\s+TEAM\s+EMAIL\s+ROLE\s+PHASE\s+DELIVERY\s+AGE/);
     expect(result.stdout).toMatch(/membership\.roster\.dev\/riley\s+acme\s+riley@acme\.com\s+developer/);
-    expect(result.stdout).toMatch(/NAME\s+TEAM\s+EMAIL\s+ROLE\s+STATUS\s+EXPIRES\s+AGE/);
+    expect(result.stdout).toMatch(/NAME\s+TEAM\s+EMAIL\s+ROLE\s+STATUS\s+DELIVERY\s+EXPIRES\s+AGE/);
     expect(result.stdout).toMatch(/invitation\.roster\.dev\/jordan\s+acme\s+jordan@acme\.com\s+observer/);
     expect(result.stdout).toMatch(/NAME\s+TEAM\s+DISPLAY NAME\s+MEMBERS\s+READY\s+AGE/);
     expect(result.stdout).toMatch(/project\.roster\.dev\/shop\s+acme\s+Shop/);

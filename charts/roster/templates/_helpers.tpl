@@ -87,6 +87,19 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "roster.paths.smtpCa" -}}/etc/roster/mail-ca/ca.crt{{- end -}}
 {{- define "roster.paths.webhookCerts" -}}/etc/roster/webhook-certs{{- end -}}
 {{- define "roster.paths.secrets" -}}/etc/roster/secrets{{- end -}}
+{{- define "roster.paths.metricsCerts" -}}/etc/roster/metrics-certs{{- end -}}
+
+{{/*
+server.metrics of the operator's config: HTTPS with TokenReview + SubjectAccessReview when
+metrics.secure (the certificate from metrics.certSecret, else self-signed in memory).
+*/}}
+{{- define "roster.metricsServer" -}}
+secure: {{ .Values.metrics.secure }}
+port: {{ .Values.ports.metrics }}
+{{- if and .Values.metrics.secure .Values.metrics.certSecret }}
+certDir: {{ include "roster.paths.metricsCerts" . }}
+{{- end }}
+{{- end -}}
 
 {{/*
 The operator's configuration (src/config.ts configSchema), rendered from the values.
@@ -100,14 +113,23 @@ The operator's configuration (src/config.ts configSchema), rendered from the val
   "namespace" $ns
   "publicUrl" (include "roster.publicUrl" .)
   "leaderElection" .Values.operator.leaderElection
-  "server" (dict "host" "0.0.0.0" "probesPort" .Values.ports.probes "acceptPort" .Values.ports.accept "webhookPort" .Values.ports.webhook)
+  "server" (dict "host" "0.0.0.0" "probesPort" .Values.ports.probes "acceptPort" .Values.ports.accept "webhookPort" .Values.ports.webhook "trustedProxies" .Values.server.trustedProxies "acceptRateLimit" .Values.server.acceptRateLimit "metrics" (include "roster.metricsServer" . | fromYaml))
   "workers" .Values.operator.workers
   "resyncMinutes" .Values.operator.resyncMinutes
   "log" (dict "level" .Values.operator.logLevel)
   "identityBackends" .Values.operator.identityBackends
   "roleBindings" .Values.operator.roleBindings
+  "tenancy" (dict "namespaceLabel" .Values.tenancy.namespaceLabel)
+  "removalBrake" .Values.removalBrake
 -}}
-{{- $mail := dict "backend" .Values.mail.backend "from" .Values.mail.from "log" .Values.mail.log -}}
+{{- $mail := dict
+  "backend" .Values.mail.backend
+  "from" .Values.mail.from
+  "log" .Values.mail.log
+  "allowedSenderDomains" .Values.mail.allowedSenderDomains
+  "resendCooldownSeconds" .Values.mail.resendCooldownSeconds
+  "dailyQuotaPerTeam" .Values.mail.dailyQuotaPerTeam
+-}}
 {{- if eq .Values.mail.backend "smtp" -}}
 {{- $smtpConfig := dict
   "host" (required "mail.smtp.host is required when mail.backend is smtp" $smtp.host)
@@ -117,6 +139,7 @@ The operator's configuration (src/config.ts configSchema), rendered from the val
   "rejectUnauthorized" $smtp.rejectUnauthorized
   "pool" $smtp.pool
   "maxConnections" $smtp.maxConnections
+  "allowInsecure" $smtp.allowInsecure
 -}}
 {{- if $smtp.user -}}{{- $_ := set $smtpConfig "user" $smtp.user -}}{{- end -}}
 {{- if $smtp.passwordSecret.name -}}{{- $_ := set $smtpConfig "passwordFile" (include "roster.paths.smtpPassword" .) -}}{{- end -}}

@@ -28,11 +28,12 @@
 // Credentials: client credentials (a confidential client with the realm-management roles
 // manage-users and view-users, query-groups) or an admin user, each secret read from a file on
 // every token request, so a rotated Secret needs no restart.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import KcAdminClient, { NetworkError } from '@keycloak/keycloak-admin-client';
 import type GroupRepresentation from '@keycloak/keycloak-admin-client/lib/defs/groupRepresentation.js';
 import type UserRepresentation from '@keycloak/keycloak-admin-client/lib/defs/userRepresentation.js';
 import { desiredGroups, groupName, groupTag, planMembership, teamTag, type GroupSpec, type HeldGroup } from './groups.ts';
-import { IdentityBackendError, type EnsureResult, type Grant, type IdentityBackend, type Person, type TeamRef } from './types.ts';
+import { cancelledError, IdentityBackendError, throwIfCancelled, unlessCancelled, type CallOptions, type EnsureResult, type Grant, type IdentityBackend, type Person, type TeamRef } from './types.ts';
 
 export const KEYCLOAK_MANAGED_ATTRIBUTE = 'roster.dev/managed';
 export const KEYCLOAK_TEAM_ATTRIBUTE = 'roster.dev/team';
@@ -75,6 +76,22 @@ function tagOf(group: GroupRepresentation): string | undefined {
   return attribute(group, KEYCLOAK_GROUP_ATTRIBUTE);
 }
 
+/**
+ * The admin client with a signal per request: the timeout, joined with the signal of the
+ * ensure/remove the request belongs to. (The client's own `timeout` option would replace
+ * any signal with a bare timeout, so it is not set.)
+ */
+class CancellableAdminClient extends KcAdminClient {
+  readonly #signal: () => AbortSignal;
+  constructor(config: ConstructorParameters<typeof KcAdminClient>[0], signal: () => AbortSignal) {
+    super(config);
+    this.#signal = signal;
+  }
+  override getRequestOptions(): RequestInit {
+    return { ...super.getRequestOptions(), signal: this.#signal() };
+  }
+}
+
 export class KeycloakIdentityBackend implements IdentityBackend {
   readonly type = 'keycloak' as const;
   readonly name: string;
@@ -82,12 +99,19 @@ export class KeycloakIdentityBackend implements IdentityBackend {
   private readonly admin: KcAdminClient;
   private token: Token | undefined;
   private tokenRequest: Promise<string> | undefined;
+  /** The signal of the ensure/remove in progress, for every request it makes (calls run concurrently). */
+  private readonly callSignal = new AsyncLocalStorage<AbortSignal | undefined>();
 
   constructor(options: KeycloakBackendOptions) {
     this.name = options.name;
     this.options = options;
-    this.admin = new KcAdminClient({ baseUrl: options.url.replace(/\/+$/, ''), realmName: options.realm, timeout: options.timeoutMs ?? 10_000 });
-    this.admin.registerTokenProvider({ getAccessToken: () => this.accessToken() });
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    this.admin = new CancellableAdminClient({ baseUrl: options.url.replace(/\/+$/, ''), realmName: options.realm }, () => {
+      const cancel = this.callSignal.getStore();
+      return cancel ? AbortSignal.any([AbortSignal.timeout(timeoutMs), cancel]) : AbortSignal.timeout(timeoutMs);
+    });
+    // The token request is shared by concurrent calls, so one call's cancel does not abort it; it only stops waiting.
+    this.admin.registerTokenProvider({ getAccessToken: () => unlessCancelled(this.accessToken(), this.callSignal.getStore(), 'get a Keycloak token') });
   }
 
   private get prefix(): string | undefined {
@@ -98,7 +122,15 @@ export class KeycloakIdentityBackend implements IdentityBackend {
     return this.options.realm;
   }
 
-  async ensure(grant: Grant): Promise<EnsureResult> {
+  ensure(grant: Grant, options: CallOptions = {}): Promise<EnsureResult> {
+    return this.callSignal.run(options.signal, () => this.ensureNow(grant));
+  }
+
+  remove(team: TeamRef, key: string, person: Person, options: CallOptions = {}): Promise<string[]> {
+    return this.callSignal.run(options.signal, () => this.removeNow(team, key, person));
+  }
+
+  private async ensureNow(grant: Grant): Promise<EnsureResult> {
     const email = grant.person.email;
     const changes: string[] = [];
     let user = await this.call(`find Keycloak user ${email}`, () => this.findUser(email));
@@ -142,7 +174,7 @@ export class KeycloakIdentityBackend implements IdentityBackend {
     return { subject: userId, changes };
   }
 
-  async remove(team: TeamRef, key: string, person: Person): Promise<string[]> {
+  private async removeNow(team: TeamRef, key: string, person: Person): Promise<string[]> {
     if (this.options.holdsOtherGrant?.(team, key, person)) return [];
     const user = await this.call(`find Keycloak user ${person.email}`, () => this.findUser(person.email));
     if (!user?.id) return [];
@@ -308,9 +340,12 @@ export class KeycloakIdentityBackend implements IdentityBackend {
 
   /** Runs one admin call; any failure becomes an IdentityBackendError saying what could not be done. */
   private async call<T>(what: string, action: () => Promise<T>): Promise<T> {
+    const cancel = this.callSignal.getStore();
+    throwIfCancelled(cancel, what); // nothing new goes out once the reconcile is cancelled
     try {
       return await action();
     } catch (e) {
+      if (cancel?.aborted) throw cancelledError(what, e);
       if (e instanceof IdentityBackendError) throw new IdentityBackendError(e.reason, e.message.startsWith('could not') ? e.message : `could not ${what}: ${e.message}`, { retryable: e.retryable, cause: e.cause ?? e });
       throw toBackendError(e, what, this.options.url);
     }

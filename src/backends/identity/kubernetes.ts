@@ -4,11 +4,12 @@
 // own roster objects in the team's namespace. The API server enforces the result, so
 // `kubectl auth can-i --as <email>` is the proof.
 import { createHash } from 'node:crypto';
-import type { Role } from '../../domain/roles.ts';
+import { clusterRolesFor, TEAM_CLUSTER_ROLES, type NamespaceClusterRoles } from '../../domain/role-bindings.ts';
 import { resources } from '../../api/resources.ts';
 import type { Informer } from '../../runtime/informer.ts';
+import type { Assignment } from '../../tenancy/namespaces.ts';
 import { KubeApiError, type KubeClient, type KubeObject } from '../../runtime/kube-client.ts';
-import { IdentityBackendError, type EnsureResult, type Grant, type IdentityBackend, type Person, type TeamRef } from './types.ts';
+import { cancelledError, IdentityBackendError, throwIfCancelled, type CallOptions, type EnsureResult, type Grant, type IdentityBackend, type Person, type TeamRef } from './types.ts';
 
 export const MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const TEAM_LABEL = 'roster.dev/team';
@@ -16,12 +17,8 @@ export const TEAM_NAMESPACE_LABEL = 'roster.dev/team-namespace';
 export const GRANT_LABEL = 'roster.dev/grant';
 export const GRANT_ANNOTATION = 'roster.dev/grant-key';
 
-/** ClusterRoles on the team's own roster objects; the operator keeps them in place. */
-export const teamClusterRoles = {
-  owner: 'roster:team-owner',
-  admin: 'roster:team-admin',
-  billing: 'roster:team-billing',
-} as const;
+/** ClusterRoles on the team's own roster objects; the operator keeps them in place (decided in src/domain/role-bindings.ts). */
+export const teamClusterRoles = TEAM_CLUSTER_ROLES;
 
 export interface RoleBinding extends KubeObject {
   subjects?: Array<{ kind: string; name: string; apiGroup?: string; namespace?: string }>;
@@ -33,10 +30,16 @@ export interface KubernetesBackendOptions {
   client: KubeClient;
   /** A cache of RoleBindings labelled managed-by=roster, cluster-wide. */
   roleBindings: Informer<RoleBinding>;
-  /** Role → ClusterRole bound in project namespaces. */
-  clusterRoles: { admin: string; developer: string; observer: string };
+  /** Role → ClusterRole bound in project namespaces (operator config `roleBindings`). */
+  clusterRoles: NamespaceClusterRoles;
   /** How the cluster's authenticator names people (default: their email). */
   userName?: (person: Person) => string;
+  /**
+   * Whether the team in a control namespace may reach a namespace (src/tenancy). Asked again
+   * right before every binding, whatever the caller already filtered: this is the last
+   * step before the API server gets a RoleBinding, so no path around it grants access.
+   */
+  assignment: (controlNamespace: string, namespace: string) => Assignment;
 }
 
 /** A label-safe, stable id for a grant (label values are at most 63 characters). */
@@ -63,29 +66,24 @@ export class KubernetesIdentityBackend implements IdentityBackend {
     return this.options.userName?.(person) ?? person.email;
   }
 
-  private projectClusterRole(role: Role): string | undefined {
-    switch (role) {
-      case 'owner':
-      case 'admin':
-        return this.options.clusterRoles.admin;
-      case 'developer':
-        return this.options.clusterRoles.developer;
-      case 'observer':
-        return this.options.clusterRoles.observer;
-      case 'billing':
-        return undefined;
-    }
-  }
-
   private desired(grant: Grant): DesiredBinding[] {
     const out: DesiredBinding[] = [];
-    const projectRole = this.projectClusterRole(grant.role);
-    if (projectRole) {
-      for (const namespace of new Set(grant.targets.map((t) => t.namespace))) out.push({ namespace, clusterRole: projectRole });
+    const { namespaceClusterRole, teamClusterRole } = clusterRolesFor(grant.role, this.options.clusterRoles);
+    if (namespaceClusterRole) {
+      for (const namespace of new Set(grant.targets.map((t) => t.namespace))) {
+        if (this.assigned(grant.team.namespace, namespace)) out.push({ namespace, clusterRole: namespaceClusterRole });
+      }
     }
-    const teamRole = grant.role === 'owner' || grant.role === 'admin' || grant.role === 'billing' ? teamClusterRoles[grant.role] : undefined;
-    if (teamRole) out.push({ namespace: grant.team.namespace, clusterRole: teamRole });
+    if (teamClusterRole) out.push({ namespace: grant.team.namespace, clusterRole: teamClusterRole });
     return out;
+  }
+
+  private assigned(controlNamespace: string, namespace: string): boolean {
+    try {
+      return this.options.assignment(controlNamespace, namespace).kind === 'assigned';
+    } catch (e) {
+      throw new IdentityBackendError('CacheNotSynced', e instanceof Error ? e.message : String(e));
+    }
   }
 
   private bindingName(grant: { team: TeamRef; key: string }, clusterRole: string): string {
@@ -101,7 +99,7 @@ export class KubernetesIdentityBackend implements IdentityBackend {
     return this.options.roleBindings.byLabel({ [GRANT_LABEL]: grantId(team, key) });
   }
 
-  async ensure(grant: Grant): Promise<EnsureResult> {
+  async ensure(grant: Grant, { signal }: CallOptions = {}): Promise<EnsureResult> {
     const user = this.userName(grant.person);
     const id = grantId(grant.team, grant.key);
     const desired = this.desired(grant);
@@ -131,40 +129,44 @@ export class KubernetesIdentityBackend implements IdentityBackend {
         subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }],
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: d.clusterRole },
       };
+      const what = `bind ${user} to ${d.clusterRole} in ${d.namespace}`;
+      throwIfCancelled(signal, what);
       try {
         if (have && have.roleRef.name !== d.clusterRole) {
           // roleRef is immutable: replace the binding.
-          await this.options.client.delete(resources.roleBinding, d.namespace, name);
+          await this.options.client.delete(resources.roleBinding, d.namespace, name, { signal });
         }
-        await this.options.client.apply(resources.roleBinding, binding);
+        await this.options.client.apply(resources.roleBinding, binding, undefined, { signal });
       } catch (e) {
-        throw toBackendError(e, `bind ${user} to ${d.clusterRole} in ${d.namespace}`);
+        throw signal?.aborted ? cancelledError(what, e) : toBackendError(e, what);
       }
       changes.push(`${have ? 'updated' : 'created'} RoleBinding ${d.namespace}/${name} (${d.clusterRole})`);
     }
     for (const b of current) {
       const key = `${b.metadata.namespace}/${b.metadata.name}`;
       if (wanted.has(key)) continue;
-      await this.deleteBinding(b);
+      await this.deleteBinding(b, signal);
       changes.push(`deleted RoleBinding ${key}`);
     }
     return { subject: user, changes };
   }
 
-  async remove(team: TeamRef, key: string): Promise<string[]> {
+  async remove(team: TeamRef, key: string, _person?: Person, { signal }: CallOptions = {}): Promise<string[]> {
     const changes: string[] = [];
     for (const b of this.existing(team, key)) {
-      await this.deleteBinding(b);
+      await this.deleteBinding(b, signal);
       changes.push(`deleted RoleBinding ${b.metadata.namespace}/${b.metadata.name}`);
     }
     return changes;
   }
 
-  private async deleteBinding(b: RoleBinding): Promise<void> {
+  private async deleteBinding(b: RoleBinding, signal: AbortSignal | undefined): Promise<void> {
+    const what = `delete RoleBinding ${b.metadata.namespace}/${b.metadata.name}`;
+    throwIfCancelled(signal, what);
     try {
-      await this.options.client.delete(resources.roleBinding, b.metadata.namespace, b.metadata.name ?? '');
+      await this.options.client.delete(resources.roleBinding, b.metadata.namespace, b.metadata.name ?? '', { signal });
     } catch (e) {
-      throw toBackendError(e, `delete RoleBinding ${b.metadata.namespace}/${b.metadata.name}`);
+      throw signal?.aborted ? cancelledError(what, e) : toBackendError(e, what);
     }
   }
 }

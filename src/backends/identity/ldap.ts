@@ -39,7 +39,7 @@ import {
   type Filter,
 } from 'ldapts';
 import { desiredGroups, groupName, groupTag, planMembership, teamTag, type GroupSpec, type HeldGroup } from './groups.ts';
-import { IdentityBackendError, type EnsureResult, type Grant, type IdentityBackend, type Person, type TeamRef } from './types.ts';
+import { IdentityBackendError, throwIfCancelled, unlessCancelled, type CallOptions, type EnsureResult, type Grant, type IdentityBackend, type Person, type TeamRef } from './types.ts';
 
 export const LDAP_MANAGED_MARKER = 'roster.dev/managed';
 export const LDAP_TEAM_MARKER = 'roster.dev/team=';
@@ -120,9 +120,9 @@ export class LdapIdentityBackend implements IdentityBackend {
     return this.options.placeholderMember ?? this.options.groupsDn;
   }
 
-  async ensure(grant: Grant): Promise<EnsureResult> {
+  async ensure(grant: Grant, { signal }: CallOptions = {}): Promise<EnsureResult> {
     const email = grant.person.email;
-    return await this.session(async (c, step) => {
+    return await this.session(signal, async (c, step) => {
       const changes: string[] = [];
       let userDn = await step(`find the LDAP entry of ${email}`, () => this.findPerson(c, grant.person));
       if (!userDn) {
@@ -153,9 +153,9 @@ export class LdapIdentityBackend implements IdentityBackend {
     });
   }
 
-  async remove(team: TeamRef, key: string, person: Person): Promise<string[]> {
+  async remove(team: TeamRef, key: string, person: Person, { signal }: CallOptions = {}): Promise<string[]> {
     if (this.options.holdsOtherGrant?.(team, key, person)) return [];
-    return await this.session(async (c, step) => {
+    return await this.session(signal, async (c, step) => {
       const userDn = await step(`find the LDAP entry of ${person.email}`, () => this.findPerson(c, person));
       if (!userDn) return [];
       const held = await step(`read the LDAP groups of ${person.email} in team ${teamTag(team)}`, () => this.heldGroups(c, team, userDn));
@@ -168,8 +168,13 @@ export class LdapIdentityBackend implements IdentityBackend {
     });
   }
 
-  /** One connection per call: connect, bind, run, unbind. Errors become IdentityBackendErrors naming the step. */
-  private async session<T>(run: (c: Client, step: <R>(what: string, action: () => Promise<R>) => Promise<R>) => Promise<T>): Promise<T> {
+  /**
+   * One connection per call: connect, bind, run, unbind. Errors become IdentityBackendErrors
+   * naming the step. When `signal` aborts, the step in progress rejects at once, the connection
+   * is closed (so an operation in flight goes no further on our side) and no step starts.
+   */
+  private async session<T>(signal: AbortSignal | undefined, run: (c: Client, step: <R>(what: string, action: () => Promise<R>) => Promise<R>) => Promise<T>): Promise<T> {
+    throwIfCancelled(signal, `connect to LDAP server ${this.options.url}`);
     const client = new Client({
       url: this.options.url,
       timeout: this.options.timeoutMs ?? 10_000,
@@ -179,11 +184,14 @@ export class LdapIdentityBackend implements IdentityBackend {
     });
     const step = async <R>(what: string, action: () => Promise<R>): Promise<R> => {
       try {
-        return await action();
+        throwIfCancelled(signal, what);
+        return await unlessCancelled(action(), signal, what);
       } catch (e) {
         throw e instanceof IdentityBackendError ? e : toBackendError(e, what, this.options.url);
       }
     };
+    const hangUp = () => void client.unbind().catch(() => undefined);
+    signal?.addEventListener('abort', hangUp, { once: true });
     try {
       await step(`connect to LDAP server ${this.options.url}`, async () => {
         if (this.options.startTls) await client.startTLS(this.options.ca ? { ca: this.options.ca } : {});
@@ -191,6 +199,7 @@ export class LdapIdentityBackend implements IdentityBackend {
       });
       return await run(client, step);
     } finally {
+      signal?.removeEventListener('abort', hangUp);
       await client.unbind().catch(() => undefined);
     }
   }

@@ -9,6 +9,7 @@ import { KeycloakIdentityBackend, type KeycloakBackendOptions, type KeycloakCred
 import { KubernetesIdentityBackend, type RoleBinding } from './kubernetes.ts';
 import { LdapIdentityBackend, type LdapBackendOptions } from './ldap.ts';
 import { ScimIdentityBackend, type ScimBackendOptions } from './scim.ts';
+import type { Assignment } from '../../tenancy/namespaces.ts';
 import { IdentityConfigError, readUtf8, SecretFile, type ReadFile } from './secrets.ts';
 import type { IdentityBackend, Person, TeamRef } from './types.ts';
 
@@ -19,9 +20,10 @@ export { identityBackendSchema } from './schema.ts';
 type Wired = 'name' | 'holdsOtherGrant' | 'fetch';
 
 /** The configuration of each type: the backend's own settings, with secrets named by file. */
-export type LdapBackendConfig = { type: 'ldap'; bindPasswordFile: string; caFile?: string } & Omit<LdapBackendOptions, Wired | 'bindPassword' | 'ca'>;
-export type ScimBackendConfig = { type: 'scim'; tokenFile: string } & Omit<ScimBackendOptions, Wired | 'token'>;
-export type KeycloakBackendConfig = { type: 'keycloak'; clientId?: string; clientSecretFile?: string; username?: string; passwordFile?: string } & Omit<KeycloakBackendOptions, Wired | 'credentials'>;
+// allowInsecure is checked when the config loads (src/config.ts) and not passed on.
+export type LdapBackendConfig = { type: 'ldap'; bindPasswordFile: string; caFile?: string; allowInsecure?: boolean } & Omit<LdapBackendOptions, Wired | 'bindPassword' | 'ca'>;
+export type ScimBackendConfig = { type: 'scim'; tokenFile: string; allowInsecure?: boolean } & Omit<ScimBackendOptions, Wired | 'token'>;
+export type KeycloakBackendConfig = { type: 'keycloak'; clientId?: string; clientSecretFile?: string; username?: string; passwordFile?: string; allowInsecure?: boolean } & Omit<KeycloakBackendOptions, Wired | 'credentials'>;
 
 export interface KubernetesBackendConfig {
   type: 'kubernetes';
@@ -35,6 +37,7 @@ export interface IdentityBackendDeps {
     client: KubeClient;
     roleBindings: Informer<RoleBinding>;
     clusterRoles: { admin: string; developer: string; observer: string };
+    assignment: (controlNamespace: string, namespace: string) => Assignment;
   };
   /**
    * Whether a person still holds another grant in the team than `key` (the owner who also has
@@ -90,12 +93,12 @@ export function createIdentityBackend(name: string, config: IdentityBackendConfi
       const password = new SecretFile(config.bindPasswordFile, 'the LDAP bind password', readFile);
       const ca = config.caFile === undefined ? undefined : readCa(config.caFile, readFile);
       if (config.startTls && config.url.startsWith('ldaps://')) throw new IdentityConfigError('startTls makes no sense with ldaps://; use one of them');
-      const { type: _type, bindPasswordFile: _file, caFile: _ca, ...settings } = config;
+      const { type: _type, bindPasswordFile: _file, caFile: _ca, allowInsecure: _insecure, ...settings } = config;
       return new LdapIdentityBackend({ ...settings, ...common, bindPassword: () => password.get(), ...(ca ? { ca } : {}) });
     }
     case 'scim': {
       const token = new SecretFile(config.tokenFile, 'the SCIM bearer token', readFile);
-      const { type: _type, tokenFile: _file, ...settings } = config;
+      const { type: _type, tokenFile: _file, allowInsecure: _insecure, ...settings } = config;
       return new ScimIdentityBackend({ ...settings, ...common, token: () => token.get(), ...(deps.fetch ? { fetch: deps.fetch } : {}) });
     }
     case 'keycloak': {
@@ -114,7 +117,7 @@ export function createIdentityBackend(name: string, config: IdentityBackendConfi
       } else {
         throw new IdentityConfigError('needs credentials: clientId and clientSecretFile, or username and passwordFile');
       }
-      const { type: _type, clientId: _id, clientSecretFile: _secret, username: _user, passwordFile: _password, ...settings } = config;
+      const { type: _type, clientId: _id, clientSecretFile: _secret, username: _user, passwordFile: _password, allowInsecure: _insecure, ...settings } = config;
       return new KeycloakIdentityBackend({ ...settings, ...common, credentials, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
     }
     default:

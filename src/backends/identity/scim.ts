@@ -23,8 +23,9 @@
 //   With `deactivateOnRemoval: true`, a user Roster created (externalId roster:…) who is left in
 //   no Roster group of any team is set `active: false`, and set active again when a grant
 //   brings them back (Roster then owns `active` of the users it created).
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { chunks, desiredGroups, groupName, groupTag, isTagOfTeam, planMembership, teamTag, type GroupSpec, type HeldGroup } from './groups.ts';
-import { IdentityBackendError, type EnsureResult, type Grant, type IdentityBackend, type Person, type TeamRef } from './types.ts';
+import { cancelledError, IdentityBackendError, throwIfCancelled, type CallOptions, type EnsureResult, type Grant, type IdentityBackend, type Person, type TeamRef } from './types.ts';
 
 const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -126,6 +127,8 @@ export class ScimIdentityBackend implements IdentityBackend {
   private readonly options: ScimBackendOptions;
   private readonly baseUrl: string;
   private discovered: ScimCapabilities | undefined;
+  /** The signal of the ensure/remove in progress, for every request it makes (calls run concurrently). */
+  private readonly call = new AsyncLocalStorage<AbortSignal | undefined>();
 
   constructor(options: ScimBackendOptions) {
     this.name = options.name;
@@ -158,7 +161,15 @@ export class ScimIdentityBackend implements IdentityBackend {
     return this.discovered;
   }
 
-  async ensure(grant: Grant): Promise<EnsureResult> {
+  ensure(grant: Grant, options: CallOptions = {}): Promise<EnsureResult> {
+    return this.call.run(options.signal, () => this.ensureNow(grant));
+  }
+
+  remove(team: TeamRef, key: string, person: Person, options: CallOptions = {}): Promise<string[]> {
+    return this.call.run(options.signal, () => this.removeNow(team, key, person));
+  }
+
+  private async ensureNow(grant: Grant): Promise<EnsureResult> {
     const caps = await this.capabilities();
     const email = grant.person.email;
     const changes: string[] = [];
@@ -193,7 +204,7 @@ export class ScimIdentityBackend implements IdentityBackend {
     return { subject: userId, changes };
   }
 
-  async remove(team: TeamRef, key: string, person: Person): Promise<string[]> {
+  private async removeNow(team: TeamRef, key: string, person: Person): Promise<string[]> {
     if (this.options.holdsOtherGrant?.(team, key, person)) return [];
     const caps = await this.capabilities();
     const user = await this.findUser(person.email);
@@ -372,6 +383,8 @@ export class ScimIdentityBackend implements IdentityBackend {
   }
 
   private async request(method: string, path: string, what: string, options: { body?: unknown; ifMatch?: string | undefined } = {}): Promise<ScimResponse> {
+    const cancel = this.call.getStore();
+    throwIfCancelled(cancel, what); // nothing new goes out once the reconcile is cancelled
     const doFetch = this.options.fetch ?? fetch;
     const headers: Record<string, string> = { accept: 'application/scim+json, application/json' };
     if (options.body !== undefined) headers['content-type'] = 'application/scim+json';
@@ -391,10 +404,11 @@ export class ScimIdentityBackend implements IdentityBackend {
         method,
         headers,
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: cancel ? AbortSignal.any([AbortSignal.timeout(timeoutMs), cancel]) : AbortSignal.timeout(timeoutMs),
       });
       text = await response.text();
     } catch (e) {
+      if (cancel?.aborted) throw cancelledError(what, e);
       const name = (e as Error)?.name;
       if (name === 'TimeoutError' || name === 'AbortError') {
         throw new IdentityBackendError('Timeout', `could not ${what}: the SCIM provider ${this.baseUrl} did not answer within ${timeoutMs} ms`, { cause: e });

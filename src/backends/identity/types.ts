@@ -1,6 +1,7 @@
 // The one interface every identity backend implements. Adapters translate a person's
 // desired access into the backend's terms (RoleBindings, groups, entries); they don't
 // decide policy — the controllers compute the grant from the manifests.
+import { untilAborted } from '../../runtime/abort.ts';
 import type { Role } from '../../domain/roles.ts';
 
 export interface Person {
@@ -52,6 +53,34 @@ export class IdentityBackendError extends Error {
   }
 }
 
+/**
+ * Per call: `signal` aborts when the reconcile is cancelled (the operator stops and its
+ * shutdown deadline has passed). Adapters then start nothing new, give up what is in flight
+ * and reject with a retryable `Cancelled` error; the next reconcile, here or on the next
+ * leader, does the whole call again (ensure and remove are idempotent).
+ */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+/** The error a cancelled call rejects with. */
+export function cancelledError(what: string, cause?: unknown): IdentityBackendError {
+  return new IdentityBackendError('Cancelled', `${what} was cancelled: the operator is stopping; the next reconcile does it again`, { retryable: true, cause });
+}
+
+/** Throws the Cancelled error when `signal` has aborted: call before each step that talks to the backend. */
+export function throwIfCancelled(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw cancelledError(what, signal.reason);
+}
+
+/**
+ * `work`, or the Cancelled error as soon as `signal` aborts, for calls that cannot take a
+ * signal themselves (the work goes on in the background; the adapter closes its connection).
+ */
+export async function unlessCancelled<T>(work: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  return signal ? await untilAborted(work, signal, () => cancelledError(what, signal.reason)) : await work;
+}
+
 export interface IdentityBackend {
   readonly name: string;
   readonly type: 'kubernetes' | 'keycloak' | 'ldap' | 'scim';
@@ -61,7 +90,7 @@ export interface IdentityBackend {
    * Must read before removing and throw when the read fails or is partial: a failed read
    * never turns into removals.
    */
-  ensure(grant: Grant): Promise<EnsureResult>;
+  ensure(grant: Grant, options?: CallOptions): Promise<EnsureResult>;
   /** Removes every access Roster manages for this grant key; the person's account stays. */
-  remove(team: TeamRef, key: string, person: Person): Promise<string[]>;
+  remove(team: TeamRef, key: string, person: Person, options?: CallOptions): Promise<string[]>;
 }

@@ -2,7 +2,7 @@
 // operator log. Tokens never reach logs (SPEC §5), so accept links are redacted unless
 // `includeLinks` is set explicitly — development clusters only, never production.
 import { silentLogger, type Logger } from '../../runtime/logger.ts';
-import { assertSendable, MailError, redactAcceptLinks, type MailBackend, type MailMetricsSink, type OutgoingMail } from './types.ts';
+import { assertSendable, MailError, redactAcceptLinks, throwIfSendCancelled, type MailBackend, type MailMetricsSink, type OutgoingMail } from './types.ts';
 
 export interface LogMailOptions {
   readonly logger?: Logger;
@@ -36,7 +36,8 @@ export class LogMailBackend implements MailBackend {
     }
   }
 
-  async send(message: OutgoingMail): Promise<{ messageId: string }> {
+  async send(message: OutgoingMail, options: { signal?: AbortSignal } = {}): Promise<{ messageId: string }> {
+    throwIfSendCancelled(options.signal);
     try {
       assertSendable(message);
     } catch (error) {

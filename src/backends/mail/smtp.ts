@@ -5,7 +5,7 @@ import nodemailer from 'nodemailer';
 import type { NodemailerError, SendMailOptions, SMTPPoolOptions, SMTPTransportOptions } from 'nodemailer';
 import type { ConnectionOptions } from 'node:tls';
 import { silentLogger, type Logger } from '../../runtime/logger.ts';
-import { assertSendable, MailError, type MailBackend, type MailErrorReason, type MailMetricsSink, type OutgoingMail } from './types.ts';
+import { assertSendable, MailError, throwIfSendCancelled, type MailBackend, type MailErrorReason, type MailMetricsSink, type OutgoingMail } from './types.ts';
 
 export interface SmtpTlsOptions {
   /** CA certificates (PEM) to trust instead of the system's, e.g. a company CA. */
@@ -113,7 +113,8 @@ export class SmtpMailBackend implements MailBackend {
     }
   }
 
-  async send(message: OutgoingMail): Promise<{ messageId: string }> {
+  async send(message: OutgoingMail, options: { signal?: AbortSignal } = {}): Promise<{ messageId: string }> {
+    throwIfSendCancelled(options.signal); // not a failed send: nothing was tried
     try {
       assertSendable(message);
       const from = message.from ?? this.defaultFrom;

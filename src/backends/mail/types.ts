@@ -23,15 +23,20 @@ export interface OutgoingMail {
 export interface MailBackend {
   /** Backend name for metrics and logs: `smtp`, `log`. */
   readonly name: string;
-  /** Sends one mail; resolves with the Message-ID it went out with, rejects with a MailError. */
-  send(message: OutgoingMail): Promise<{ messageId: string }>;
+  /**
+   * Sends one mail; resolves with the Message-ID it went out with, rejects with a MailError.
+   * With `signal` aborted (the reconcile was cancelled) it sends nothing and rejects
+   * (sendCancelled). A send already under way is not cut: the server may have taken the mail,
+   * and an outcome nobody knows is worse than a shutdown a moment later.
+   */
+  send(message: OutgoingMail, options?: { signal?: AbortSignal }): Promise<{ messageId: string }>;
   /** Checks the backend can send (connects and authenticates); rejects with a MailError. */
   verify(): Promise<void>;
   /** Releases connections; the backend must not be used afterwards. */
   close(): Promise<void>;
 }
 
-/** Where backends report sends; wire it to Metrics.mailsSent / Metrics.mailsFailed. */
+/** Where backends report sends; wire it to RosterMetrics.mailsSent / mailsFailed (src/metrics.ts). */
 export interface MailMetricsSink {
   sent(backend: string): void;
   failed(backend: string): void;
@@ -72,6 +77,11 @@ export class MailError extends Error {
     if (options.responseCode !== undefined) this.responseCode = options.responseCode;
     if (options.code !== undefined) this.code = options.code;
   }
+}
+
+/** Rejects a send whose reconcile was cancelled before it started: nothing left, worth retrying. */
+export function throwIfSendCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new MailError('not sent: the operator is stopping; the next reconcile sends it', { reason: 'SendFailed', retryable: true });
 }
 
 export function isMailError(error: unknown): error is MailError {

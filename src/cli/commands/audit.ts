@@ -20,7 +20,8 @@ export const audit: Command = {
       "Show a team's history: the Events the operator recorded on the Team and on its Memberships,",
       'Invitations and Projects — invitations sent and resent, revoked and expired; people activated,',
       'their access changed or removed; drift corrected; ownership transferred — oldest first, newest',
-      'last. Repeats of the same Event show as (xN).',
+      'last, with who did it (ACTOR: the Kubernetes user the admission webhook recorded, or the person',
+      'who accepted). Repeats of the same Event show as (xN).',
       '',
       'Events live as long as the API server keeps them (kube-apiserver --event-ttl, 1h by default);',
       "for the long-term record read the operator's audit log (JSON lines with \"stream\":\"audit\").",
@@ -60,8 +61,8 @@ export const audit: Command = {
     }
     emit(io, global.output, { team: teamName, namespace: conn.namespace, events: entries }, (wide) =>
       renderTable(
-        ['TIME', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE', ...(wide ? ['REPORTER'] : [])],
-        entries.map((e) => [shortTime(e.time), e.type, e.reason, e.object, e.count > 1 ? `${e.note} (x${e.count})` : e.note, ...(wide ? [e.reporter ?? ''] : [])]),
+        ['TIME', 'TYPE', 'REASON', 'OBJECT', 'ACTOR', 'MESSAGE', ...(wide ? ['REPORTER'] : [])],
+        entries.map((e) => [shortTime(e.time), e.type, e.reason, e.object, e.actor ?? '-', e.count > 1 ? `${e.note} (x${e.count})` : e.note, ...(wide ? [e.reporter ?? ''] : [])]),
       ),
     );
     return ExitCode.ok;

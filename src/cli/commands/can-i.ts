@@ -1,10 +1,12 @@
 // `can-i EMAIL VERB [--project P] [--environment E] [--team T]`: an access review from the
-// role matrix and the person's membership. Prints yes or no and why; exits 0 for yes, 1 for no.
+// role matrix, the person's membership and, for project environments, the tenancy rule
+// (SPEC §7: only namespaces assigned to the team). Prints yes or no and why; exits 0 for
+// yes, 1 for no.
 import type { Invitation, Membership, Project, Team } from '../../api/generated.ts';
 import { resources } from '../../api/resources.ts';
 import { PERMISSIONS } from '../../domain/roles.ts';
-import { reviewPersonAccess } from '../access-review.ts';
-import { listAll } from '../cluster.ts';
+import { namespacesToRead, reviewPersonAccess, type AccessQuestion, type NamespaceReading } from '../access-review.ts';
+import { listAll, readNamespace } from '../cluster.ts';
 import { emit, type Command } from '../command.ts';
 import { ExitCode, refuse, UsageError } from '../errors.ts';
 import { PROGRAM } from '../help.ts';
@@ -12,6 +14,10 @@ import { describeVerbs, permissionForVerb } from '../verbs.ts';
 import { parseEmail, parseObjectName } from '../values.ts';
 
 const NAME = 'can-i';
+const DEFAULT_NAMESPACE_LABEL = 'roster.dev/team';
+const DEFAULT_OPERATOR_NAMESPACE = 'roster-system';
+// A label key as Kubernetes takes it: an optional DNS prefix and `/`, then a name.
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
 export const canI: Command = {
   spec: {
@@ -22,11 +28,24 @@ export const canI: Command = {
       "team's owner, or a Membership's role and project scope. A Membership grants nothing until it",
       'is Active. Prints yes or no and the reason; exits 0 for yes and 1 for no.',
       '',
+      'Where the answer involves project environments (view, deploy), it also applies the tenancy',
+      'rule: Roster grants nothing in a namespace not assigned to the team (label KEY=<the team\'s',
+      'namespace>, KEY from --namespace-label), nor ever in kube-system, kube-public, kube-node-lease,',
+      "the operator's namespace or a namespace holding a Team. It reads those namespaces' labels and",
+      'Teams; where the API server does not let you, the answer is no and says it cannot tell.',
+      '',
+      'EMAIL finds the person whatever its case, but the answer is for the Kubernetes user the',
+      'kubernetes identity backend binds: the address exactly as the manifest writes it',
+      '(Membership spec.email, Team spec.owner.email), since Kubernetes user names are',
+      'case-sensitive. Asked in another case than written, the answer is no, as the API server',
+      'would say, with the answer for the written spelling and a warning.',
+      '',
       'VERB is a permission of the role matrix (or one of its other words):',
       ...describeVerbs(),
       '',
-      'This answers from the manifests. To see what the cluster itself enforces for the kubernetes',
-      'identity backend, ask the API server: kubectl auth can-i VERB RESOURCE --as EMAIL -n NS.',
+      'This answers from the manifests and namespace labels. To see what the cluster itself',
+      'enforces for the kubernetes identity backend, ask the API server:',
+      'kubectl auth can-i VERB RESOURCE --as EMAIL -n NS.',
     ].join('\n'),
     args: [
       { name: 'EMAIL', description: 'the person' },
@@ -36,6 +55,12 @@ export const canI: Command = {
       { name: 'project', value: 'PROJECT', description: 'ask about one project' },
       { name: 'environment', value: 'ENV', description: 'ask about one environment of --project' },
       { name: 'team', value: 'TEAM', description: 'the team, when the person is in several teams of the namespace' },
+      {
+        name: 'namespace-label',
+        value: 'KEY',
+        description: `the label that assigns a namespace to a team, as in the operator's tenancy.namespaceLabel (default ${DEFAULT_NAMESPACE_LABEL})`,
+      },
+      { name: 'operator-namespace', value: 'NAMESPACE', description: `the roster operator's namespace, as in its namespace setting (default ${DEFAULT_OPERATOR_NAMESPACE})` },
       { name: 'quiet', short: 'q', description: 'print nothing; answer with the exit code only' },
     ],
     examples: [
@@ -44,6 +69,9 @@ export const canI: Command = {
       '',
       '# May noah manage members? (aliases work: invite, members, manage-members)',
       `${PROGRAM} can-i noah@acme.com invite -n acme`,
+      '',
+      '# With an operator configured with another label and namespace',
+      `${PROGRAM} can-i noah@acme.com deploy --project shop -n acme --namespace-label platform.example/team --operator-namespace roster`,
       '',
       '# In a script',
       `if ${PROGRAM} can-i maya@acme.com billing -n acme -q; then echo "maya sees invoices"; fi`,
@@ -62,6 +90,12 @@ export const canI: Command = {
     if (environment !== undefined && project === undefined) throw new UsageError('--environment needs --project: environments belong to a project', NAME);
     const team = flags.string('team');
     if (team !== undefined) parseObjectName(team, '--team', NAME);
+    const namespaceLabel = flags.string('namespace-label') ?? DEFAULT_NAMESPACE_LABEL;
+    if (namespaceLabel.length > 316 || !LABEL_KEY.test(namespaceLabel)) {
+      throw new UsageError(`--namespace-label ${JSON.stringify(namespaceLabel)} is not a label key; use the operator's tenancy.namespaceLabel, such as ${DEFAULT_NAMESPACE_LABEL}`, NAME);
+    }
+    const operatorNamespace = parseObjectName(flags.string('operator-namespace') ?? DEFAULT_OPERATOR_NAMESPACE, '--operator-namespace', NAME);
+    const policy = { namespaceLabel, operatorNamespace };
 
     const conn = await connect();
     const [teams, memberships, invitations, projects] = await Promise.all([
@@ -70,17 +104,19 @@ export const canI: Command = {
       listAll<Invitation>(conn, resources.invitation),
       listAll<Project>(conn, resources.project),
     ]);
-    const outcome = reviewPersonAccess(
-      { namespace: conn.namespace, teams, memberships, invitations, projects },
-      {
-        email,
-        permission,
-        ...(project !== undefined ? { project } : {}),
-        ...(environment !== undefined ? { environment } : {}),
-        ...(team !== undefined ? { team } : {}),
-      },
-      now(),
-    );
+    const objects = { namespace: conn.namespace, teams, memberships, invitations, projects };
+    const question: AccessQuestion = {
+      email,
+      permission,
+      ...(project !== undefined ? { project } : {}),
+      ...(environment !== undefined ? { environment } : {}),
+      ...(team !== undefined ? { team } : {}),
+    };
+    const at = now();
+    // Only the environment namespaces this answer rests on are read (none for team-wide permissions).
+    const toRead = namespacesToRead(objects, question, at, policy);
+    const readings = await Promise.all(toRead.map(async (name): Promise<[string, NamespaceReading]> => [name, await readNamespace(conn, name)]));
+    const outcome = reviewPersonAccess(objects, question, at, { policy, namespaces: new Map(readings) });
     if (outcome.kind === 'teamNotFound') throw refuse(`team ${outcome.team} not found in namespace ${conn.namespace}`);
     if (outcome.kind === 'ambiguous') {
       throw new UsageError(`${email} is in several teams in namespace ${conn.namespace} (${outcome.teams.join(', ')}); say which with --team`, NAME);
@@ -88,6 +124,8 @@ export const canI: Command = {
     const { answer } = outcome;
     if (!flags.boolean('quiet')) {
       emit(io, global.output, answer, () => `${answer.allowed ? 'yes' : 'no'}\n${answer.reason}\n`);
+      // JSON and YAML carry them in the answer's `warnings`.
+      if (global.output === 'table' || global.output === 'wide') for (const w of answer.warnings ?? []) io.err(`warning: ${w}\n`);
     }
     return answer.allowed ? ExitCode.ok : ExitCode.no;
   },

@@ -1,18 +1,18 @@
 // `invite EMAIL --team T --role R [--project P[:envs]]... [--name N] [--message M]`:
 // creates a standalone Invitation (the hosted products' "Invite member" button). The
-// operator mails it; accepting it creates the Membership. Checks first what admission
-// would refuse, so the answer comes with what to do instead.
+// operator mails it; accepting it creates the Membership. Before sending, it runs the
+// webhook's own validator over what it read (src/cli/admission-view.ts), so a refusal is
+// the webhook's, with what to do instead, and nothing half-done.
 import type { Invitation } from '../../api/generated.ts';
 import { apiVersion, resources } from '../../api/resources.ts';
+import { validateInvitation } from '../../admission/validators.ts';
 import { labels } from '../../controllers/context.ts';
-import { sameEmail } from '../../domain/email.ts';
-import { describeScope, scopeReferenceProblems, teamWideScopeProblem } from '../../domain/scope.ts';
-import { admitNewSeat } from '../../domain/seats.ts';
+import { describeScope, teamWideScopeProblem } from '../../domain/scope.ts';
+import { admissionViewOf, creationOf } from '../admission-view.ts';
 import { loadTeam } from '../cluster.ts';
 import { emit, type Command } from '../command.ts';
 import { ExitCode, isApiStatus, refuse, UsageError } from '../errors.ts';
 import { PROGRAM } from '../help.ts';
-import { isPendingStandalone } from '../team-view.ts';
 import { invitationNamePrefix, parseEmail, parseObjectName, parseProjectScopes, parseRoleFlag } from '../values.ts';
 
 const NAME = 'invite';
@@ -55,11 +55,12 @@ export const invite: Command = {
     ],
   },
 
-  async run({ args, flags, global, io, connect }) {
+  async run({ args, flags, global, io, connect, now }) {
     const email = parseEmail(args[0]!, NAME);
     const teamName = parseObjectName(flags.string('team')!, '--team', NAME);
     const role = parseRoleFlag(flags.string('role')!, NAME);
     const projects = parseProjectScopes(flags.all('project'), NAME);
+    // Flag checks, before connecting (the same domain rule the validator applies).
     const wideProblem = teamWideScopeProblem(role, projects);
     if (wideProblem !== undefined) throw new UsageError(wideProblem.replace('remove spec.projects', 'drop --project'), NAME);
     const objectName = flags.string('name');
@@ -67,26 +68,7 @@ export const invite: Command = {
 
     const conn = await connect();
     const snapshot = await loadTeam(conn, teamName);
-    const { team } = snapshot;
     const ns = conn.namespace;
-
-    if (sameEmail(team.spec.owner.email, email)) {
-      throw refuse(`${email} already owns team ${teamName}; nothing to invite`);
-    }
-    const member = snapshot.memberships.find((m) => sameEmail(m.spec.email, email));
-    if (member) {
-      throw refuse(
-        `${email} is already a member of team ${teamName} (membership ${member.metadata.name}, ${member.spec.role}, ${member.status?.phase ?? 'not reconciled yet'}); to change the role: kubectl edit membership ${member.metadata.name} -n ${ns}`,
-      );
-    }
-    const pending = snapshot.invitations.find((i) => sameEmail(i.spec.email, email) && (isPendingStandalone(i) || i.status?.phase === 'Expired') && i.spec.revoked !== true);
-    if (pending) {
-      throw refuse(`${email} already has an invitation to team ${teamName} (${pending.metadata.name}, ${pending.status?.phase ?? 'not sent yet'}); mail it again with: ${PROGRAM} resend ${pending.metadata.name} -n ${ns}`);
-    }
-    const scopeProblems = scopeReferenceProblems(projects, snapshot.projects);
-    if (scopeProblems.length > 0) throw refuse(scopeProblems.join('; '));
-    const seats = admitNewSeat(team, snapshot.memberships, snapshot.invitations, email, { now: new Date() });
-    if (!seats.allowed) throw refuse(seats.message);
 
     const invitation: Invitation = {
       apiVersion,
@@ -105,6 +87,10 @@ export const invite: Command = {
         ...(flags.string('message') ? { message: flags.string('message') } : {}),
       },
     };
+    // What the webhook would say (owner, member, pending invitation, projects, seats).
+    const verdict = validateInvitation(creationOf(invitation), admissionViewOf(snapshot), { now: now() });
+    if (!verdict.allowed) throw refuse(verdict.message);
+    for (const warning of verdict.warnings) io.err(`Warning: ${warning}\n`);
     let created: Invitation;
     try {
       created = await conn.client.create(resources.invitation, invitation);

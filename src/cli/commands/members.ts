@@ -5,7 +5,7 @@ import { emit, type Command } from '../command.ts';
 import { ExitCode } from '../errors.ts';
 import { PROGRAM } from '../help.ts';
 import { age, renderTable } from '../output.ts';
-import { MEMBER_COLUMNS, memberRows } from '../team-view.ts';
+import { MEMBER_COLUMNS, memberRows, phaseLabel } from '../team-view.ts';
 import { parseObjectName } from '../values.ts';
 
 const NAME = 'members';
@@ -16,9 +16,14 @@ export const members: Command = {
     summary: "List a team's owner, members and pending invitations",
     description: [
       "List a team's people: the owner (from the Team), every Membership with its role, scope and",
-      'phase, and the standalone invitations still waiting to be accepted. A Membership grants',
-      'nothing until its phase is Active. With -o json or yaml each row also carries the display',
-      'name, the projects, expiry and, when not Active, why not.',
+      'phase, and the standalone invitations still waiting to be accepted. PHASE is the phase of the',
+      'object in OBJECT, in the words `kubectl get` uses for it (a Membership is Invited, its',
+      'Invitation Pending). A Membership grants nothing until its phase is Active. A mail that',
+      'failed, was deferred (quota, resend cooldown) or may not have gone out (the operator stopped',
+      'mid-send) shows next to the phase, e.g. "Invited (mail unconfirmed)", with the resend command',
+      'in DETAIL (-o wide). With -o json or',
+      'yaml each row also carries the display name, the projects, expiry, delivery and, when not',
+      'Active, why not.',
     ].join('\n'),
     args: [{ name: 'TEAM', description: 'the Team' }],
     flags: [],
@@ -39,10 +44,10 @@ export const members: Command = {
     emit(io, global.output, { team: teamName, namespace: conn.namespace, members: rows }, (wide) =>
       wide
         ? renderTable(
-            [...MEMBER_COLUMNS, 'NAME', 'EXPIRES', 'DETAIL'],
-            rows.map((r) => [r.email, r.role, r.scope, r.phase, r.object, age(r.since, at), r.name ?? '', r.expiresAt ?? '', r.detail ?? '']),
+            [...MEMBER_COLUMNS, 'DELIVERY', 'NAME', 'EXPIRES', 'DETAIL'],
+            rows.map((r) => [r.email, r.role, r.scope, phaseLabel(r), r.object, age(r.since, at), r.delivery ?? '', r.name ?? '', r.expiresAt ?? '', r.detail ?? '']),
           )
-        : renderTable(MEMBER_COLUMNS, rows.map((r) => [r.email, r.role, r.scope, r.phase, r.object, age(r.since, at)])),
+        : renderTable(MEMBER_COLUMNS, rows.map((r) => [r.email, r.role, r.scope, phaseLabel(r), r.object, age(r.since, at)])),
     );
     return ExitCode.ok;
   },

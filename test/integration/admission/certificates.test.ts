@@ -64,7 +64,7 @@ beforeAll(async () => {
   const config = parseConfig({ webhook: { ...base, tls: { ...(base.tls as object), servingValidity: '30s', caValidity: '90s', checkInterval: '1s' } } });
   const byTeam = (o: KubeObject) => [teamKeyOf(o as Membership)];
   const caches = {
-    teams: new Informer<Team>(client, resources.team),
+    teams: new Informer<Team>(client, resources.team, { indexers: { [index.byNamespace]: (t) => [t.metadata.namespace ?? ''] } }),
     memberships: new Informer<Membership>(client, resources.membership, { indexers: { [index.byTeam]: byTeam } }),
     invitations: new Informer<Invitation>(client, resources.invitation, { indexers: { [index.byTeam]: byTeam } }),
     projects: new Informer<Project>(client, resources.project, { indexers: { [index.byTeam]: byTeam } }),

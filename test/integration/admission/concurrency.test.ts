@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Membership, Team } from '../../../src/api/generated.ts';
 import { resources } from '../../../src/api/resources.ts';
-import { ledgerName, parseLedger, type ConfigMap } from '../../../src/admission/seat-ledger.ts';
+import { ledgerName, parseLedger, type ConfigMap } from '../../../src/seats/ledger.ts';
 import { freePort } from '../../../controlplane/harness.ts';
 import { KubeApiError, KubeClient } from '../../../src/runtime/kube-client.ts';
 import { eventually } from '../support/eventually.ts';

@@ -3,18 +3,18 @@
 // through caBundle), and every rule shows up as a denied `kubectl apply` that prints what
 // to do instead.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { ParsedMail } from 'mailparser';
 import type { Invitation, Membership, Team } from '../../../src/api/generated.ts';
 import { resources } from '../../../src/api/resources.ts';
-import { CHANGED_BY, CREATED_BY } from '../../../src/admission/actor.ts';
-import { webhookConfigurationResources, type WebhookConfigurationObject } from '../../../src/admission/registration.ts';
-import { ledgerName } from '../../../src/admission/seat-ledger.ts';
+import { CHANGED_BY, CREATED_BY } from '../../../src/audit/actor.ts';
+import { DELETION_WEBHOOK, VALIDATING_WEBHOOK, webhookConfigurationResources, type WebhookConfigurationObject } from '../../../src/admission/registration.ts';
+import { ledgerName } from '../../../src/seats/ledger.ts';
 import { freePort } from '../../../controlplane/harness.ts';
 import { KubeClient, type KubeObject } from '../../../src/runtime/kube-client.ts';
 import { kubectl } from '../kubectl.ts';
 import { eventually } from '../support/eventually.ts';
 import { startOperator, type OperatorProcess } from '../support/operator.ts';
 import { removeNamespaces } from '../support/cleanup.ts';
+import { acceptLatest } from '../support/invitations.ts';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 import { removeWebhook, testNamespace, webhookConfig } from './support.ts';
 
@@ -57,27 +57,17 @@ metadata: { name: ${name}, namespace: ${ns}${extraMetadata} }
 spec: ${spec}
 `;
 
-function mailsTo(email: string): ParsedMail[] {
-  return smtp.messages.filter((m) => (Array.isArray(m.to) ? m.to : [m.to]).some((t) => t?.value.some((v) => v.address === email)));
-}
-
-async function acceptInvitation(email: string): Promise<void> {
-  const link = await eventually(() => {
-    const mail = mailsTo(email).at(-1);
-    const match = /(http:\/\/127\.0\.0\.1:\d+\/invite\/[A-Za-z0-9_-]+)/.exec(mail?.text ?? '');
-    if (!match) throw new Error(`no mail with a link for ${email} yet`);
-    return match[1]!;
-  }, 30_000);
-  const res = await fetch(link, { method: 'POST' });
-  expect(res.status).toBe(200);
-}
+const acceptInvitation = (email: string) => acceptLatest(smtp, email);
 
 const team = () => admin.get<Team>(resources.team, ns, 'acme');
 
 beforeAll(async () => {
   admin = KubeClient.fromFile(kubeconfig);
   await testNamespace(admin, ns, suite);
-  for (const name of [other, 'adm-rules-prod', 'adm-rules-staging']) await admin.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  for (const name of [other, 'adm-rules-prod', 'adm-rules-staging']) {
+    const assigned = name === other ? {} : { labels: { 'roster.dev/team': ns } }; // environments are assigned to the team (SPEC §7)
+    await admin.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...assigned } });
+  }
   smtp = await startSmtpServer();
   const webhookPort = await freePort();
   operator = await startOperator({
@@ -118,14 +108,19 @@ describe('registration', () => {
     const v = await admin.get<WebhookConfigurationObject>(webhookConfigurationResources.validating, undefined, `roster-test-${suite}`);
     const m = await admin.get<WebhookConfigurationObject>(webhookConfigurationResources.mutating, undefined, `roster-test-${suite}`);
     for (const hook of [...v.webhooks, ...m.webhooks]) {
-      expect(hook.failurePolicy).toBe('Fail');
+      // The deletions webhook only records who deleted; it fails open so that it can never
+      // keep a namespace from being deleted. Every rule-enforcing webhook fails closed.
+      const deletions = hook.name === DELETION_WEBHOOK;
+      expect(hook.failurePolicy).toBe(deletions ? 'Ignore' : 'Fail');
       expect(hook.timeoutSeconds).toBeLessThanOrEqual(5);
       expect(hook.admissionReviewVersions).toEqual(['v1']);
       for (const rule of hook.rules as Array<{ apiGroups: string[]; operations: string[] }>) {
         expect(rule.apiGroups).toEqual(['roster.dev']);
-        expect(rule.operations).not.toContain('DELETE');
+        if (deletions) expect(rule.operations).toEqual(['DELETE']);
+        else expect(rule.operations).not.toContain('DELETE');
       }
     }
+    expect(v.webhooks.map((w) => w.name)).toEqual([VALIDATING_WEBHOOK, DELETION_WEBHOOK]);
     expect(v.webhooks[0]?.sideEffects).toBe('NoneOnDryRun');
     expect(m.webhooks[0]?.sideEffects).toBe('None');
     expect(String(v.webhooks[0]?.clientConfig.url)).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/validate$/);

@@ -3,6 +3,11 @@
 // registers the webhook by URL as envtest does, and a round-robin balancer that plays the
 // Service in front of two replicas.
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { expect } from 'vitest';
+import { freePort } from '../../../controlplane/harness.ts';
+import { webhookConfigurationResources, type WebhookConfigurationObject } from '../../../src/admission/registration.ts';
+import { eventually } from '../support/eventually.ts';
+import { startOperator, type OperatorOptions, type OperatorProcess } from '../support/operator.ts';
 import { resources } from '../../../src/api/resources.ts';
 import { deleteWebhookConfigurations } from '../../../src/admission/registration.ts';
 import type { KubeClient } from '../../../src/runtime/kube-client.ts';
@@ -21,6 +26,20 @@ export function webhookConfig(suite: string, url: string): Record<string, unknow
     tls: { secretName: `roster-webhook-${suite}` },
     timeoutSeconds: 5,
   };
+}
+
+/**
+ * An operator process that registers its webhook for the suite's namespaces, returned once
+ * the API server trusts it (the configuration carries the operator's CA).
+ */
+export async function startWebhookOperator(admin: KubeClient, suite: string, options: Omit<OperatorOptions, 'webhookPort'>): Promise<OperatorProcess> {
+  const webhookPort = await freePort();
+  const operator = await startOperator({ ...options, webhookPort, config: { webhook: webhookConfig(suite, `https://127.0.0.1:${webhookPort}`), ...options.config } });
+  await eventually(async () => {
+    const v = await admin.get<WebhookConfigurationObject>(webhookConfigurationResources.validating, undefined, `roster-test-${suite}`);
+    expect(v.webhooks[0]?.clientConfig.caBundle).toBeTruthy();
+  }, 30_000);
+  return operator;
 }
 
 export async function removeWebhook(admin: KubeClient, suite: string): Promise<void> {

@@ -19,7 +19,7 @@ import type { ParsedMail } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { freePort, projectRoot } from '../../../controlplane/harness.ts';
-import { CREATED_BY } from '../../../src/admission/actor.ts';
+import { CREATED_BY } from '../../../src/audit/actor.ts';
 import { webhookConfigurationResources } from '../../../src/admission/registration.ts';
 import type { Membership, Team } from '../../../src/api/generated.ts';
 import { resources } from '../../../src/api/resources.ts';
@@ -56,6 +56,8 @@ const refs: Record<string, ResourceRef> = {
   RoleBinding: resources.roleBinding,
   ValidatingWebhookConfiguration: webhookConfigurationResources.validating,
   MutatingWebhookConfiguration: webhookConfigurationResources.mutating,
+  ValidatingAdmissionPolicy: { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingadmissionpolicies', namespaced: false },
+  ValidatingAdmissionPolicyBinding: { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingadmissionpolicybindings', namespaced: false },
 };
 
 let admin: KubeClient;
@@ -67,6 +69,7 @@ let logPath = '';
 let acceptPort = 0;
 let probesPort = 0;
 let webhookPort = 0;
+let metricsPort = 0;
 /** The config as the chart rendered it, and as the operator ran with it. */
 let rendered: Record<string, unknown> = {};
 let adjusted: Record<string, unknown> = {};
@@ -144,7 +147,7 @@ async function stopOperator(): Promise<void> {
 beforeAll(async () => {
   admin = KubeClient.fromFile(kubeconfig, { fieldManager: 'roster-test' });
   smtp = await startSmtpServer();
-  [acceptPort, probesPort, webhookPort] = [await freePort(), await freePort(), await freePort()];
+  [acceptPort, probesPort, webhookPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
 
   // Earlier test files' operators apply the roster:team-* ClusterRoles at start, outside
   // Helm; Helm refuses to adopt objects it did not make. Give the chart the cluster a first
@@ -164,7 +167,8 @@ beforeAll(async () => {
       logLevel: 'debug',
       leaderElection: { leaseName },
     },
-    mail: { backend: 'smtp', from: 'Roster <roster@chart.example>', smtp: { host: '127.0.0.1', port: smtp.port } },
+    // The test's SMTP server on loopback speaks no TLS: allowed only explicitly.
+    mail: { backend: 'smtp', from: 'Roster <roster@chart.example>', smtp: { host: '127.0.0.1', port: smtp.port, requireTLS: false, allowInsecure: true } },
     // Fail closed, but only for this run's namespaces: the cluster is shared.
     webhook: { namespaceSelector: { matchLabels: { [WEBHOOK_LABEL]: run } } },
   };
@@ -207,6 +211,7 @@ describe('helm install into a cluster', () => {
     expect((JSON.parse(status.stdout) as { info: { status: string } }).info.status).toBe('deployed');
 
     expect(manifests.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+      'ClusterRole/roster-metrics-reader',
       'ClusterRole/roster-operator',
       'ClusterRole/roster:team-admin',
       'ClusterRole/roster:team-billing',
@@ -220,6 +225,8 @@ describe('helm install into a cluster', () => {
       'RoleBinding/roster-operator',
       'Service/roster',
       'ServiceAccount/roster',
+      ...['clusterroles', 'configmaps', 'rolebindings', 'secrets'].map((k) => `ValidatingAdmissionPolicy/roster-operator-fence-${k}`),
+      ...['clusterroles', 'configmaps', 'rolebindings', 'secrets'].map((k) => `ValidatingAdmissionPolicyBinding/roster-operator-fence-${k}`),
       'ValidatingWebhookConfiguration/roster',
     ]);
     for (const o of manifests) {
@@ -244,9 +251,14 @@ describe('helm install into a cluster', () => {
 
     // The webhooks as installed: fail closed, limited to this run's namespaces.
     for (const ref of Object.values(webhookConfigurationResources)) {
-      const config = await admin.get<KubeObject & { webhooks: Array<{ failurePolicy: string; namespaceSelector: unknown; clientConfig: { service?: { name: string; namespace: string } } }> }>(ref, undefined, release);
-      expect(config.webhooks).toHaveLength(1);
-      expect(config.webhooks[0]).toMatchObject({ failurePolicy: 'Fail', namespaceSelector: { matchLabels: { [WEBHOOK_LABEL]: run } }, clientConfig: { service: { name: 'roster', namespace: releaseNs } } });
+      const config = await admin.get<KubeObject & { webhooks: Array<{ name: string; failurePolicy: string; namespaceSelector: unknown; clientConfig: { service?: { name: string; namespace: string } } }> }>(ref, undefined, release);
+      // validate.roster.dev (fails closed) and deletions.roster.dev (fails open: it only records who deleted); actor.roster.dev.
+      expect(config.webhooks.map((w) => [w.name, w.failurePolicy])).toEqual(
+        ref === webhookConfigurationResources.validating ? [['validate.roster.dev', 'Fail'], ['deletions.roster.dev', 'Ignore']] : [['actor.roster.dev', 'Fail']],
+      );
+      for (const webhook of config.webhooks) {
+        expect(webhook).toMatchObject({ namespaceSelector: { matchLabels: { [WEBHOOK_LABEL]: run } }, clientConfig: { service: { name: 'roster', namespace: releaseNs } } });
+      }
     }
   });
 });
@@ -279,7 +291,7 @@ describe('the operator with the chart\'s ServiceAccount, config and environment'
     adjusted = {
       ...rendered,
       kubeconfig: saKubeconfig,
-      server: { ...(rendered.server as object), host: '127.0.0.1', probesPort, acceptPort, webhookPort },
+      server: { ...(rendered.server as object), host: '127.0.0.1', probesPort, acceptPort, webhookPort, metrics: { ...(rendered.server as { metrics: object }).metrics, port: metricsPort } },
       webhook: { ...webhook, tls: { ...webhook.tls, ipAddresses: ['127.0.0.1'] } },
     };
     parseConfig(adjusted);
@@ -293,7 +305,9 @@ describe('the operator with the chart\'s ServiceAccount, config and environment'
     }
 
     await namespace(teamNs, { [WEBHOOK_LABEL]: run });
-    await namespace(stagingNs);
+    // The platform assigns the environment to the team (SPEC §7); the chart's fence refuses
+    // the operator's bindings anywhere else.
+    await namespace(stagingNs, { 'roster.dev/team': teamNs });
     await runOperator(mapPath, container, dir);
   });
 
@@ -306,6 +320,9 @@ describe('the operator with the chart\'s ServiceAccount, config and environment'
     expect(await canI(serviceAccountUser, 'bind', 'clusterroles', '', 'rbac.authorization.k8s.io', 'edit')).toBe(true);
     expect(await canI(serviceAccountUser, 'bind', 'clusterroles', '', 'rbac.authorization.k8s.io', 'cluster-admin')).toBe(false);
     expect(await canI(serviceAccountUser, 'delete', 'namespaces', '')).toBe(false);
+    // HTTPS /metrics (on in the chart) reviews scrapers' tokens and their access.
+    expect(await canI(serviceAccountUser, 'create', 'tokenreviews', '', 'authentication.k8s.io')).toBe(true);
+    expect(await canI(serviceAccountUser, 'create', 'subjectaccessreviews', '', 'authorization.k8s.io')).toBe(true);
   });
 
   it('leads on the chart\'s Lease, keeps its webhook certificates in the chart\'s Secret and injects the CA into the chart\'s webhooks', async () => {

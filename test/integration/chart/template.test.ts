@@ -29,6 +29,16 @@ const configOf = (objects: K8sObject[]): RosterConfig => {
   const data = (find(objects, 'ConfigMap', 'roster-config') as unknown as { data: Record<string, string> }).data;
   return parseConfig(parse(data['config.yaml']!));
 };
+/** The operator's fence (templates/operator-fence.yaml): a policy and a binding per kind it writes. */
+const fenceKinds = ['clusterroles', 'configmaps', 'rolebindings', 'secrets']
+  .map((k) => `ValidatingAdmissionPolicy/roster-operator-fence-${k}`)
+  .concat(['clusterroles', 'configmaps', 'rolebindings', 'secrets'].map((k) => `ValidatingAdmissionPolicyBinding/roster-operator-fence-${k}`));
+interface FencePolicy {
+  spec: { matchConditions: Array<{ expression: string }>; variables: Array<{ name: string; expression: string }> };
+}
+const fenceVariable = (objects: K8sObject[], kind: string, name: string) =>
+  (find(objects, 'ValidatingAdmissionPolicy', `roster-operator-fence-${kind}`) as unknown as FencePolicy).spec.variables.find((v) => v.name === name)!.expression;
+const fenceRefusal = (objects: K8sObject[], kind: string) => fenceVariable(objects, kind, 'refusal');
 const operatorContainer = (objects: K8sObject[]): Container => podOf(find(objects, 'Deployment')).containers.find((c) => c.name === 'operator')!;
 
 /** The options a production install turns on; each renders with the CRDs those need absent here. */
@@ -95,6 +105,7 @@ describe('helm template with the defaults', async () => {
   it('renders exactly the expected objects, none of the optional ones', () => {
     const kinds = objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
     expect(kinds).toEqual([
+      'ClusterRole/roster-metrics-reader',
       'ClusterRole/roster-operator',
       'ClusterRole/roster:team-admin',
       'ClusterRole/roster:team-billing',
@@ -108,10 +119,11 @@ describe('helm template with the defaults', async () => {
       'RoleBinding/roster-operator',
       'Service/roster',
       'ServiceAccount/roster',
+      ...fenceKinds,
       'ValidatingWebhookConfiguration/roster',
     ]);
     for (const o of objects) {
-      if (o.kind.startsWith('Cluster') || o.kind.endsWith('WebhookConfiguration')) expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBeUndefined();
+      if (o.kind.startsWith('Cluster') || o.kind.endsWith('WebhookConfiguration') || o.kind.startsWith('ValidatingAdmissionPolicy')) expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBeUndefined();
       else expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe(ns);
     }
   });
@@ -167,7 +179,36 @@ describe('helm template with the defaults', async () => {
     expect(container.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'probes' });
     const config = configOf(objects);
     const ports = Object.fromEntries((container.ports ?? []).map((p) => [p.name, p.containerPort]));
-    expect(ports).toEqual({ probes: config.server.probesPort, accept: config.server.acceptPort, webhook: config.server.webhookPort });
+    expect(ports).toEqual({ probes: config.server.probesPort, accept: config.server.acceptPort, webhook: config.server.webhookPort, metrics: config.server.metrics.port });
+  });
+
+  it('serves /metrics over HTTPS behind TokenReview + SubjectAccessReview, with a reader ClusterRole to bind', async () => {
+    const config = configOf(objects);
+    expect(config.server.metrics).toEqual({ secure: true, port: 8443 }); // no certDir: self-signed
+    const service = find(objects, 'Service') as unknown as { spec: { ports: Array<{ name: string; targetPort: string }> } };
+    expect(service.spec.ports.find((p) => p.name === 'metrics')?.targetPort).toBe('metrics');
+    expect(rulesOf(find(objects, 'ClusterRole', 'roster-operator'))).toEqual(
+      expect.arrayContaining([
+        { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+        { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+      ]),
+    );
+    expect((find(objects, 'ClusterRole', 'roster-metrics-reader') as unknown as { rules: unknown[] }).rules).toEqual([{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
+
+    // Plain: /metrics back on the probes port, no review rights, no metrics container port.
+    const plain = await renderChart({ metrics: { secure: false } });
+    expect(configOf(plain).server.metrics.secure).toBe(false);
+    expect((find(plain, 'Service') as unknown as { spec: { ports: Array<{ name: string; targetPort: string }> } }).spec.ports.find((p) => p.name === 'metrics')?.targetPort).toBe('probes');
+    expect(JSON.stringify(rulesOf(find(plain, 'ClusterRole', 'roster-operator')))).not.toMatch(/tokenreviews|subjectaccessreviews/);
+    expect((operatorContainer(plain).ports ?? []).map((p) => p.name)).not.toContain('metrics');
+
+    // A mounted certificate: its directory in the config, the Secret's two keys behind it.
+    const mounted = await renderChart({ metrics: { certSecret: 'roster-metrics-tls', serviceMonitor: { enabled: true } } });
+    const certDir = configOf(mounted).server.metrics.certDir!;
+    const pod = podOf(find(mounted, 'Deployment'));
+    for (const key of ['tls.crt', 'tls.key']) expect(fileBehind(pod, operatorContainer(mounted), `${certDir}/${key}`)).toEqual({ kind: 'secret', name: 'roster-metrics-tls', key });
+    const endpoint = (find(mounted, 'ServiceMonitor') as unknown as { spec: { endpoints: Array<Record<string, unknown>> } }).spec.endpoints[0]!;
+    expect(endpoint).toMatchObject({ scheme: 'https', bearerTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token', tlsConfig: { serverName: 'roster.roster-system.svc', ca: { secret: { name: 'roster-metrics-tls', key: 'ca.crt' } } } });
   });
 
   it('has a Service whose ports all reach named container ports', () => {
@@ -200,7 +241,10 @@ describe('helm template with the defaults', async () => {
       { apiGroups: ['rbac.authorization.k8s.io'], resources: ['rolebindings'], verbs: ['list', 'watch', 'create', 'patch', 'delete'] },
       { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['admin', 'edit', 'view', 'roster:team-owner', 'roster:team-admin', 'roster:team-billing'] },
       { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['patch', 'escalate'], resourceNames: ['roster:team-owner', 'roster:team-admin', 'roster:team-billing'] },
+      { apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'watch'] },
       { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+      { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+      { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
       { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'], verbs: ['get', 'update'], resourceNames: ['roster'] },
     ]);
     for (const rule of rules) {
@@ -229,6 +273,53 @@ describe('helm template with the defaults', async () => {
     const bind = rulesOf(find(custom, 'ClusterRole', 'roster-operator')).find((r) => r.verbs.includes('bind'));
     expect(bind?.resourceNames).toEqual(['acme-admin', 'acme-dev', 'view', 'roster:team-owner', 'roster:team-admin', 'roster:team-billing']);
     expect(configOf(custom).roleBindings).toEqual({ admin: 'acme-admin', developer: 'acme-dev', observer: 'view' });
+  });
+
+  it('fences the operator\'s ServiceAccount with the same roles, label and namespace as its config', async () => {
+    const config = configOf(objects);
+    expect(config.tenancy.namespaceLabel).toBe('roster.dev/team');
+    for (const kind of ['rolebindings', 'configmaps', 'secrets', 'clusterroles']) {
+      const policy = find(objects, 'ValidatingAdmissionPolicy', `roster-operator-fence-${kind}`) as unknown as FencePolicy;
+      expect(policy.spec.matchConditions).toEqual([{ name: 'operator-service-account', expression: `request.userInfo.username == "system:serviceaccount:${ns}:roster"` }]);
+    }
+    const rolebindings = fenceRefusal(objects, 'rolebindings');
+    expect(rolebindings).toContain('["admin","edit","view","roster:team-owner","roster:team-admin","roster:team-billing"]');
+    expect(fenceVariable(objects, 'rolebindings', 'assignedTo')).toContain('namespaceObject.metadata.labels["roster.dev/team"]');
+    expect(rolebindings).toContain('kubectl label namespace \' + request.namespace + \' \' + "roster.dev/team"');
+    expect(fenceVariable(objects, 'rolebindings', 'reservedNamespace')).toBe(`request.namespace in ["kube-system","kube-public","kube-node-lease","${ns}"]`);
+    expect(fenceRefusal(objects, 'secrets')).toContain(`request.name != "${config.webhook.tls.secretName}"`);
+
+    // The fence follows the configuration, extraConfig included.
+    const custom = await renderChart({
+      operator: { roleBindings: { admin: 'acme-admin', developer: 'acme-dev', observer: 'view' }, extraConfig: { tenancy: { namespaceLabel: 'platform.example/owner' } } },
+    });
+    expect(configOf(custom).tenancy.namespaceLabel).toBe('platform.example/owner');
+    expect(fenceRefusal(custom, 'rolebindings')).toContain('["acme-admin","acme-dev","view","roster:team-owner","roster:team-admin","roster:team-billing"]');
+    expect(fenceVariable(custom, 'rolebindings', 'assignedTo')).toContain('namespaceObject.metadata.labels["platform.example/owner"]');
+    expect(fenceVariable(custom, 'rolebindings', 'assignedTo')).not.toContain('roster.dev/team"');
+    const viaValue = await renderChart({ tenancy: { namespaceLabel: 'tenants.example/team' } });
+    expect(configOf(viaValue).tenancy.namespaceLabel).toBe('tenants.example/team');
+    expect(fenceVariable(viaValue, 'rolebindings', 'assignedTo')).toContain('namespaceObject.metadata.labels["tenants.example/team"]');
+  });
+
+  it('leaves the fence out with fence.enabled=false (and keeps it with rbac.create=false)', async () => {
+    const off = await renderChart({ fence: { enabled: false } });
+    expect(off.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy'))).toEqual([]);
+    const ownRbac = await renderChart({ rbac: { create: false } });
+    expect(ownRbac.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy')).map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(fenceKinds);
+  });
+
+  it('passes the tenancy and mail safety settings through to the config', async () => {
+    expect(configOf(objects).mail).toMatchObject({ allowedSenderDomains: [], resendCooldownSeconds: 60, dailyQuotaPerTeam: 200 });
+    const custom = await renderChart({
+      mail: { backend: 'smtp', allowedSenderDomains: ['acme.example'], resendCooldownSeconds: 300, dailyQuotaPerTeam: 0, smtp: { host: 'smtp.acme.example', requireTLS: false, allowInsecure: true } },
+    });
+    const config = configOf(custom);
+    expect(config.mail).toMatchObject({ allowedSenderDomains: ['acme.example'], resendCooldownSeconds: 300, dailyQuotaPerTeam: 0 });
+    expect(config.mail.smtp).toMatchObject({ host: 'smtp.acme.example', requireTLS: false, allowInsecure: true });
+    // Secure by default: SMTP on the default port requires STARTTLS.
+    const defaults = configOf(await renderChart({ mail: { backend: 'smtp', smtp: { host: 'smtp.acme.example' } } }));
+    expect(defaults.mail.smtp).toMatchObject({ port: 587, secure: false, requireTLS: true, allowInsecure: false });
   });
 
   it('renders the roster:team-* ClusterRoles exactly as the operator applies them', () => {
@@ -313,7 +404,7 @@ describe('helm template with every option on', async () => {
     const monitor = find(objects, 'ServiceMonitor') as unknown as { metadata: { labels: Record<string, string> }; spec: { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string; path: string }> } };
     const service = find(objects, 'Service') as unknown as { metadata: { labels: Record<string, string> }; spec: { ports: Array<{ name: string }> } };
     expect(service.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
-    expect(monitor.spec.endpoints).toMatchObject([{ port: 'metrics', path: '/metrics' }]);
+    expect(monitor.spec.endpoints).toMatchObject([{ port: 'metrics', path: '/metrics', scheme: 'https', tlsConfig: { insecureSkipVerify: true } }]);
     expect(service.spec.ports.map((p) => p.name)).toContain('metrics');
     expect(monitor.metadata.labels.release).toBe('prometheus');
   });
@@ -321,7 +412,7 @@ describe('helm template with every option on', async () => {
   it('limits ingress with a NetworkPolicy on the named ports, and egress to DNS plus the given rules', () => {
     const policy = find(objects, 'NetworkPolicy') as unknown as { spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: Array<{ ports: Array<{ port: string }>; from?: unknown[] }>; egress: Array<{ ports: Array<{ port: number; protocol: string }> }> } };
     expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
-    expect(policy.spec.ingress.map((r) => r.ports[0]!.port)).toEqual(['webhook', 'accept', 'probes']);
+    expect(policy.spec.ingress.map((r) => r.ports.map((p) => p.port))).toEqual([['webhook'], ['accept'], ['probes', 'metrics']]);
     expect(policy.spec.ingress[1]!.from).toEqual(everythingOn.networkPolicy.acceptFrom);
     expect(policy.spec.ingress[0]!.from).toBeUndefined(); // the API server may come from anywhere
     const names = (container.ports ?? []).map((p) => p.name);

@@ -120,7 +120,8 @@ let kaiInvitation = '';
 beforeAll(async () => {
   admin = KubeClient.fromFile(kubeconfig);
   for (const name of [ns, prod, staging]) {
-    await admin.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    // The environment namespaces are assigned to the team (SPEC §7).
+    await admin.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...(name === ns ? {} : { labels: { 'roster.dev/team': ns } }) } });
   }
   const config = parseYaml(readFileSync(kubeconfig, 'utf8')) as { contexts: { context: Record<string, string> }[] };
   for (const c of config.contexts) c.context.namespace = ns;
@@ -238,14 +239,15 @@ describe('kubectl-roster', () => {
 
     await latestLink('jordan@acme.com');
     expect(mailsTo('jordan@acme.com')[0]!.text).toContain('Welcome aboard');
-    await eventually(async () => expect(rowOf(await memberRows(), 'jordan@acme.com')).toMatchObject({ source: 'invitation', object: `invitation/${jordanInvitation}`, phase: 'Invited', role: 'observer' }), 20_000, 500);
+    await eventually(async () => expect(rowOf(await memberRows(), 'jordan@acme.com')).toMatchObject({ source: 'invitation', object: `invitation/${jordanInvitation}`, phase: 'Pending', role: 'observer' }), 20_000, 500);
 
     const again = await roster('invite', 'jordan@acme.com', '--team', 'acme', '--role', 'developer');
     expect(again.code).toBe(1);
-    expect(errorLine(again)).toContain(`jordan@acme.com already has an invitation to team acme (${jordanInvitation}`);
+    // The webhook's own words: the CLI runs its validator before sending.
+    expect(errorLine(again)).toContain(`a pending invitation ${jordanInvitation} for jordan@acme.com already exists in team acme; resend it`);
     const member = await roster('invite', 'Noah@acme.com', '--team', 'acme', '--role', 'observer');
     expect(member.code).toBe(1);
-    expect(errorLine(member)).toContain('is already a member of team acme (membership noah');
+    expect(errorLine(member)).toContain('Noah@acme.com already has Membership noah in team acme; edit its spec.role instead of inviting again');
     const noProject = await roster('invite', 'x@acme.com', '--team', 'acme', '--role', 'developer', '--project', 'blog');
     expect(noProject.code).toBe(1);
     expect(errorLine(noProject)).toBe('error: project blog does not exist; create a Project named blog first, or use one of: shop');
@@ -407,8 +409,8 @@ spec: { team: acme, email: pat@acme.com, role: developer }
     const table = await roster('audit', 'acme');
     expect(table.code).toBe(0);
     const lines = table.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^TIME +TYPE +REASON +OBJECT +MESSAGE$/);
-    expect(lines.slice(1).some((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ +Normal +OwnershipTransferred +team\/acme +ownership moved from liam@acme\.com to noah@acme\.com/.test(l))).toBe(true);
+    expect(lines[0]).toMatch(/^TIME +TYPE +REASON +OBJECT +ACTOR +MESSAGE$/);
+    expect(lines.slice(1).some((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ +Normal +OwnershipTransferred +team\/acme +\S+ +ownership moved from liam@acme\.com to noah@acme\.com/.test(l))).toBe(true);
 
     const future = await roster('audit', 'acme', '--since', '2099-01-01T00:00:00Z');
     expect(future).toMatchObject({ code: 0, stdout: '', stderr: `No events found for team acme in namespace ${ns} since 2099-01-01T00:00:00Z.\n` });
@@ -445,5 +447,124 @@ spec: { team: acme, email: pat@acme.com, role: developer }
 
     const objects = await admin.list<KubeObject>(resources.invitation, ns);
     expect(objects.items.length).toBeGreaterThan(0); // the refusals above changed nothing
+  });
+});
+
+describe('kubectl-roster can-i and namespace assignment (SPEC §7)', () => {
+  const legacy = 'cli-legacy-ops';
+  const asked = ['can-i', 'noah@acme.com', 'deploy', '--project', 'legacy', '--environment', 'ops'];
+  const labelCommand = `kubectl label namespace ${legacy} roster.dev/team=${ns}`;
+
+  afterAll(async () => {
+    if (admin) await removeNamespaces(admin, [legacy]);
+  });
+
+  it('says no for an environment whose namespace is missing or not labelled for the team, with the label command; yes once labelled', async () => {
+    // The Project comes first (admission, where it runs, admits a namespace that does not exist yet with a warning).
+    await admin.apply(resources.project, {
+      apiVersion: 'roster.dev/v1alpha1',
+      kind: 'Project',
+      metadata: { name: 'legacy', namespace: ns },
+      spec: { team: 'acme', environments: [{ name: 'ops', namespace: legacy }] },
+    });
+    // noah holds deploy team-wide (admin, or owner after the transfer above): only the namespace can say no.
+    const missing = await roster(...asked);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toMatch(/^no\nnoah@acme\.com (owns team acme|is admin in team acme \(membership\/noah\)): role (owner|admin) would grant deploy in legacy\/ops, but Roster grants nothing there: /);
+    expect(missing.stdout).toContain(`namespace ${legacy} does not exist yet`);
+
+    await admin.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: legacy } });
+    const unlabelled = await roster(...asked);
+    expect(unlabelled.code).toBe(1);
+    expect(unlabelled.stdout).toContain(`namespace ${legacy} is not assigned to the team in namespace ${ns}; a cluster admin assigns it with \`${labelCommand}\``);
+    const asJson = await roster(...asked, '-o', 'json');
+    expect(asJson.code).toBe(1);
+    expect(JSON.parse(asJson.stdout)).toMatchObject({ allowed: false, unreachable: [{ project: 'legacy', environment: 'ops', namespace: legacy, assignment: 'refused' }] });
+    // The whole team: yes (shop is assigned), naming the environment that is not.
+    const anywhere = await roster('can-i', 'noah@acme.com', 'deploy');
+    expect(anywhere.code).toBe(0);
+    expect(anywhere.stdout).toContain(`except where Roster grants nothing: legacy/ops: namespace ${legacy} is not assigned`);
+
+    // Another team's label is no better than none.
+    await admin.patch(resources.namespace, undefined, legacy, 'merge', { metadata: { labels: { 'roster.dev/team': 'globex' } } });
+    const foreign = await roster(...asked);
+    expect(foreign.code).toBe(1);
+    expect(foreign.stdout).toContain(`namespace ${legacy} is assigned to the team in namespace globex (roster.dev/team=globex)`);
+
+    // The command the answer names, run as printed (with --overwrite over the foreign label), assigns it.
+    const printed = /`(kubectl label namespace [^`]+)`/.exec(unlabelled.stdout)![1]!;
+    expect(printed).toBe(labelCommand);
+    const labelled = await kubectl(kubeconfig, [...printed.split(' ').slice(1), '--overwrite']);
+    expect(labelled.code, labelled.stderr).toBe(0);
+    const yes = await roster(...asked);
+    expect(yes.stderr).toBe('');
+    expect(yes.code).toBe(0);
+    expect(yes.stdout).toMatch(/^yes\n.*grants deploy/);
+    // Under another label key (an operator configured so), the same namespace is not assigned.
+    const otherKey = await roster(...asked, '--namespace-label', 'platform.example/team');
+    expect(otherKey.code).toBe(1);
+    expect(otherKey.stdout).toContain(`kubectl label namespace ${legacy} platform.example/team=${ns}`);
+    const badKey = await roster(...asked, '--namespace-label', 'not a key');
+    expect(badKey.code).toBe(2);
+    expect(errorLine(badKey)).toContain('--namespace-label "not a key" is not a label key');
+    expect((await roster(...asked, '--operator-namespace', 'Roster_System')).code).toBe(2);
+  });
+
+  it('says no for kube-system and the operator namespace whatever the team applies', async () => {
+    await admin.apply(resources.project, {
+      apiVersion: 'roster.dev/v1alpha1',
+      kind: 'Project',
+      metadata: { name: 'sneaky', namespace: ns },
+      spec: { team: 'acme', environments: [{ name: 'system', namespace: 'kube-system' }, { name: 'operator', namespace: 'roster-system' }, { name: 'control', namespace: ns }] },
+    });
+    for (const [environment, reason] of [
+      ['system', 'namespace kube-system is a system namespace and never serves as an environment'],
+      ['operator', "namespace roster-system is the roster operator's own namespace and never serves as an environment"],
+      ['control', `namespace ${ns} holds the team's own roster objects and never serves as an environment`],
+    ] as const) {
+      const run = await roster('can-i', 'noah@acme.com', 'deploy', '--project', 'sneaky', '--environment', environment);
+      expect(run.code, environment).toBe(1);
+      expect(run.stdout, environment).toContain(reason);
+    }
+    const project = await roster('can-i', 'noah@acme.com', 'view', '--project', 'sneaky');
+    expect(project.code).toBe(1);
+    expect(project.stdout).toContain('Roster grants nothing in project sneaky');
+    await admin.delete(resources.project, ns, 'sneaky');
+  });
+
+  it('says it cannot tell, not yes, when the caller may not read the namespace', async () => {
+    // A reader of the team's roster objects without any right on namespaces.
+    await admin.apply(resources.serviceAccount, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'roster-reader', namespace: ns } });
+    await admin.apply(resources.role, {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'roster-reader', namespace: ns },
+      rules: [{ apiGroups: ['roster.dev'], resources: ['teams', 'memberships', 'invitations', 'projects'], verbs: ['get', 'list'] }],
+    } as KubeObject);
+    await admin.apply(resources.roleBinding, {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'roster-reader', namespace: ns },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'roster-reader' },
+      subjects: [{ kind: 'ServiceAccount', name: 'roster-reader', namespace: ns }],
+    } as KubeObject);
+    const token = await admin.request<{ status: { token: string } }>('create', 'POST', `/api/v1/namespaces/${ns}/serviceaccounts/roster-reader/token`, {
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600 } },
+    });
+    const config = parseYaml(readFileSync(contextKubeconfig, 'utf8')) as { users: { user: Record<string, unknown> }[] };
+    for (const u of config.users) u.user = { token: token.status.token };
+    const readerPath = join(dir, 'roster-reader');
+    writeFileSync(readerPath, stringifyYaml(config), { mode: 0o600 });
+
+    const unsure = await eventually(async () => {
+      const run = await roster(...asked, '--kubeconfig', readerPath);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(1);
+      return run;
+    }, 20_000, 500);
+    expect(unsure.stdout).toContain(`cannot tell whether namespace ${legacy} is assigned to the team in namespace ${ns}: the API server does not let you get namespace ${legacy}`);
+    expect(unsure.stdout).toContain(`kubectl get namespace ${legacy} --show-labels`);
+    // The same question with the admin's credentials is a yes: the no above is about the reader.
+    expect((await roster(...asked)).code).toBe(0);
   });
 });

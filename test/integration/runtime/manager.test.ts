@@ -97,4 +97,35 @@ describe('Manager', () => {
       client.close();
     }
   });
+
+  it('serves its servers before the caches sync and stops them only after in-flight reconciles drained', async () => {
+    const client = KubeClient.fromFile(kubeconfig, { fieldManager: 'roster' });
+    const manager = new Manager({ client });
+    const teams = manager.informer<Team>(resources.team, { namespace: ns });
+    const log: string[] = [];
+    let inFlight!: () => void;
+    const reconciling = new Promise<void>((r) => (inFlight = r));
+    manager.addController({
+      name: 'slow',
+      informer: teams,
+      reconcile: async (key) => {
+        if (key !== `${ns}/team-0`) return { kind: 'done' };
+        inFlight();
+        await new Promise((r) => setTimeout(r, 300));
+        log.push('reconcile done');
+        return { kind: 'done' };
+      },
+    });
+    manager.add({
+      name: 'webhook',
+      beforeCaches: true,
+      start: () => void log.push(`webhook started (caches synced: ${teams.hasSynced()})`),
+      stop: () => void log.push('webhook stopped'),
+    });
+    await manager.start();
+    await reconciling;
+    await manager.stop();
+    client.close();
+    expect(log).toEqual(['webhook started (caches synced: false)', 'reconcile done', 'webhook stopped']);
+  });
 });

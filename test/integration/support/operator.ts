@@ -12,6 +12,8 @@ export interface OperatorProcess {
   acceptPort: number;
   probesPort: number;
   webhookPort: number;
+  /** The HTTPS metrics port (served only with secureMetrics). */
+  metricsPort: number;
   publicUrl: string;
   logPath: string;
   logs(): string;
@@ -29,6 +31,8 @@ export interface OperatorOptions {
   logPath?: string;
   /** Serve the admission webhook on this port (default: a free one). */
   webhookPort?: number;
+  /** Serve /metrics over HTTPS with TokenReview + SubjectAccessReview (server.metrics.secure) on metricsPort. */
+  secureMetrics?: boolean;
 }
 
 const running = new Set<ChildProcess>();
@@ -39,17 +43,24 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorP
   const acceptPort = await freePort();
   const probesPort = await freePort();
   const webhookPort = options.webhookPort ?? (await freePort());
+  const metricsPort = await freePort();
   const publicUrl = `http://127.0.0.1:${acceptPort}`;
   const config = {
     kubeconfig: options.kubeconfigPath,
     namespace: 'default',
     publicUrl,
-    server: { host: '127.0.0.1', acceptPort, probesPort, webhookPort },
+    server: { host: '127.0.0.1', acceptPort, probesPort, webhookPort, metrics: { secure: options.secureMetrics === true, port: metricsPort } },
     leaderElection: { leaseName: `roster-test-${acceptPort}`, leaseDurationSeconds: 4, renewDeadlineSeconds: 3, retryPeriodSeconds: 0.5 },
     log: { level: 'debug' },
+    // Off by default here: a test file's cleanup deletes whole namespaces of active members,
+    // which the brake would rightly hold. test/integration/removal-brake.test.ts turns it on.
+    removalBrake: { enabled: false },
     mail: options.smtpPort
-      ? { backend: 'smtp', from: 'Roster <roster@test.example>', smtp: { host: '127.0.0.1', port: options.smtpPort, pool: false } }
-      : { backend: 'log' },
+      ? // The test SMTP server on loopback speaks plain SMTP (tests of TLS start their own).
+        // Tests resend seconds after the first mail; the resend cooldown has tests of its own
+        // (invitation-delivery.test.ts), so it is off here.
+        { backend: 'smtp', from: 'Roster <roster@test.example>', resendCooldownSeconds: 0, smtp: { host: '127.0.0.1', port: options.smtpPort, pool: false, allowInsecure: true } }
+      : { backend: 'log', resendCooldownSeconds: 0 },
     ...options.config,
   };
   const configPath = join(dir, 'config.yaml');
@@ -76,6 +87,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorP
     acceptPort,
     probesPort,
     webhookPort,
+    metricsPort,
     publicUrl,
     logPath,
     logs: () => readFileSync(logPath, 'utf8'),

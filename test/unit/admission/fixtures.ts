@@ -1,5 +1,6 @@
 // Plain objects for the admission unit tests.
 import type { Invitation, Membership, Project, Team } from '../../../src/api/generated.ts';
+import type { CacheReader } from '../../../src/admission/handler.ts';
 import type { AdmissionView, Change } from '../../../src/admission/validators.ts';
 
 export const NS = 'acme';
@@ -61,3 +62,21 @@ export function update<T>(oldObject: T, object: T, username = 'riley@acme.com'):
 }
 
 export const ctx = { now: NOW, operatorUsername: 'system:serviceaccount:roster-system:roster' };
+
+/** A cache over a fixed list, indexed by team the way the operator's informers are. */
+export class FakeCache<T extends { metadata: { name?: string; namespace?: string }; spec?: unknown }> implements CacheReader<T> {
+  private readonly items: T[];
+  constructor(items: T[]) {
+    this.items = items;
+  }
+  get(namespace: string | undefined, name: string) {
+    return this.items.find((i) => i.metadata.namespace === namespace && i.metadata.name === name);
+  }
+  byIndex(_index: string, value: string) {
+    return this.items.filter((i) => `${i.metadata.namespace}/${(i.spec as { team?: string }).team}` === value);
+  }
+  hasSynced() {
+    return true;
+  }
+  async waitForSync() {}
+}

@@ -6,12 +6,12 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Invitation, Membership, Project, Team } from '../../../src/api/generated.ts';
 import { generateCa, issueServingCertificate } from '../../../src/admission/certificates.ts';
-import { AdmissionHandler, type CacheReader, type SeatReserver } from '../../../src/admission/handler.ts';
+import { AdmissionHandler, type SeatReserver } from '../../../src/admission/handler.ts';
 import { AdmissionServer } from '../../../src/admission/server.ts';
-import type { SeatDecision } from '../../../src/admission/seat-decision.ts';
+import type { SeatDecision } from '../../../src/seats/decision.ts';
 import { validateInvitation, validateMembership, validateProject, validateTeam, type AdmissionView, type Change, type Verdict } from '../../../src/admission/validators.ts';
 import { silentLogger } from '../../../src/runtime/logger.ts';
-import { ctx, invitation, membership, NS, project, team } from './fixtures.ts';
+import { ctx, FakeCache, invitation, membership, NS, project, team } from './fixtures.ts';
 
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
 const email = fc.oneof(fc.emailAddress(), fc.constantFrom('liam@acme.com', 'riley@acme.com', 'Riley@ACME.com', ' x@y.z', 'nope', ''), fc.string());
@@ -75,23 +75,6 @@ describe('validators, fuzzed', () => {
     );
   });
 });
-
-class FakeCache<T extends { metadata: { name?: string; namespace?: string }; spec?: unknown }> implements CacheReader<T> {
-  private readonly items: T[];
-  constructor(items: T[]) {
-    this.items = items;
-  }
-  get(namespace: string | undefined, name: string) {
-    return this.items.find((i) => i.metadata.namespace === namespace && i.metadata.name === name);
-  }
-  byIndex(_index: string, value: string) {
-    return this.items.filter((i) => `${i.metadata.namespace}/${(i.spec as { team?: string }).team}` === value);
-  }
-  hasSynced() {
-    return true;
-  }
-  async waitForSync() {}
-}
 
 const reserver: SeatReserver = {
   async reserve(claim): Promise<SeatDecision> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateInvitation, validateMembership, validateProject, validateTeam, type Verdict } from '../../../src/admission/validators.ts';
-import type { SeatReservation } from '../../../src/admission/seat-decision.ts';
+import type { SeatReservation } from '../../../src/seats/decision.ts';
 import { create, ctx, invitation, membership, NOW, project, team, update, view } from './fixtures.ts';
 
 function deniedWith(verdict: Verdict, message: string | RegExp): void {
@@ -22,6 +22,20 @@ describe('Membership', () => {
   it('allows a plain create and asks for a seat', () => {
     const v = allowedVerdict(validateMembership(create(membership('riley')), view(), ctx));
     expect(v.seat).toMatchObject({ kind: 'Membership', name: 'riley', email: 'riley@acme.com' });
+  });
+
+  it('admits an address not all in lower case, warning that it is bound as written (issue 10 item 8)', () => {
+    const v = allowedVerdict(validateMembership(create(membership('riley', { email: 'Riley@Acme.com' })), view(), ctx));
+    expect(v.warnings).toEqual([
+      'Membership riley binds Kubernetes user Riley@Acme.com as written in spec.email (user names are case-sensitive): the authenticator must present exactly that. If it presents riley@acme.com, recreate it in lower case',
+    ]);
+    // Admission warnings are cut at 240 characters (src/admission/review.ts).
+    expect(v.warnings[0]!.length).toBeLessThanOrEqual(240);
+    expect(v.seat).toMatchObject({ kind: 'Membership', email: 'Riley@Acme.com' });
+    expect(allowedVerdict(validateMembership(create(membership('riley')), view(), ctx)).warnings).toEqual([]);
+    // Only on create: the address cannot change afterwards, so updates stay quiet.
+    const old = membership('riley', { email: 'Riley@Acme.com' });
+    expect(allowedVerdict(validateMembership(update(old, { ...old, spec: { ...old.spec, role: 'observer' } }), view({ memberships: [old] }), ctx)).warnings).toEqual([]);
   });
 
   it('refuses a missing team', () => {
@@ -158,6 +172,20 @@ describe('Invitation', () => {
     deniedWith(validateInvitation(create(teamOwned), full, ctx), "an Invitation owned by a Team is the operator's invitation for the team owner");
   });
 
+  it('warns about a standalone invitation to an address not all in lower case, not about the operator\'s copies', () => {
+    const v = allowedVerdict(validateInvitation(create(invitation('zoe', { email: 'Zoe@Acme.com' })), view(), ctx));
+    expect(v.seat).toMatchObject({ kind: 'Invitation', name: 'zoe' });
+    expect(v.warnings).toHaveLength(1);
+    expect(v.warnings[0]).toBe(
+      'Invitation zoe (once accepted) binds Kubernetes user Zoe@Acme.com as written in spec.email (user names are case-sensitive): the authenticator must present exactly that. If it presents zoe@acme.com, recreate it in lower case',
+    );
+    expect(allowedVerdict(validateInvitation(create(invitation('zoe')), view(), ctx)).warnings).toEqual([]);
+    // The operator's invitation for a Membership copies its address: the Membership was warned.
+    const m = membership('casey', { email: 'Casey@Acme.com' });
+    const follower = invitation('casey-abc', { email: 'Casey@Acme.com' }, { ownerReferences: [{ apiVersion: 'roster.dev/v1alpha1', kind: 'Membership', name: 'casey', uid: m.metadata.uid ?? '', controller: true }] });
+    expect(allowedVerdict(validateInvitation(create(follower, ctx.operatorUsername), view({ memberships: [m] }), ctx)).warnings).toEqual([]);
+  });
+
   it('checks scope and references', () => {
     deniedWith(validateInvitation(create(invitation('a', { role: 'billing', projects: [{ name: 'shop' }] })), view(), ctx), 'team-wide');
     deniedWith(validateInvitation(create(invitation('a', { projects: [{ name: 'shop', environments: ['qa'] }] })), view(), ctx), 'no environment "qa"');
@@ -199,7 +227,23 @@ describe('Team', () => {
   });
 
   it('allows creates', () => {
-    allowedVerdict(validateTeam(create(team()), view(), ctx));
+    expect(allowedVerdict(validateTeam(create(team()), view(), ctx)).warnings).toEqual([]);
+  });
+
+  it('warns when the owner address is not all lower case: the owner is bound as written (issue 10 item 8)', () => {
+    const mixed = team({ owner: { email: 'Liam@Acme.com' } });
+    expect(allowedVerdict(validateTeam(create(mixed), view(), ctx)).warnings).toEqual([
+      'Team acme binds Kubernetes user Liam@Acme.com as written in spec.owner.email (user names are case-sensitive): the authenticator must present exactly that. If it presents liam@acme.com, write spec.owner.email in lower case',
+    ]);
+    // Editing the case of the owner's address re-binds the owner: the new spelling is warned about, the fix is not.
+    const active = { ...team(), status: { owner: { email: 'liam@acme.com', phase: 'Active' as const } } };
+    const recased = allowedVerdict(validateTeam(update(active, { ...active, spec: { ...active.spec, owner: { email: 'LIAM@acme.com' } } }), view(), ctx));
+    expect(recased.warnings).toHaveLength(1);
+    expect(recased.warnings[0]).toMatch(/^Team acme binds Kubernetes user LIAM@acme\.com as written/);
+    const fixed = { ...mixed, status: { owner: { email: 'liam@acme.com', phase: 'Active' as const } } };
+    expect(allowedVerdict(validateTeam(update(fixed, { ...fixed, spec: { ...fixed.spec, owner: { email: 'liam@acme.com' } } }), view(), ctx)).warnings).toEqual([]);
+    // Unrelated edits of a mixed-case Team stay quiet.
+    expect(allowedVerdict(validateTeam(update(fixed, { ...fixed, spec: { ...fixed.spec, seats: 12 } }), view(), ctx)).warnings).toEqual([]);
   });
 });
 

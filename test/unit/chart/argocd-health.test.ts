@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import type { Condition } from '../../../src/api/generated.ts';
 import { loadCrds } from '../../../src/api/crds.ts';
-import { setCondition, type ConditionInput } from '../../../src/domain/conditions.ts';
+import { setCondition, setConditions, type ConditionInput, type RosterKind } from '../../../src/domain/conditions.ts';
 import { argoHealth, healthScriptPath, luaLiteral } from './argocd-health.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -34,6 +34,17 @@ function object(kind: string, options: { generation?: number; observed?: number;
 
 const ready = (status: 'True' | 'False' | 'Unknown', reason: string, message = `${reason} message`): ConditionInput => ({ type: 'Ready', status, reason, message });
 
+/** An object as the operator writes it now: Ready follows its reason, with Reconciling/Stalled beside it. */
+function written(kind: RosterKind, phase: string | undefined, ...inputs: ConditionInput[]): unknown {
+  return {
+    apiVersion: 'roster.dev/v1alpha1',
+    kind,
+    metadata: { name: 'x', namespace: 'acme', generation: 2, uid: 'u-1' },
+    spec: {},
+    status: { observedGeneration: 2, ...(phase ? { phase } : {}), conditions: setConditions(kind, undefined, inputs, 2, now) },
+  };
+}
+
 describe('the Argo CD health check', () => {
   it.each([
     ['a Team the operator has not seen', { apiVersion: 'roster.dev/v1alpha1', kind: 'Team', metadata: { name: 'x', generation: 1 }, spec: {} }, 'Progressing', /Waiting for the Roster operator/],
@@ -49,12 +60,24 @@ describe('the Argo CD health check', () => {
     ['a failed Membership', object('Membership', { phase: 'Failed', conditions: [ready('False', 'SupersededByOwnership', 'delete this Membership')] }), 'Degraded', /delete this Membership/],
     ['a pending Invitation', object('Invitation', { phase: 'Pending', conditions: [{ type: 'Delivered', status: 'True', reason: 'Sent', message: 'mailed' }, ready('True', 'Pending', 'waiting for jordan to accept')] }), 'Healthy', /jordan/],
     ['an Invitation whose mail failed', object('Invitation', { phase: 'Pending', conditions: [{ type: 'Delivered', status: 'False', reason: 'SendFailed', message: 'could not mail jordan: 451' }] }), 'Degraded', /451/],
+    ['an Invitation waiting out a resend cooldown', object('Invitation', { phase: 'Pending', conditions: [{ type: 'Delivered', status: 'Unknown', reason: 'ResendCooldown', message: 'resend in 40 s' }, ready('True', 'Pending')] }), 'Progressing', /40 s/],
     ['an Invitation whose delivery is unconfirmed', object('Invitation', { phase: 'Pending', conditions: [{ type: 'Delivered', status: 'Unknown', reason: 'DeliveryUnconfirmed', message: 'resend if it did not arrive' }, ready('True', 'Pending')] }), 'Degraded', /resend/],
     ['a revoked Invitation', object('Invitation', { phase: 'Revoked', conditions: [{ type: 'Delivered', status: 'True', reason: 'Sent', message: 'mailed' }, ready('False', 'Revoked', 'the invitation was revoked')] }), 'Healthy', /revoked/],
     ['an expired Invitation', object('Invitation', { phase: 'Expired', conditions: [{ type: 'Delivered', status: 'True', reason: 'Sent', message: 'mailed' }, ready('False', 'Expired', 'the link expired; resend')] }), 'Degraded', /expired/],
     ['an accepted Invitation', object('Invitation', { phase: 'Accepted', conditions: [{ type: 'Delivered', status: 'True', reason: 'Sent', message: 'mailed' }, ready('True', 'Accepted', 'accepted by jordan')] }), 'Healthy', /accepted/],
     ['a Project of an unknown team', object('Project', { conditions: [ready('False', 'TeamNotFound', 'team nope does not exist')] }), 'Degraded', /does not exist/],
     ['a reconciled Project', object('Project', { conditions: [ready('True', 'Reconciled', '2 environment(s)')] }), 'Healthy', /environment/],
+    // As the operator writes them since Reconciling/Stalled (kstatus) were added.
+    ['an invited Membership (Ready=True, settled)', written('Membership', 'Invited', ready('False', 'AwaitingAcceptance', 'waiting for riley@acme.com to accept')), 'Suspended', /riley@acme.com/],
+    ['an expired Membership (Ready=True, settled)', written('Membership', 'Expired', ready('False', 'Expired', 'access ended')), 'Suspended', /access ended/],
+    ['a Membership over the seat limit (Stalled)', written('Membership', 'OverSeatLimit', ready('False', 'OverSeatLimit', '10 of 10 seats')), 'Degraded', /10 of 10/],
+    ['a Team in a namespace another Team holds (Stalled)', written('Team', undefined, ready('False', 'NamespaceTaken', 'namespace acme already holds team acme')), 'Degraded', /already holds/],
+    ['a Team whose backend is retried (Reconciling)', written('Team', undefined, ready('False', 'Unreachable', 'Keycloak is unreachable; retrying')), 'Progressing', /unreachable/],
+    ['a Project whose namespace is not assigned (Stalled)', written('Project', undefined, ready('False', 'NamespaceNotAssigned', 'kubectl label namespace shop-prod')), 'Degraded', /kubectl label/],
+    ['a Project whose namespace does not exist yet (Reconciling)', written('Project', undefined, ready('False', 'NamespaceMissing', 'shop-prod does not exist yet')), 'Progressing', /does not exist yet/],
+    ['a revoked Invitation (Ready=True, settled)', written('Invitation', 'Revoked', { type: 'Delivered', status: 'True', reason: 'Sent', message: 'mailed' }, ready('False', 'Revoked', 'the invitation was revoked')), 'Healthy', /revoked/],
+    ['an expired Invitation (Stalled)', written('Invitation', 'Expired', { type: 'Delivered', status: 'True', reason: 'Sent', message: 'mailed' }, ready('False', 'Expired', 'the link expired; resend')), 'Degraded', /expired/],
+    ['an Invitation over the mail quota (Stalled)', written('Invitation', 'Pending', { type: 'Delivered', status: 'False', reason: 'QuotaExceeded', message: 'daily quota used up' }), 'Degraded', /quota/],
   ])('%s is %s', (_what, obj, status, message) => {
     const health = argoHealth(obj);
     expect(health.status).toBe(status);

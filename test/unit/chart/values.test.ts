@@ -92,6 +92,14 @@ describe('values.schema.json', () => {
     ['service.type', 'ExternalName'],
     ['secretMounts', [{ secretName: 'x' }]],
     ['podDisruptionBudget.minAvailable', 'half'],
+    ['fence.enabled', 'yes'],
+    ['tenancy.namespaceLabel', 'roster.dev/team name'],
+    ['tenancy.namespaceLabel', '/team'],
+    ['mail.allowedSenderDomains', 'acme.example'],
+    ['mail.allowedSenderDomains', ['']],
+    ['mail.resendCooldownSeconds', -1],
+    ['mail.dailyQuotaPerTeam', 1.5],
+    ['mail.smtp.allowInsecure', 'true'],
   ])('refuses %s = %j', (path, value) => {
     expect(validate(withValue(path, value))).toBe(false);
   });
@@ -102,6 +110,10 @@ describe('values.schema.json', () => {
     ['webhook.certManager.issuerRef', { name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' }],
     ['operator.identityBackends', { default: { type: 'kubernetes' }, corp: { type: 'keycloak', url: 'https://sso' } }],
     ['secretMounts', [{ name: 'keycloak', secretName: 'roster-keycloak', items: [{ key: 'secret', path: 'client-secret' }] }]],
+    ['tenancy.namespaceLabel', 'platform.example.com/owner-team'],
+    ['tenancy.namespaceLabel', 'team'],
+    ['mail.allowedSenderDomains', ['acme.example', 'mail.acme.example']],
+    ['mail.dailyQuotaPerTeam', 0],
   ])('accepts %s = %j', (path, value) => {
     expect(validate(withValue(path, value)), JSON.stringify(validate.errors)).toBe(true);
   });

@@ -88,7 +88,7 @@ describe('parseCommandLine', () => {
       [['invite', 'a@acme.com', '--role', 'admin'], /invite needs --team TEAM/, 'invite'],
       [['invite', 'a@acme.com'], /invite needs --team TEAM and --role ROLE/, 'invite'],
       [['members', 'acme', '-o'], /flag --output needs a value/, 'members'],
-      [['members', 'acme', '-o', 'xml'], /flag --output takes one of table, wide, json, yaml, not "xml"/, 'members'],
+      [['members', 'acme', '-o', 'xml'], /flag --output takes one of table, wide, json, yaml, markdown, not "xml"/, 'members'],
       [['members', 'acme', '-n', ''], /flag --namespace needs a non-empty value/, 'members'],
       [['help', 'nope'], /unknown command "nope"/, undefined],
     ];

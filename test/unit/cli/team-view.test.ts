@@ -34,8 +34,8 @@ describe('members', () => {
       ['ava@acme.com', 'admin', 'the whole team', 'Invited', 'membership/ava'],
       ['bo@acme.com', 'observer', 'the whole team', 'Unknown', 'membership/bo'],
       ['riley@acme.com', 'developer', 'shop (staging)', 'Active', 'membership/riley'],
-      ['jordan@acme.com', 'observer', 'shop', 'Invited', 'invitation/jordan-x1'],
-      ['kim@acme.com', 'developer', 'the whole team', 'Invited', 'invitation/kim-x2'],
+      ['jordan@acme.com', 'observer', 'shop', 'Pending', 'invitation/jordan-x1'],
+      ['kim@acme.com', 'developer', 'the whole team', 'Pending', 'invitation/kim-x2'],
     ]);
   });
 

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import type { Condition } from '../../../src/api/generated.ts';
@@ -9,10 +10,15 @@ import {
   isTrue,
   isValidReason,
   MAX_CONDITION_MESSAGE,
+  readyReasons,
   removeCondition,
   setCondition,
+  setConditions,
   type ConditionInput,
+  type Readiness,
+  type RosterKind,
 } from '../../../src/domain/conditions.ts';
+import { kstatusCompute } from './kstatus.ts';
 
 const T1 = new Date('2026-01-01T00:00:00.250Z');
 const T2 = new Date('2026-01-02T00:00:00Z');
@@ -136,5 +142,144 @@ describe('conditionsEqual', () => {
     expect(conditionsEqual(two, [...two].reverse())).toBe(false);
     expect(conditionsEqual(two, base)).toBe(false);
     expect(conditionsEqual(base, undefined)).toBe(false);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Readiness and kstatus: every Ready reason the operator writes, evaluated by kstatus' rules.
+// ---------------------------------------------------------------------------------------
+
+describe('Ready, Reconciling and Stalled (kstatus)', () => {
+  const G = 4;
+  const toKstatus = { current: 'Current', progress: 'InProgress', stalled: 'Failed' } as const;
+  const objectWith = (conditions: Condition[], generation = G, observedGeneration = G) => ({ metadata: { generation }, status: { observedGeneration, conditions } });
+
+  // [kind, condition the controller sets (as it writes it), how kstatus must see the object]
+  const cases: Array<[RosterKind, ConditionInput, Readiness]> = [
+    ['Team', ready('True', 'Reconciled', 'the team is reconciled'), 'current'],
+    ['Team', ready('False', 'UnknownIdentityBackend', 'identity backend "corp" is not configured in the operator'), 'stalled'],
+    ['Team', ready('False', 'NamespaceTaken', 'namespace acme already holds team acme'), 'stalled'],
+    ['Team', ready('False', 'Unreachable', 'Keycloak is unreachable'), 'progress'],
+    ['Team', ready('False', 'Forbidden', 'the bind DN lacks the rights'), 'stalled'],
+    ['Team', ready('False', 'BackendError', 'socket hang up'), 'progress'],
+    ['Membership', ready('True', 'Active', 'riley has developer access'), 'current'],
+    ['Membership', ready('False', 'AwaitingAcceptance', 'waiting for riley@acme.com to accept'), 'current'],
+    ['Membership', ready('False', 'Expired', 'access ended; raise spec.expiresAt to restore it'), 'current'],
+    ['Membership', ready('False', 'TeamNotFound', 'team nope does not exist'), 'stalled'],
+    ['Membership', ready('False', 'UnknownIdentityBackend', 'not configured'), 'stalled'],
+    ['Membership', ready('False', 'OverSeatLimit', '10 of 10 seats in use; raise spec.seats'), 'stalled'],
+    ['Membership', ready('True', 'Superseded', 'riley owns team acme, which includes everything this grants'), 'current'],
+    ['Membership', ready('False', 'Rejected', 'SCIM said 400'), 'stalled'],
+    ['Membership', ready('False', 'Timeout', 'retrying'), 'progress'],
+    ['Invitation', ready('True', 'Pending', 'waiting for jordan@acme.com to accept'), 'current'],
+    ['Invitation', ready('True', 'Accepted', 'accepted by jordan@acme.com'), 'current'],
+    ['Invitation', ready('False', 'Revoked', 'the invitation was revoked'), 'current'],
+    ['Invitation', ready('False', 'Expired', 'the link expired; resend'), 'stalled'],
+    ['Invitation', ready('False', 'TeamNotFound', 'team nope does not exist'), 'stalled'],
+    ['Invitation', ready('False', 'OverSeatLimit', 'waiting for a free seat'), 'stalled'],
+    ['Invitation', { type: 'Delivered', status: 'False', reason: 'SendFailed', message: 'could not mail: 451' }, 'progress'],
+    ['Invitation', { type: 'Delivered', status: 'False', reason: 'SendRejected', message: 'could not mail: 550' }, 'stalled'],
+    ['Invitation', { type: 'Delivered', status: 'False', reason: 'QuotaExceeded', message: 'the daily quota is used up' }, 'stalled'],
+    ['Project', ready('True', 'Reconciled', '2 environment(s)'), 'current'],
+    ['Project', ready('False', 'TeamNotFound', 'team nope does not exist'), 'stalled'],
+    ['Project', ready('False', 'NamespaceNotAssigned', 'label it with kubectl label namespace'), 'stalled'],
+    ['Project', ready('False', 'NamespaceMissing', 'shop-prod does not exist yet'), 'progress'],
+  ];
+
+  it.each(cases)('%s %o is %s', (kind, input, expected) => {
+    const conditions = setConditions(kind, undefined, [input], G, T1);
+    const result = kstatusCompute(objectWith(conditions));
+    expect(result.status).toBe(toKstatus[expected]);
+    // Ready means the same on every kind: True exactly when kstatus sees the object as Current.
+    expect(getCondition(conditions, 'Ready')?.status).toBe(expected === 'current' ? 'True' : 'False');
+    // The abnormal-true conditions: at most one, True, carrying Ready's reason and message.
+    const reconciling = getCondition(conditions, 'Reconciling');
+    const stalled = getCondition(conditions, 'Stalled');
+    expect(reconciling?.status).toBe(expected === 'progress' ? 'True' : undefined);
+    expect(stalled?.status).toBe(expected === 'stalled' ? 'True' : undefined);
+    const kstatusCondition = reconciling ?? stalled;
+    if (kstatusCondition) {
+      expect(kstatusCondition).toMatchObject({ reason: getCondition(conditions, 'Ready')?.reason, message: input.message, observedGeneration: G });
+      expect(result.message).toBe(input.message);
+    }
+  });
+
+  it('sees a spec the controller has not observed yet as InProgress, even if it was Current', () => {
+    const conditions = setConditions('Team', undefined, [ready('True', 'Reconciled')], G, T1);
+    expect(kstatusCompute(objectWith(conditions, G + 1, G)).status).toBe('InProgress');
+    expect(kstatusCompute({ metadata: { generation: G, deletionTimestamp: '2026-01-01T00:00:00Z' }, status: { observedGeneration: G, conditions } }).status).toBe('Terminating');
+  });
+
+  it('would read a settled object with Ready=False as InProgress (why Ready follows its reason)', () => {
+    const raw = setCondition(undefined, ready('False', 'AwaitingAcceptance', 'waiting'), G, T1);
+    expect(kstatusCompute(objectWith(raw)).status).toBe('InProgress');
+    expect(kstatusCompute(objectWith(setConditions('Membership', undefined, [ready('False', 'AwaitingAcceptance', 'waiting')], G, T1))).status).toBe('Current');
+  });
+
+  it('moves between states cleanly: Stalled goes when the person acted, Reconciling when the retry worked', () => {
+    let list = setConditions('Membership', undefined, [ready('False', 'OverSeatLimit', 'no seat')], G, T1);
+    expect(kstatusCompute(objectWith(list)).status).toBe('Failed');
+    list = setConditions('Membership', list, [ready('False', 'Unreachable', 'retrying')], G, T2);
+    expect(kstatusCompute(objectWith(list)).status).toBe('InProgress');
+    expect(getCondition(list, 'Stalled')).toBeUndefined();
+    list = setConditions('Membership', list, [ready('True', 'Active', 'has access')], G, T2);
+    expect(kstatusCompute(objectWith(list)).status).toBe('Current');
+    expect(list.map((c) => c.type)).toEqual(['Ready']);
+  });
+
+  it('writes nothing new when nothing changed (the status writer then skips the write)', () => {
+    for (const [kind, input] of cases) {
+      const once = setConditions(kind, undefined, [input], G, T1);
+      expect(conditionsEqual(setConditions(kind, once, [input], G, T2), once), `${kind} ${input.reason}`).toBe(true);
+    }
+  });
+
+  it('leaves a settled Ready alone while a mail is sent, unconfirmed or deferred; a later failure overrides it', () => {
+    let list = setConditions('Invitation', undefined, [{ type: 'Delivered', status: 'True', reason: 'Sent', message: 'mailed' }, ready('True', 'Pending', 'waiting')], G, T1);
+    for (const reason of ['Sending', 'DeliveryUnconfirmed', 'ResendCooldown']) {
+      const next = setConditions('Invitation', list, [{ type: 'Delivered', status: 'Unknown', reason, message: reason }], G, T2);
+      expect(kstatusCompute(objectWith(next)).status, reason).toBe('Current');
+    }
+    list = setConditions('Invitation', list, [{ type: 'Delivered', status: 'False', reason: 'SendRejected', message: '550 no such user' }], G, T2);
+    expect(kstatusCompute(objectWith(list))).toEqual({ status: 'Failed', message: '550 no such user' });
+  });
+
+  it('adds nothing before the controller has decided Ready', () => {
+    const list = setConditions('Invitation', undefined, [{ type: 'Delivered', status: 'Unknown', reason: 'Sending', message: 'mailing' }], G, T1);
+    expect(list.map((c) => c.type)).toEqual(['Delivered']);
+  });
+
+  it('classifies every Ready reason the controllers and the accept page write', () => {
+    const root = new URL('../../../src/', import.meta.url);
+    const files = [...readdirSync(new URL('controllers/', root)).map((f) => new URL(`controllers/${f}`, root)), new URL('web/accept.ts', root)];
+    const reasons = new Set<string>();
+    for (const file of files) {
+      const source = readFileSync(file, 'utf8');
+      for (const m of source.matchAll(/ConditionType\.(?:Ready|Delivered),\s*status:\s*'(?:True|False)',\s*reason:\s*([^,]+),/g)) {
+        for (const r of m[1]!.matchAll(/'([A-Za-z]+)'/g)) reasons.add(r[1]!);
+      }
+    }
+    expect(reasons.size).toBeGreaterThan(10);
+    const unclassified = [...reasons].filter((r) => !(r in readyReasons) && r !== 'Sent');
+    expect(unclassified, 'add these to readyReasons in src/domain/conditions.ts').toEqual([]);
+  });
+
+  it('classifies identity backend failures by whether the backend retries them', () => {
+    const root = new URL('../../../src/backends/identity/', import.meta.url);
+    const retryable = new Map<string, Set<boolean>>();
+    for (const file of readdirSync(root).filter((f) => f.endsWith('.ts'))) {
+      const source = readFileSync(new URL(file, root), 'utf8');
+      for (const m of source.matchAll(/new IdentityBackendError\('([A-Za-z]+)'/g)) {
+        const call = source.slice(m.index, source.indexOf('\n', m.index)); // one call per line
+        const seen = retryable.get(m[1]!) ?? new Set<boolean>();
+        seen.add(!/retryable:\s*false/.test(call));
+        retryable.set(m[1]!, seen);
+      }
+    }
+    expect(retryable.size).toBeGreaterThan(5);
+    for (const [reason, seen] of retryable) {
+      if (seen.size !== 1) continue; // retried in one backend, not in another: the table picks one
+      expect(readyReasons[reason], reason).toBe(seen.has(true) ? 'progress' : 'stalled');
+    }
   });
 });

@@ -1,11 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import {
   can,
-  DEFAULT_KUBERNETES_CLUSTER_ROLES,
   grantOf,
   hasProjectAccess,
   isTeamWideRole,
-  kubernetesClusterRoles,
   mayManageRoster,
   MEMBER_ROLES,
   memberRoleProblem,
@@ -114,17 +112,5 @@ describe('parsing', () => {
     expect(memberRoleProblem('developer')).toBeUndefined();
     expect(memberRoleProblem('owner')).toMatch(/exactly one owner.*Team spec\.owner.*use role admin instead/);
     expect(memberRoleProblem('root')).toBe('role must be one of admin, developer, observer, billing, not "root"');
-  });
-});
-
-describe('kubernetes ClusterRole mapping', () => {
-  it('defaults to the SPEC mapping', () => {
-    expect(kubernetesClusterRoles()).toEqual({ owner: 'admin', admin: 'admin', developer: 'edit', observer: 'view', billing: null });
-  });
-
-  it('applies overrides, null removes a binding, undefined keeps the default', () => {
-    const roles = kubernetesClusterRoles({ developer: 'roster-developer', observer: null, admin: undefined });
-    expect(roles).toEqual({ owner: 'admin', admin: 'admin', developer: 'roster-developer', observer: null, billing: null });
-    expect(DEFAULT_KUBERNETES_CLUSTER_ROLES.developer).toBe('edit');
   });
 });

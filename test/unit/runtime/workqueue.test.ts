@@ -1,4 +1,5 @@
 import { describe, it, expect, vi } from 'vitest';
+import { Metrics } from '../../../src/runtime/metrics.ts';
 import { systemClock, WorkQueue, type Clock, type QueueMetricsSink } from '../../../src/runtime/workqueue.ts';
 
 /** A clock whose time only moves when a test advances it. */
@@ -319,6 +320,77 @@ describe('WorkQueue metrics', () => {
     queue.done(b);
     expect(metrics.calls.workDuration).toEqual([1.5, 1]);
     expect(queue.unfinishedWork()).toEqual({ seconds: 0, longestSeconds: 0 });
+  });
+
+  /** A sink that records client-go's periodic unfinished-work updates as [seconds, longest]. */
+  function unfinishedSink() {
+    const updates: Array<[number, number]> = [];
+    const sink: QueueMetricsSink = { ...recordingSink(), unfinishedWork: (seconds, longest) => updates.push([seconds, longest]) };
+    return { sink, updates };
+  }
+
+  it('pushes unfinished work and the longest-running key every period, from when each key started', async () => {
+    const clock = new ManualClock();
+    const { sink, updates } = unfinishedSink();
+    const queue = new WorkQueue({ name: 'test', clock, metrics: sink, unfinishedWorkUpdateMs: 500 });
+    clock.advance(500);
+    expect(updates).toEqual([[0, 0]]); // idle: zeros, so the series exists
+
+    queue.add('ns/a');
+    queue.add('ns/b');
+    const a = (await queue.get()) as string; // starts at t=500
+    clock.advance(1000); // t=1500: a for 1 s
+    expect(updates.at(-1)).toEqual([1, 1]);
+    const b = (await queue.get()) as string; // starts at t=1500
+    clock.advance(1000); // t=2500: a 2 s, b 1 s
+    expect(updates.at(-1)).toEqual([3, 2]);
+    expect(updates).toHaveLength(5); // one per 500 ms tick: t=500, 1000, 1500, 2000, 2500
+
+    queue.done(a);
+    clock.advance(500); // t=3000: only b, 1.5 s
+    expect(updates.at(-1)).toEqual([1.5, 1.5]);
+    queue.done(b);
+    clock.advance(500);
+    expect(updates.at(-1)).toEqual([0, 0]);
+  });
+
+  it('keeps reporting a drain in progress after shutdown, then stops on zeros', async () => {
+    const clock = new ManualClock();
+    const { sink, updates } = unfinishedSink();
+    const queue = new WorkQueue({ name: 'test', clock, metrics: sink, unfinishedWorkUpdateMs: 500 });
+    queue.add('ns/a');
+    const a = (await queue.get()) as string;
+    queue.shutDown();
+    clock.advance(1000);
+    expect(updates.at(-1)).toEqual([1, 1]); // a stuck drain stays visible
+    queue.done(a);
+    clock.advance(500);
+    expect(updates.at(-1)).toEqual([0, 0]);
+    const count = updates.length;
+    expect(clock.pendingTimers).toBe(0); // the loop ended
+    clock.advance(5000);
+    expect(updates).toHaveLength(count);
+  });
+
+  it('starts no update loop for a sink without unfinishedWork', () => {
+    const clock = new ManualClock();
+    newQueue(clock, recordingSink());
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('feeds the workqueue_unfinished_work_seconds and workqueue_longest_running_processor_seconds gauges', async () => {
+    const clock = new ManualClock();
+    const registry = new Metrics({ processMetrics: false });
+    const queue = new WorkQueue({ name: 'team', clock, metrics: registry.queueSink('team') });
+    queue.add('ns/a');
+    queue.add('ns/b');
+    await queue.get();
+    clock.advance(2000);
+    await queue.get();
+    clock.advance(1000);
+    const text = await registry.text();
+    expect(text).toContain('workqueue_unfinished_work_seconds{name="team",controller="team"} 4');
+    expect(text).toContain('workqueue_longest_running_processor_seconds{name="team",controller="team"} 3');
   });
 });
 

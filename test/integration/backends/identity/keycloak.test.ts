@@ -5,7 +5,7 @@
 // and scope changes, drift, reads that fail, removal that ends sessions, and Keycloak down.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type KcAdminClient from '@keycloak/keycloak-admin-client';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createIdentityBackend } from '../../../../src/backends/identity/registry.ts';
@@ -66,6 +66,8 @@ async function passwordLogin(username: string, password: string): Promise<Respon
   });
 }
 
+let secretDir: string | undefined;
+
 beforeAll(async () => {
   smtp = await startSmtpServer();
   kc = await startKeycloak({ smtpPort: smtp.port });
@@ -77,7 +79,9 @@ beforeAll(async () => {
   const [realmManagement] = await a.clients.find({ clientId: 'realm-management' });
   const roles = await Promise.all(['manage-users', 'view-users', 'query-groups'].map((name) => a.clients.findRole({ id: realmManagement!.id!, roleName: name })));
   await a.users.addClientRoleMappings({ id: serviceAccount.id!, clientUniqueId: realmManagement!.id!, roles: roles.map((r) => ({ id: r!.id!, name: r!.name! })) });
-  const secretFile = join(tmpdir(), `roster-kc-client-secret-${process.pid}`);
+  // A directory of its own (removed after), not a guessable shared /tmp name that may exist already.
+  secretDir = mkdtempSync(join(tmpdir(), 'roster-kc-client-'));
+  const secretFile = join(secretDir, 'client-secret');
   writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
   const config = { type: 'keycloak' as const, realm: kc.realm, clientId: 'roster-operator', clientSecretFile: secretFile, timeoutMs: 5_000, pageSize: 2 };
   backend = createIdentityBackend('sso', { ...config, url: kc.url });
@@ -87,6 +91,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await kc?.stop();
   await smtp?.stop();
+  if (secretDir) rmSync(secretDir, { recursive: true, force: true });
 }, 60_000);
 
 describe('keycloak backend', () => {
@@ -183,6 +188,43 @@ describe('keycloak backend', () => {
     }
     const result = await viaFront.ensure(grant('riley@acme.com', 'observer', [production, staging]));
     expect(result.changes).toEqual(['removed riley@acme.com from Keycloak group roster_acme_acme_developer']);
+  });
+
+  it('a cancelled call (the operator stopping) rejects at once, retryable, and writes nothing', async () => {
+    const before = await groupsOf('riley@acme.com');
+    // Cancelled before it starts: not one request.
+    let seen = kc.front.requests.length;
+    const early = await failure(viaFront.ensure(grant('quinn@acme.com', 'developer', [staging]), { signal: AbortSignal.abort() }));
+    expect(early).toMatchObject({ reason: 'Cancelled', retryable: true });
+    expect(kc.front.requests.length).toBe(seen);
+    expect(await userOf('quinn@acme.com')).toBeUndefined();
+    // Cancelled while the read of riley's groups hangs (a role change would write next).
+    const riley = (await userOf('riley@acme.com'))!;
+    let arrived!: () => void;
+    const held = new Promise<void>((r) => (arrived = r));
+    kc.front.setFault(async (e) => {
+      if (!e.url.includes(`/users/${riley.id}/groups`)) return undefined;
+      arrived();
+      await new Promise((r) => setTimeout(r, 1_500));
+      return { status: 504, headers: {}, body: '' };
+    });
+    seen = kc.front.requests.length;
+    const abort = new AbortController();
+    try {
+      const call = failure(viaFront.ensure(grant('riley@acme.com', 'developer', [staging]), { signal: abort.signal }));
+      await held;
+      const cancelledAt = performance.now();
+      abort.abort(new Error('controller membership stopped'));
+      const error = await call;
+      expect(performance.now() - cancelledAt).toBeLessThan(500); // not the 5 s request timeout
+      expect(error).toMatchObject({ reason: 'Cancelled', retryable: true });
+      expect(error.message).toContain('the operator is stopping');
+      await new Promise((r) => setTimeout(r, 1_600)); // the held read has been answered by now
+    } finally {
+      kc.front.setFault(undefined);
+    }
+    expect(kc.front.requests.slice(seen).filter((r) => isWrite(r) && !r.url.includes('/protocol/openid-connect/token'))).toEqual([]);
+    expect(await groupsOf('riley@acme.com')).toEqual(before);
   });
 
   it('removal takes the team\'s groups away and ends the user\'s sessions; the account stays', async () => {

@@ -2,6 +2,7 @@
 // end to end: the operator process provisions an accepted Membership of a Team that uses the
 // backend, puts back a membership removed by hand (with a DriftCorrected Event), reports an
 // unreachable server as IdentitySynced=False and recovers, and removes access on deletion.
+import { createServer, connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Attribute, Change, EqualityFilter, type Client } from 'ldapts';
 import type { Membership } from '../../../../src/api/generated.ts';
@@ -22,10 +23,10 @@ let backend: IdentityBackend;
 
 
 
-function ldapBackend(bindDn: string, name = 'corp'): IdentityBackend {
+function ldapBackend(bindDn: string, name = 'corp', url = ldap.url): IdentityBackend {
   return createIdentityBackend(name, {
     type: 'ldap',
-    url: ldap.url,
+    url,
     bindDn,
     bindPasswordFile: ldap.rosterPasswordFile,
     peopleDn: ldap.peopleDn,
@@ -65,6 +66,41 @@ async function allGroupNames(): Promise<string[]> {
 async function modifyMember(groupCn: string, email: string, operation: 'add' | 'delete'): Promise<void> {
   const [dn] = await peopleWithMail(email);
   await withAdmin((c) => c.modify(`cn=${groupCn},${ldap.groupsDn}`, new Change({ operation, modification: new Attribute({ type: 'member', values: [dn!] }) })));
+}
+
+/**
+ * A TCP relay in front of slapd that passes the connection's first exchange (the bind) and
+ * then holds whatever the client sends next, so a test can cancel a call in flight.
+ */
+async function holdAfterBind(upstreamPort: number) {
+  let held!: () => void;
+  let hungUp!: () => void;
+  const holding = new Promise<void>((r) => (held = r));
+  const clientClosed = new Promise<void>((r) => (hungUp = r));
+  const sockets: Socket[] = [];
+  const server = createServer((client) => {
+    const upstream = connect(upstreamPort, '127.0.0.1');
+    sockets.push(client, upstream);
+    let answered = false;
+    upstream.on('data', (d) => {
+      answered = true;
+      client.write(d);
+    });
+    client.on('data', (d) => (answered ? held() : upstream.write(d)));
+    client.on('close', () => {
+      hungUp();
+      upstream.destroy();
+    });
+    upstream.on('close', () => client.destroy());
+    for (const s of [client, upstream]) s.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as { port: number }).port,
+    holding,
+    clientClosed,
+    close: () => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))),
+  };
 }
 
 beforeAll(async () => {
@@ -179,6 +215,32 @@ describe('ldap backend', () => {
     expect(await peopleWithMail('riley@acme.com')).toHaveLength(1);
   });
 
+  it('a cancelled call (the operator stopping) rejects at once, creates nothing and hangs up', async () => {
+    // Cancelled before it starts: no connection, no entry.
+    const early = await backend.ensure(grant('quinn@acme.com', 'developer', [staging]), { signal: AbortSignal.abort() }).catch((e: unknown) => e);
+    expect(early).toBeInstanceOf(IdentityBackendError);
+    expect(early).toMatchObject({ reason: 'Cancelled', retryable: true });
+    expect(await peopleWithMail('quinn@acme.com')).toEqual([]);
+    // Cancelled while the person lookup hangs (a create would come next).
+    const relay = await holdAfterBind(ldap.port);
+    try {
+      const relayed = ldapBackend(ldap.rosterDn, 'corp', `ldap://127.0.0.1:${relay.port}`);
+      const abort = new AbortController();
+      const call = relayed.ensure(grant('quinn@acme.com', 'developer', [staging]), { signal: abort.signal }).catch((e: unknown) => e);
+      await relay.holding;
+      const cancelledAt = performance.now();
+      abort.abort(new Error('controller membership stopped'));
+      const error = await call;
+      expect(performance.now() - cancelledAt).toBeLessThan(500); // not the 3 s operation timeout
+      expect(error).toMatchObject({ reason: 'Cancelled', retryable: true });
+      expect((error as Error).message).toContain('find the LDAP entry of quinn@acme.com was cancelled');
+      await relay.clientClosed; // the connection was closed, not left to time out
+    } finally {
+      await relay.close();
+    }
+    expect(await peopleWithMail('quinn@acme.com')).toEqual([]);
+  });
+
   it('removal takes every Roster group of the team away; the person\'s entry and other groups stay', async () => {
     const changes = await backend.remove(team, 'member:riley', { email: 'riley@acme.com' });
     expect(changes).toHaveLength(4);
@@ -220,7 +282,8 @@ describe('ldap backend, end to end with the operator', () => {
         resyncMinutes: 0.05, // every 3 s: drift in LDAP is noticed by resync (no watch on LDAP)
         identityBackends: {
           default: { type: 'kubernetes' },
-          corp: { type: 'ldap', url: ldap.url, bindDn: ldap.rosterDn, bindPasswordFile: ldap.rosterPasswordFile, peopleDn: ldap.peopleDn, groupsDn: ldap.groupsDn, timeoutMs: 3000, connectTimeoutMs: 1000 },
+          // The test's slapd listens on loopback with plain ldap://.
+          corp: { type: 'ldap', url: ldap.url, bindDn: ldap.rosterDn, bindPasswordFile: ldap.rosterPasswordFile, peopleDn: ldap.peopleDn, groupsDn: ldap.groupsDn, timeoutMs: 3000, connectTimeoutMs: 1000, allowInsecure: true },
         },
       },
     });

@@ -205,6 +205,43 @@ describe('scim backend', () => {
     expect(await usersNamed(scim, 'riley@acme.com')).toHaveLength(1);
   });
 
+  it('a cancelled call (the operator stopping) rejects at once, retryable, and writes nothing', async () => {
+    await backend.ensure(grant('riley@acme.com', 'observer', [production]));
+    const before = await groupsOf(scim, 'riley@acme.com');
+    // Cancelled before it starts: not one request.
+    let seen = scim.requests.length;
+    const early = await failure(backend.ensure(grant('quinn@acme.com', 'developer', [staging]), { signal: AbortSignal.abort() }));
+    expect(early).toMatchObject({ reason: 'Cancelled', retryable: true });
+    expect(scim.requests.length).toBe(seen);
+    expect(await usersNamed(scim, 'quinn@acme.com')).toEqual([]);
+    // Cancelled while the groups read hangs (a role change would write next): it gives up at once.
+    let arrived!: () => void;
+    const held = new Promise<void>((r) => (arrived = r));
+    scim.setFault(async (e) => {
+      if (!(e.url.includes('/Groups?') && e.url.includes('members'))) return undefined;
+      arrived();
+      await new Promise((r) => setTimeout(r, 1_500));
+      return { status: 504, headers: {}, body: '' };
+    });
+    seen = scim.requests.length;
+    const abort = new AbortController();
+    try {
+      const call = failure(backend.ensure(grant('riley@acme.com', 'developer', [staging]), { signal: abort.signal }));
+      await held;
+      const cancelledAt = performance.now();
+      abort.abort(new Error('controller membership stopped'));
+      const error = await call;
+      expect(performance.now() - cancelledAt).toBeLessThan(500); // not the 2 s request timeout
+      expect(error).toMatchObject({ reason: 'Cancelled', retryable: true });
+      expect(error.message).toContain('the operator is stopping');
+      await new Promise((r) => setTimeout(r, 1_600)); // the held read has been answered by now
+    } finally {
+      scim.setFault(undefined);
+    }
+    expect(scim.requests.slice(seen).filter(isWrite)).toEqual([]);
+    expect(await groupsOf(scim, 'riley@acme.com')).toEqual(before);
+  });
+
   it('a hand-made group with a Roster name is not adopted', async () => {
     await scim.api('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'roster_acme_acme_billing' });
     const error = await failure(backend.ensure(grant('maya@acme.com', 'billing', [])));

@@ -64,7 +64,7 @@ describe('LogMailBackend', () => {
     expect(logged.text).toContain('Tuesday, 10 March 2026 at 14:00 UTC'); // the rest stays readable
     expect(line?.redactedLinks).toBe(4); // text: 1, html: button + fallback href + fallback text
     expect(line?.hint).toBe(LOG_BACKEND_HINT);
-    expect(line?.level).toBe(30);
+    expect(line?.level).toBe('info');
     expect(metrics.sent).toEqual(['log']);
     expect(metrics.failed).toEqual([]);
   });
@@ -81,7 +81,7 @@ describe('LogMailBackend', () => {
     const log = capturedLogger();
     const backend = new LogMailBackend({ logger: log.logger, includeLinks: true });
     const [warning] = log.lines();
-    expect(warning?.level).toBe(40);
+    expect(warning?.level).toBe('warn');
     expect(warning?.msg).toMatch(/includeLinks is on.*Development only/);
 
     await backend.send(invitationMail());
@@ -106,6 +106,17 @@ describe('LogMailBackend', () => {
     }
     expect(metrics.failed).toEqual(['log', 'log', 'log']);
     expect(log.lines()).toEqual([]);
+  });
+
+  it('sends nothing when the reconcile was cancelled before the send, and says it may be retried', async () => {
+    const { logger, lines } = capturedLogger();
+    const { sink, sent, failed } = countingSink();
+    const backend = new LogMailBackend({ logger, metrics: sink });
+    const error = await backend.send(invitationMail(), { signal: AbortSignal.abort() }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MailError);
+    expect(error).toMatchObject({ retryable: true, message: 'not sent: the operator is stopping; the next reconcile sends it' });
+    expect(lines().filter((l) => l.mail)).toEqual([]);
+    expect([sent, failed]).toEqual([[], []]);
   });
 
   it('verifies and closes without doing anything', async () => {

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { toMailError } from '../../../../src/backends/mail/smtp.ts';
+import { createServer } from 'node:net';
+import { SmtpMailBackend, toMailError } from '../../../../src/backends/mail/smtp.ts';
 import { MailError } from '../../../../src/backends/mail/types.ts';
 
 const ENDPOINT = 'smtp.example.com:587';
@@ -90,5 +91,28 @@ describe('toMailError', () => {
   it('passes a MailError through unchanged', () => {
     const original = new MailError('x', { reason: 'InvalidMessage', retryable: false });
     expect(toMailError(original, ENDPOINT)).toBe(original);
+  });
+});
+
+describe('SmtpMailBackend and a cancelled reconcile', () => {
+  it('does not connect when the signal has already aborted', async () => {
+    let connections = 0;
+    const server = createServer((socket) => {
+      connections++;
+      socket.end('220 test ESMTP\r\n');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const backend = new SmtpMailBackend({ host: '127.0.0.1', port: (server.address() as { port: number }).port, pool: false, defaultFrom: 'roster@acme.com' });
+    try {
+      const mail = { to: 'riley@acme.com', subject: 'Join', text: 'hi', html: '<p>hi</p>', messageId: '<1@acme.com>' };
+      const error = await backend.send(mail, { signal: AbortSignal.abort() }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MailError);
+      expect(error).toMatchObject({ retryable: true, message: 'not sent: the operator is stopping; the next reconcile sends it' });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(connections).toBe(0);
+    } finally {
+      await backend.close();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

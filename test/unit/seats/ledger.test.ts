@@ -3,9 +3,9 @@
 // "replicas" never admit more than the free seats.
 import { describe, expect, it } from 'vitest';
 import { KubeApiError, type KubeObject, type ResourceRef } from '../../../src/runtime/kube-client.ts';
-import { ledgerName, parseLedger, SeatLedger, serializeLedger, settleReservations, type ConfigMap } from '../../../src/admission/seat-ledger.ts';
-import { decideSeat, liveReservations, type SeatReservation } from '../../../src/admission/seat-decision.ts';
-import { membership, NOW, team } from './fixtures.ts';
+import { ledgerName, parseLedger, SeatLedger, serializeLedger, settleReservations, type ConfigMap } from '../../../src/seats/ledger.ts';
+import { decideSeat, liveReservations, type SeatReservation } from '../../../src/seats/decision.ts';
+import { membership, NOW, team } from '../admission/fixtures.ts';
 
 class FakeApi {
   objects = new Map<string, ConfigMap>();
@@ -137,5 +137,36 @@ describe('the ledger format and pruning', () => {
     expect(ledgerName('acme')).toBe('roster-seats-acme');
     expect(ledgerName('x'.repeat(253)).length).toBeLessThanOrEqual(253);
     expect(ledgerName('x'.repeat(253))).not.toBe(ledgerName(`${'x'.repeat(252)}y`));
+  });
+});
+
+describe('forged ledger entries', () => {
+  const forged = (requestUid: string, createdAt: string, expiresAt = '2099-01-01T00:00:00Z'): SeatReservation => ({ requestUid, kind: 'Membership', name: requestUid, email: `${requestUid}@evil.example`, createdAt, expiresAt });
+
+  it('count only for the reservation window after their creation time, whatever expiresAt says', () => {
+    const objects = { team: team({ seats: 3 }), memberships: [], invitations: [] };
+    const entries = [forged('a', new Date(NOW.getTime() - 60_000).toISOString()), forged('b', new Date(NOW.getTime() - 60_000).toISOString())];
+    expect(liveReservations(entries, objects, NOW, 30_000)).toHaveLength(0);
+    const decision = decideSeat(objects, liveReservations(entries, objects, NOW, 30_000), { requestUid: 'real', kind: 'Membership', name: 'riley', email: 'riley@acme.com' }, NOW);
+    expect(decision.kind).toBe('reserve');
+  });
+
+  it('created in the future never count', () => {
+    const objects = { team: team({ seats: 3 }), memberships: [], invitations: [] };
+    expect(liveReservations([forged('a', '2099-01-01T00:00:00Z')], objects, NOW, 30_000)).toHaveLength(0);
+    // Without a createdAt the ledger reads expiresAt as the creation time: also the future.
+    const parsed = parseLedger({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'roster-seats-acme' }, data: { x: JSON.stringify({ kind: 'Membership', name: 'x', email: 'x@evil.example', expiresAt: '2099-01-01T00:00:00Z' }) } });
+    expect(liveReservations(parsed, objects, NOW, 30_000)).toHaveLength(0);
+  });
+
+  it('a fresh honest reservation still holds its seat', () => {
+    const objects = { team: team({ seats: 3 }), memberships: [], invitations: [] };
+    const honest = forged('h', new Date(NOW.getTime() - 5_000).toISOString(), new Date(NOW.getTime() + 26_000).toISOString());
+    expect(liveReservations([honest], objects, NOW, 30_000)).toHaveLength(1);
+  });
+
+  it('are dropped when the ledger is settled', () => {
+    const entries = [forged('a', new Date(NOW.getTime() - 60_000).toISOString())];
+    expect(settleReservations(entries, { memberships: [], invitations: [] }, NOW, 30_000)).toHaveLength(0);
   });
 });

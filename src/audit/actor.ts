@@ -3,10 +3,24 @@
 // stream. The annotations are the API server's word, not the user's: whatever a request
 // puts there is overwritten (on create) or restored (on update).
 import { isDeepStrictEqual } from 'node:util';
-import type { JsonPatchOperation } from './review.ts';
+import type { JsonPatchOperation } from '../admission/review.ts';
+import { RESEND_ANNOTATION } from '../domain/invitation-state.ts';
 
 export const CREATED_BY = 'roster.dev/created-by';
 export const CHANGED_BY = 'roster.dev/changed-by';
+/** Who deleted it: written by the webhook's deletion hook while a finalizer holds the object. */
+export const DELETED_BY = 'roster.dev/deleted-by';
+/** Who asked for the latest resend (the roster.dev/resend annotation changes no spec). */
+export const RESENT_BY = 'roster.dev/resent-by';
+/** Who released a held removal (`kubectl roster release`; SPEC §8). */
+export const RELEASED_BY = 'roster.dev/released-by';
+export const RELEASE_ANNOTATION = 'roster.dev/release-removal';
+
+/** Requests that change no spec but are someone's doing: the annotation that asks, and the one naming who asked. */
+const REQUESTS: ReadonlyArray<readonly [request: string, by: string]> = [
+  [RESEND_ANNOTATION, RESENT_BY],
+  [RELEASE_ANNOTATION, RELEASED_BY],
+];
 
 interface Annotated {
   metadata?: { annotations?: Record<string, string> | null };
@@ -25,18 +39,23 @@ function annotationsOf(object: unknown): Record<string, string> | undefined {
 const pointer = (key: string) => `/metadata/annotations/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
 
 /** The annotations an object should carry after this request, for the keys we own. */
-export function actorAnnotations(operation: 'CREATE' | 'UPDATE', object: unknown, oldObject: unknown, username: string): Record<string, string | undefined> {
+export function actorAnnotations(operation: 'CREATE' | 'UPDATE', object: unknown, oldObject: unknown, username: string, isOperator = false): Record<string, string | undefined> {
   const user = username || 'system:anonymous';
-  if (operation === 'CREATE') return { [CREATED_BY]: user, [CHANGED_BY]: undefined };
-  const old = annotationsOf(oldObject) ?? {};
+  const current = annotationsOf(object) ?? {};
+  const old = operation === 'CREATE' ? {} : (annotationsOf(oldObject) ?? {});
+  // Whoever changed a request annotation made that request; otherwise who made it stays.
+  const requests = Object.fromEntries(REQUESTS.map(([request, by]) => [by, current[request] !== old[request] ? (current[request] ? user : undefined) : old[by]]));
+  if (operation === 'CREATE') return { [CREATED_BY]: user, [CHANGED_BY]: undefined, [DELETED_BY]: undefined, ...requests };
   const specChanged = !isDeepStrictEqual((object as Annotated | undefined)?.spec, (oldObject as Annotated | undefined)?.spec);
-  return { [CREATED_BY]: old[CREATED_BY], [CHANGED_BY]: specChanged ? user : old[CHANGED_BY] };
+  // Only the operator records a deletion; nobody can blame someone else in advance.
+  const deletedBy = isOperator ? current[DELETED_BY] : old[DELETED_BY];
+  return { [CREATED_BY]: old[CREATED_BY], [CHANGED_BY]: specChanged ? user : old[CHANGED_BY], [DELETED_BY]: deletedBy, ...requests };
 }
 
 /** The JSON patch that makes the object carry exactly the wanted actor annotations. */
-export function actorPatch(operation: 'CREATE' | 'UPDATE', object: unknown, oldObject: unknown, username: string): JsonPatchOperation[] {
+export function actorPatch(operation: 'CREATE' | 'UPDATE', object: unknown, oldObject: unknown, username: string, isOperator = false): JsonPatchOperation[] {
   if (!isRecord(object) || !isRecord(object.metadata)) return [];
-  const wanted = actorAnnotations(operation, object, oldObject, username);
+  const wanted = actorAnnotations(operation, object, oldObject, username, isOperator);
   const current = annotationsOf(object);
   if (!current) {
     const value = Object.fromEntries(Object.entries(wanted).filter((e): e is [string, string] => e[1] !== undefined));
@@ -58,6 +77,12 @@ export function actorPatch(operation: 'CREATE' | 'UPDATE', object: unknown, oldO
 
 /** The user who created an object, as the webhook recorded it. */
 export const createdBy = (object: Annotated | undefined): string | undefined => object?.metadata?.annotations?.[CREATED_BY] || undefined;
+/** The user who deleted an object, as the webhook recorded it (undefined while unknown). */
+export const deletedBy = (object: Annotated | undefined): string | undefined => object?.metadata?.annotations?.[DELETED_BY] || undefined;
+/** The user who asked for the latest resend, as the webhook recorded it. */
+export const resentBy = (object: Annotated | undefined): string | undefined => object?.metadata?.annotations?.[RESENT_BY] || undefined;
+/** The user who released the removal of this Membership, as the webhook recorded it. */
+export const releasedBy = (object: Annotated | undefined): string | undefined => object?.metadata?.annotations?.[RELEASED_BY] || undefined;
 /** The user who last changed an object's spec, as the webhook recorded it. */
 export const changedBy = (object: Annotated | undefined): string | undefined => object?.metadata?.annotations?.[CHANGED_BY] || undefined;
 

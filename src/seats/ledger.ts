@@ -7,12 +7,12 @@ import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Team } from '../api/generated.ts';
 import { apiVersion, resources } from '../api/resources.ts';
-import type { OperatorContext } from '../controllers/context.ts';
-import { index } from '../controllers/context.ts';
+import { index } from '../api/indexes.ts';
+import type { Invitation, Membership } from '../api/generated.ts';
 import { formatTime } from '../domain/time.ts';
 import { isAlreadyExists, isConflict, type KubeClient, type KubeObject } from '../runtime/kube-client.ts';
 import type { Logger } from '../runtime/logger.ts';
-import { decideSeat, isExpired, isInCache, isSettled, liveReservations, type SeatClaim, type SeatDecision, type SeatReservation, type TeamObjects } from './seat-decision.ts';
+import { DEFAULT_RESERVATION_WINDOW_MS, decideSeat, isExpired, isInCache, isSettled, liveReservations, type SeatClaim, type SeatDecision, type SeatReservation, type TeamObjects } from './decision.ts';
 
 export const LEDGER_LABEL = 'roster.dev/seat-ledger';
 
@@ -69,9 +69,9 @@ export function serializeLedger(reservations: readonly SeatReservation[]): Recor
  * confirmed (so a later delete of the object does not bring the seat back), confirmed ones
  * go once the grace is over, expired ones go.
  */
-export function settleReservations(reservations: readonly SeatReservation[], objects: Pick<TeamObjects, 'memberships' | 'invitations'>, now: Date): SeatReservation[] {
+export function settleReservations(reservations: readonly SeatReservation[], objects: Pick<TeamObjects, 'memberships' | 'invitations'>, now: Date, windowMs = DEFAULT_RESERVATION_WINDOW_MS): SeatReservation[] {
   return reservations
-    .filter((r) => !isExpired(r, now) && !isSettled(r, now))
+    .filter((r) => !isExpired(r, now, windowMs) && !isSettled(r, now))
     .map((r) => (r.confirmedAt || !isInCache(r, objects) ? r : { ...r, confirmedAt: now.toISOString() }));
 }
 
@@ -134,7 +134,7 @@ export class SeatLedger {
 
   /** Live reservations for a team (for decisions that write nothing, such as lowering spec.seats). */
   async live(objects: TeamObjects): Promise<SeatReservation[]> {
-    return liveReservations(await this.read(objects.team), objects, this.now());
+    return liveReservations(await this.read(objects.team), objects, this.now(), this.ttlMs);
   }
 
   /** Decides a seat claim against the caches plus the ledger and, unless dry-run, records it atomically. */
@@ -161,10 +161,10 @@ export class SeatLedger {
       const current = await this.client.find<ConfigMap>(resources.configMap, ref.namespace, ref.name);
       const reservations = parseLedger(current);
       const now = this.now();
-      if (reservations.some((r) => r.requestUid === claim.requestUid && !isExpired(r, now))) {
+      if (reservations.some((r) => r.requestUid === claim.requestUid && !isExpired(r, now, this.ttlMs))) {
         return { kind: 'noSeatNeeded' }; // a retried admission that already holds its seat
       }
-      const decision = decideSeat(objects, liveReservations(reservations, objects, now), claim, now, options.handover);
+      const decision = decideSeat(objects, liveReservations(reservations, objects, now, this.ttlMs), claim, now, options.handover);
       if (decision.kind !== 'reserve') {
         if (decision.kind === 'deny') this.stats.denied++;
         return decision;
@@ -179,7 +179,7 @@ export class SeatLedger {
         createdAt: now.toISOString(),
         expiresAt: formatTime(new Date(now.getTime() + this.ttlMs + 999)),
       };
-      const data = serializeLedger([...settleReservations(reservations, objects, now), entry]);
+      const data = serializeLedger([...settleReservations(reservations, objects, now, this.ttlMs), entry]);
       try {
         if (current) {
           await this.client.replace(resources.configMap, { ...current, data }); // resourceVersion: compare-and-swap
@@ -204,7 +204,17 @@ export class SeatLedger {
  * ones (their object never came: a later admission denied it, or the create failed). Writes
  * only when something changed; never fails the reconcile.
  */
-export async function reconcileSeatReservations(ctx: OperatorContext, team: Team): Promise<void> {
+/** What settling a team's ledger needs: the client, the caches of its objects, the clock. */
+export interface LedgerSettler {
+  readonly client: KubeClient;
+  readonly caches: { readonly memberships: { byIndex(index: string, value: string): Membership[] }; readonly invitations: { byIndex(index: string, value: string): Invitation[] } };
+  readonly logger: Logger;
+  now(): Date;
+  /** webhook.seatReservationSeconds, in ms. */
+  readonly seatReservationMs?: number;
+}
+
+export async function reconcileSeatReservations(ctx: LedgerSettler, team: Team): Promise<void> {
   const namespace = team.metadata.namespace ?? '';
   const name = ledgerName(team.metadata.name ?? '');
   try {
@@ -212,7 +222,7 @@ export async function reconcileSeatReservations(ctx: OperatorContext, team: Team
     if (!current) return;
     const key = `${namespace}/${team.metadata.name}`;
     const objects = { memberships: ctx.caches.memberships.byIndex(index.byTeam, key), invitations: ctx.caches.invitations.byIndex(index.byTeam, key) };
-    const data = serializeLedger(settleReservations(parseLedger(current), objects, ctx.now()));
+    const data = serializeLedger(settleReservations(parseLedger(current), objects, ctx.now(), ctx.seatReservationMs));
     if (isDeepStrictEqual(data, current.data ?? {})) return;
     await ctx.client.replace(resources.configMap, { ...current, data });
     ctx.logger.debug({ team: key, before: Object.keys(current.data ?? {}).length, after: Object.keys(data).length }, 'seat reservations settled');

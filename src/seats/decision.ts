@@ -1,7 +1,7 @@
 // The webhook's seat arithmetic (pure). The cache alone cannot answer "is there a seat
 // left?" under concurrency: two admissions can both see the last seat, and an object just
 // admitted is not in any cache yet. So seats in use = what assignSeats counts over the cache
-// + live reservations (made by admissions, kept in a per-team ledger, see seat-ledger.ts)
+// + live reservations (made by admissions, kept in a per-team ledger, see ledger.ts)
 // whose object the cache does not show yet.
 import type { Invitation, Membership, Team } from '../api/generated.ts';
 import { normalizeEmail } from '../domain/email.ts';
@@ -50,9 +50,25 @@ export type SeatDecision =
   | { readonly kind: 'reserve'; readonly inUse: number; readonly limit: number }
   | { readonly kind: 'deny'; readonly message: string };
 
-export function isExpired(reservation: SeatReservation, now: Date): boolean {
+/** The default reservation window (webhook.seatReservationSeconds). */
+export const DEFAULT_RESERVATION_WINDOW_MS = 30_000;
+/** How far ahead of this replica's clock another replica's createdAt may be. */
+export const CLOCK_SKEW_MS = 10_000;
+
+/**
+ * Whether a reservation stopped holding a seat. Anyone who can write the ledger ConfigMap can
+ * also write entries, so an entry is trusted only for the reservation window after the time it
+ * claims to be created, whatever expiresAt it carries; an entry created in the future (beyond
+ * clock skew) is forged and never counts. Two forged entries with expiresAt 2099 would
+ * otherwise block two seats for ever.
+ */
+export function isExpired(reservation: SeatReservation, now: Date, windowMs = DEFAULT_RESERVATION_WINDOW_MS): boolean {
   const at = parseTime(reservation.expiresAt);
-  return at === undefined || at <= now.getTime();
+  const created = parseTime(reservation.createdAt);
+  if (at === undefined || created === undefined) return true;
+  if (created > now.getTime() + CLOCK_SKEW_MS) return true;
+  // +1 s: the ledger rounds expiresAt up to whole seconds.
+  return Math.min(at, created + windowMs + 1_000) <= now.getTime();
 }
 
 /** Whether the caches already show the reservation's object (so they count it themselves). */
@@ -67,8 +83,8 @@ export function isSettled(reservation: SeatReservation, now: Date, graceMs = CON
 }
 
 /** Reservations that still hold a seat of their own: not expired or settled, object not in the cache yet. */
-export function liveReservations(reservations: readonly SeatReservation[], objects: TeamObjects, now: Date): SeatReservation[] {
-  return reservations.filter((r) => !isExpired(r, now) && !isSettled(r, now) && !isInCache(r, objects));
+export function liveReservations(reservations: readonly SeatReservation[], objects: TeamObjects, now: Date, windowMs = DEFAULT_RESERVATION_WINDOW_MS): SeatReservation[] {
+  return reservations.filter((r) => !isExpired(r, now, windowMs) && !isSettled(r, now) && !isInCache(r, objects));
 }
 
 interface Seated {

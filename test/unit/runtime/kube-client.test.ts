@@ -1,0 +1,142 @@
+// KubeClient's cancellation over real HTTP (a loopback server standing in for the API
+// server): an aborted signal sends nothing, an abort cuts a request in flight, and one
+// signal shared by many requests (a reconcile's) does not collect a listener per request.
+import { getEventListeners } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KubeClient, serverHost } from '../../../src/runtime/kube-client.ts';
+import { Metrics } from '../../../src/runtime/metrics.ts';
+
+const roleBindings = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', namespaced: true, kind: 'RoleBinding' };
+
+let server: Server | undefined;
+let client: KubeClient | undefined;
+afterEach(async () => {
+  client?.close();
+  server?.closeAllConnections();
+  await new Promise((r) => (server ? server.close(r) : r(undefined)));
+  server = undefined;
+});
+
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ client: KubeClient; requests: string[] }> {
+  const requests: string[] = [];
+  server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    handler(req, res);
+  });
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'local', server: `http://127.0.0.1:${(server.address() as { port: number }).port}`, skipTLSVerify: true }], // plain HTTP needs it
+    users: [{ name: 'local' }],
+    contexts: [{ name: 'local', cluster: 'local', user: 'local' }],
+    currentContext: 'local',
+  });
+  client = new KubeClient(kc);
+  return { client, requests };
+}
+
+const ok = (_req: IncomingMessage, res: ServerResponse) => {
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  res.end('{"kind":"Status"}');
+};
+
+describe('KubeClient cancellation', () => {
+  it('sends nothing when the signal has already aborted', async () => {
+    const { client, requests } = await serve(ok);
+    const signal = AbortSignal.abort();
+    await expect(client.delete(roleBindings, 'acme', 'rb', { signal })).rejects.toThrow('aborted');
+    await expect(client.apply(roleBindings, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'rb', namespace: 'acme' } }, undefined, { signal })).rejects.toThrow('aborted');
+    expect(requests).toEqual([]);
+    expect(client.counter.writes()).toBe(0);
+  });
+
+  it('cuts a request in flight when the signal aborts', async () => {
+    const { client, requests } = await serve(() => undefined); // never answers
+    const abort = new AbortController();
+    const pending = client.delete(roleBindings, 'acme', 'rb', { signal: abort.signal });
+    while (requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const started = performance.now();
+    abort.abort();
+    await expect(pending).rejects.toThrow('aborted');
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('leaves no abort listener behind on a signal shared by many requests', async () => {
+    const { client } = await serve(ok);
+    const shared = new AbortController().signal;
+    for (let i = 0; i < 25; i++) await client.request('get', 'GET', '/api/v1/namespaces', { signal: shared });
+    await new Promise((r) => setTimeout(r, 10)); // 'close' follows the response's end
+    expect(getEventListeners(shared, 'abort')).toHaveLength(0);
+  });
+});
+
+describe('KubeClient request metrics (client-go names and labels)', () => {
+  const namespaces = { group: '', version: 'v1', plural: 'namespaces', namespaced: false };
+
+  async function instrumented(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ client: KubeClient; metrics: Metrics; host: string }> {
+    const { client: plain } = await serve(handler);
+    const metrics = new Metrics({ processMetrics: false });
+    const server = plain.kubeConfig.getCurrentCluster()!.server;
+    client = new KubeClient(plain.kubeConfig, { metrics: metrics.clientSink() });
+    plain.close();
+    return { client, metrics, host: server.replace('http://', '') };
+  }
+
+  it('counts every request by code, HTTP method and host, and times it', async () => {
+    const { client, metrics, host } = await instrumented((req, res) => {
+      if (req.url?.includes('/missing')) {
+        res.writeHead(404, { 'Content-Type': 'application/json' });
+        res.end('{"kind":"Status","reason":"NotFound","message":"not found"}');
+        return;
+      }
+      ok(req, res);
+    });
+    await client.list(namespaces);
+    await client.list(namespaces);
+    await expect(client.get(namespaces, undefined, 'missing')).rejects.toThrow(/404/);
+    await client.apply(roleBindings, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'rb', namespace: 'acme' } });
+    await client.delete(roleBindings, 'acme', 'rb');
+
+    const text = await metrics.text();
+    expect(text).toContain(`rest_client_requests_total{code="200",method="GET",host="${host}"} 2`);
+    expect(text).toContain(`rest_client_requests_total{code="404",method="GET",host="${host}"} 1`);
+    expect(text).toContain(`rest_client_requests_total{code="200",method="PATCH",host="${host}"} 1`);
+    expect(text).toContain(`rest_client_requests_total{code="200",method="DELETE",host="${host}"} 1`);
+    // client-go's verb label holds the HTTP method too; failed requests are timed as well.
+    expect(text).toContain(`rest_client_request_duration_seconds_count{verb="GET",host="${host}"} 3`);
+    expect(text).toContain(`rest_client_request_duration_seconds_bucket{le="0.005",verb="PATCH",host="${host}"}`);
+    expect(text).toContain(`rest_client_request_duration_seconds_bucket{le="60",verb="DELETE",host="${host}"} 1`);
+  });
+
+  it('counts a watch once when it opens and keeps its lifetime out of the latency histogram', async () => {
+    const { client, metrics, host } = await instrumented((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write('{"type":"ADDED","object":{"metadata":{"name":"a"}}}\n');
+      setTimeout(() => res.end(), 50);
+    });
+    const events: string[] = [];
+    await client.watch(namespaces, undefined, {}, (e) => events.push(e.type));
+    expect(events).toEqual(['ADDED']);
+    const text = await metrics.text();
+    expect(text).toContain(`rest_client_requests_total{code="200",method="GET",host="${host}"} 1`);
+    expect(text).not.toContain('rest_client_request_duration_seconds_count{');
+  });
+
+  it('counts a request that never got an answer as <error>, never with the error text', async () => {
+    const { client, metrics, host } = await instrumented((req) => req.socket.destroy());
+    await expect(client.list(namespaces)).rejects.toThrow();
+    const text = await metrics.text();
+    expect(text).toContain(`rest_client_requests_total{code="<error>",method="GET",host="${host}"} 1`);
+    expect(text).toContain(`rest_client_request_duration_seconds_count{verb="GET",host="${host}"} 1`);
+    expect(text).not.toMatch(/socket hang up|ECONNRESET/);
+  });
+
+  it('names the host as the kubeconfig writes it, port included (client-go keeps an explicit :443)', () => {
+    expect(serverHost('https://10.96.0.1:443')).toBe('10.96.0.1:443');
+    expect(serverHost('https://kubernetes.default.svc')).toBe('kubernetes.default.svc');
+    expect(serverHost('https://user:pw@api.example.com:6443/prefix')).toBe('api.example.com:6443');
+    expect(serverHost('https://[::1]:6443')).toBe('[::1]:6443');
+  });
+});
