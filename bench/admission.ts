@@ -43,7 +43,8 @@ const concurrentCreates = Number(values.concurrent);
 const concurrency = 8;
 for (const [name, n] of Object.entries({ samples, warmup, concurrent: concurrentCreates })) {
   const least = name === 'warmup' ? 0 : 1;
-  if (!Number.isInteger(n) || n < least) throw new Error(`--${name} must be a whole number of at least ${least} (got ${String(values[name as keyof typeof values])})`);
+  if (!Number.isInteger(n) || n < least)
+    throw new Error(`--${name} must be a whole number of at least ${least} (got ${String(values[name as keyof typeof values])})`);
 }
 const env = environment();
 
@@ -102,7 +103,10 @@ function reviewBody(object: Membership): string {
       namespace: object.metadata.namespace,
       operation: 'CREATE',
       userInfo: USER,
-      object: { ...object, metadata: { ...object.metadata, uid: randomUUID(), creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), generation: 1 } },
+      object: {
+        ...object,
+        metadata: { ...object.metadata, uid: randomUUID(), creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), generation: 1 },
+      },
       oldObject: null,
       dryRun: false,
       options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
@@ -147,7 +151,16 @@ try {
     informer.start();
   }
   const metrics = new Metrics({ processMetrics: false });
-  admission = createAdmission({ config: config.webhook, namespace: SYSTEM, port, host: '127.0.0.1', client: webhookClient, caches, logger: silentLogger, metrics });
+  admission = createAdmission({
+    config: config.webhook,
+    namespace: SYSTEM,
+    port,
+    host: '127.0.0.1',
+    client: webhookClient,
+    caches,
+    logger: silentLogger,
+    metrics,
+  });
   await admission.start();
   await Promise.all(Object.values(caches).map((c) => c.waitForSync()));
 
@@ -166,7 +179,7 @@ try {
 
   // Teams: `bench` in both namespaces for the API creates (seats for all of them), `handler`
   // and `full` (the owner alone fills it) for the direct POSTs, and one member to duplicate.
-  const apiCreates = (warmup + samples) + concurrentCreates;
+  const apiCreates = warmup + samples + concurrentCreates;
   const seats = Math.min(100_000, apiCreates + 10);
   for (const ns of [UNSELECTED, SELECTED]) await admin.create(resources.team, team(ns, 'bench', seats));
   await admin.create(resources.team, team(SELECTED, 'handler', 100_000));
@@ -183,7 +196,14 @@ try {
   const post = (path: string, body: string) =>
     new Promise<ReviewAnswer>((resolve, reject) => {
       const req = request(
-        { host: '127.0.0.1', port, path: `${path}?timeout=5s`, method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
+        {
+          host: '127.0.0.1',
+          port,
+          path: `${path}?timeout=5s`,
+          method: 'POST',
+          agent,
+          headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -211,23 +231,29 @@ try {
   const handlerCases = {
     allowMembershipCreate: {
       description: 'validate: Membership create, team with free seats (reserves a seat: ledger read + compare-and-swap write)',
-      run: (i: number) => post('/validate', reviewBody(membership(SELECTED, `direct-${i}`, 'handler', `direct-${i}@bench.example`))).then((a) => expect(a, true)),
+      run: (i: number) =>
+        post('/validate', reviewBody(membership(SELECTED, `direct-${i}`, 'handler', `direct-${i}@bench.example`))).then((a) => expect(a, true)),
       after: resetLedger,
     },
     denyDuplicateMember: {
       description: 'validate: Membership create denied, the person already has one (caches only)',
-      run: (i: number) => post('/validate', reviewBody(membership(SELECTED, `dup-${i}`, 'handler', 'taken@bench.example'))).then((a) => expect(a, false, 'already has Membership taken')),
+      run: (i: number) =>
+        post('/validate', reviewBody(membership(SELECTED, `dup-${i}`, 'handler', 'taken@bench.example'))).then((a) =>
+          expect(a, false, 'already has Membership taken'),
+        ),
     },
     denyTeamFull: {
       description: 'validate: Membership create denied, no seat left (caches + ledger read)',
-      run: (i: number) => post('/validate', reviewBody(membership(SELECTED, `full-${i}`, 'full', `full-${i}@bench.example`))).then((a) => expect(a, false, 'seats in use')),
+      run: (i: number) =>
+        post('/validate', reviewBody(membership(SELECTED, `full-${i}`, 'full', `full-${i}@bench.example`))).then((a) => expect(a, false, 'seats in use')),
     },
     mutateActorStamp: {
       description: 'mutate: Membership create, actor annotation patch',
-      run: (i: number) => post('/mutate', reviewBody(membership(SELECTED, `mut-${i}`, 'handler', `mut-${i}@bench.example`))).then((a) => {
-        expect(a, true);
-        if (!a.response?.patch) throw new Error('mutate answered without a patch');
-      }),
+      run: (i: number) =>
+        post('/mutate', reviewBody(membership(SELECTED, `mut-${i}`, 'handler', `mut-${i}@bench.example`))).then((a) => {
+          expect(a, true);
+          if (!a.response?.patch) throw new Error('mutate answered without a patch');
+        }),
     },
   } satisfies Record<string, { description: string; run: (i: number) => Promise<void>; after?: () => Promise<void> }>;
   const handlerSamples = Object.fromEntries(Object.keys(handlerCases).map((k) => [k, [] as number[]])) as Record<keyof typeof handlerCases, number[]>;
@@ -286,7 +312,10 @@ try {
     p99: round(sequential.withWebhook.p99 - sequential.withoutWebhook.p99),
     mean: round(sequential.withWebhook.mean - sequential.withoutWebhook.mean),
   };
-  sequential.ratio = { p50: round(sequential.withWebhook.p50 / sequential.withoutWebhook.p50), p99: round(sequential.withWebhook.p99 / sequential.withoutWebhook.p99) };
+  sequential.ratio = {
+    p50: round(sequential.withWebhook.p50 / sequential.withoutWebhook.p50),
+    p99: round(sequential.withWebhook.p99 / sequential.withoutWebhook.p99),
+  };
 
   // The same, 8 clients at once into one team: in two halves each way, alternating.
   const elapsed: Record<string, number> = { [UNSELECTED]: 0, [SELECTED]: 0 };
@@ -297,11 +326,15 @@ try {
       const first = nextIndex;
       const items = Array.from({ length: pass === 0 ? half : concurrentCreates - half }, (_, k) => first + k);
       let next = 0;
-      elapsed[ns] = elapsed[ns]! + await timed(() =>
-        Promise.all(Array.from({ length: concurrency }, async () => {
-          while (next < items.length) await create(ns, items[next++]!);
-        })),
-      );
+      elapsed[ns] =
+        elapsed[ns]! +
+        (await timed(() =>
+          Promise.all(
+            Array.from({ length: concurrency }, async () => {
+              while (next < items.length) await create(ns, items[next++]!);
+            }),
+          ),
+        ));
     }
     nextIndex += pass === 0 ? half : concurrentCreates - half;
   }
@@ -342,7 +375,9 @@ try {
       `${samples} samples per case after ${warmup} warm-up rounds; times in milliseconds.\n\n` +
       `## The handler (AdmissionReview POSTed to its HTTPS endpoint)\n\n` +
       `| case | p50 | p99 | mean | max |\n|---|---|---|---|---|\n` +
-      Object.values(handler).map((c) => row(c.description, c)).join('') +
+      Object.values(handler)
+        .map((c) => row(c.description, c))
+        .join('') +
       `\nThese objects are never created, so their seat reservations would stay until they expire: the benchmark empties the team's seat ledger after each allowed sample (untimed). ` +
       `The handler numbers are for an empty ledger; the creates below run with the ledger as the webhook keeps it (${sequential.seatLedgerEntriesAfter} entries after the one-at-a-time creates).\n\n` +
       `## A Membership create through the API server, with and without the webhook (same run)\n\n` +

@@ -23,9 +23,11 @@ const env = environment();
 
 async function inParallel<T>(items: T[], fn: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -44,7 +46,12 @@ try {
   // Baseline: raw creates of small objects at the same concurrency.
   const rawStart = performance.now();
   await inParallel([...Array(count).keys()], (i) =>
-    admin.create(resources.configMap, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `raw-${i}`, namespace: 'bench-raw' }, data: { i: String(i) } } as KubeObject),
+    admin.create(resources.configMap, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `raw-${i}`, namespace: 'bench-raw' },
+      data: { i: String(i) },
+    } as KubeObject),
   );
   const rawSeconds = (performance.now() - rawStart) / 1000;
   const rawWritesPerSecond = count / rawSeconds;
@@ -109,7 +116,7 @@ try {
     },
     ratio: {
       invitedMembershipsPerRawCreate: round(membershipsPerSecond / rawWritesPerSecond),
-      operatorWriteRateVsRaw: round((writes / opSeconds) / rawWritesPerSecond),
+      operatorWriteRateVsRaw: round(writes / opSeconds / rawWritesPerSecond),
     },
   };
   writeResults(

@@ -103,14 +103,22 @@ async function run(name: string): Promise<Outcome> {
     signalGroup(child.pid, 'SIGTERM');
     setTimeout(() => signalGroup(child.pid, 'SIGKILL'), STOP_GRACE_MS).unref();
   }, TIMEOUT_MS);
-  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (c, s) => resolve({ code: c, signal: s })));
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (c, s) => resolve({ code: c, signal: s })),
+  );
   clearTimeout(timer);
   current = undefined;
   // A benchmark that died without stopping its control plane leaves etcd and kube-apiserver behind.
   signalGroup(child.pid, 'SIGKILL');
   const seconds = Math.round((Date.now() - started) / 100) / 10;
   const summary = freshSummary(name, started);
-  const failure = timedOut ? `timed out after ${TIMEOUT_MS / 60_000} min` : code !== 0 ? `exited with ${signal ?? `code ${code}`}` : summary === undefined ? `wrote no bench/results/${name}.json` : undefined;
+  const failure = timedOut
+    ? `timed out after ${TIMEOUT_MS / 60_000} min`
+    : code !== 0
+      ? `exited with ${signal ?? `code ${code}`}`
+      : summary === undefined
+        ? `wrote no bench/results/${name}.json`
+        : undefined;
   if (failure) {
     console.log(tail(output, OUTPUT_TAIL_LINES).replace(/^/gm, `  ${name} | `));
     return { name, ok: false, seconds, line: failure };

@@ -102,10 +102,12 @@ class Process {
     closeSync(log);
     children.add(child);
     this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', () => {
-      children.delete(child);
-      resolve();
-    }));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', () => {
+        children.delete(child);
+        resolve();
+      }),
+    );
   }
 
   get running(): boolean {
@@ -194,7 +196,11 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   mkdirSync(join(dir, 'certs'), { recursive: true });
   const token = randomBytes(24).toString('hex');
   const controllerToken = randomBytes(24).toString('hex');
-  writeFileSync(join(dir, 'tokens.csv'), `${token},roster-admin,roster-admin,"system:masters"\n${controllerToken},system:kube-controller-manager,kcm,"system:masters"\n`, { mode: 0o600 });
+  writeFileSync(
+    join(dir, 'tokens.csv'),
+    `${token},roster-admin,roster-admin,"system:masters"\n${controllerToken},system:kube-controller-manager,kcm,"system:masters"\n`,
+    { mode: 0o600 },
+  );
   const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
   writeFileSync(join(dir, 'sa.key'), keys.privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
   writeFileSync(join(dir, 'sa.pub'), keys.publicKey.export({ type: 'spki', format: 'pem' }));
@@ -244,7 +250,12 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
     const kubeconfigPath = join(dir, 'kubeconfig');
     // The API server writes its self-signed serving certificate (with its CA) on start.
     const certFile = join(dir, 'certs', 'apiserver.crt');
-    await waitFor('kube-apiserver serving certificate', async () => existsSync(certFile) && readFileSync(certFile).length > 0, 60_000, () => `${apiServer.tail()}\n${etcd.tail()}`);
+    await waitFor(
+      'kube-apiserver serving certificate',
+      async () => existsSync(certFile) && readFileSync(certFile).length > 0,
+      60_000,
+      () => `${apiServer.tail()}\n${etcd.tail()}`,
+    );
     const caData = readFileSync(certFile).toString('base64');
     writeKubeconfig(kubeconfigPath, server, caData, 'roster-admin', token);
     if (options.kubeconfigPath) writeKubeconfig(options.kubeconfigPath, server, caData, 'roster-admin', token);

@@ -100,7 +100,12 @@ async function settled(client: KubeClient): Promise<{ done: boolean; summary: st
   const membersDone = memberships.filter((m) => m.status?.phase && m.status.observedGeneration === m.metadata.generation);
   const teamsDone = teams.filter((t) => t.status?.observedGeneration === t.metadata.generation && t.status?.owner?.invitation);
   const summary = `teams ${teamsDone.length}/${teams.length}, memberships ${membersDone.length}/${memberships.length}, invitations mailed ${delivered.length}/${invitations.length}`;
-  const done = teams.length > 0 && teamsDone.length === teams.length && membersDone.length === memberships.length && invitations.length > 0 && delivered.length === invitations.length;
+  const done =
+    teams.length > 0 &&
+    teamsDone.length === teams.length &&
+    membersDone.length === memberships.length &&
+    invitations.length > 0 &&
+    delivered.length === invitations.length;
   return { done, summary };
 }
 
@@ -120,12 +125,17 @@ async function operatorKubeconfig(client: KubeClient, kubeconfigForToken: (token
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
     subjects: [{ kind: 'ServiceAccount', name: 'roster', namespace: operatorNamespace }],
   } as KubeObject);
-  const review = await client.request<{ status?: { token?: string } }>('create', 'POST', `/api/v1/namespaces/${operatorNamespace}/serviceaccounts/roster/token`, {
-    // A week: longer than anyone keeps a demo running.
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 7 * 24 * 3600 } },
-  });
+  const review = await client.request<{ status?: { token?: string } }>(
+    'create',
+    'POST',
+    `/api/v1/namespaces/${operatorNamespace}/serviceaccounts/roster/token`,
+    {
+      // A week: longer than anyone keeps a demo running.
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 7 * 24 * 3600 } },
+    },
+  );
   const token = review.status?.token;
-  if (!token) throw new Error('the API server issued no token for the operator\'s ServiceAccount');
+  if (!token) throw new Error("the API server issued no token for the operator's ServiceAccount");
   return kubeconfigForToken(token, `system:serviceaccount:${operatorNamespace}:roster`);
 }
 
@@ -146,7 +156,8 @@ spec: { team: no-such-team, environments: [{ name: production, namespace: no-suc
   for (;;) {
     const r = kubectlResult(['create', '--dry-run=server', '-f', '-'], probe);
     if (r.stderr.includes(`admission webhook "${VALIDATING_WEBHOOK}"`)) return;
-    if (Date.now() > deadline) throw new Error(`the API server does not call the admission webhook: ${(r.stderr || r.stdout).trim()}; see ${join(dir, 'operator.log')}`);
+    if (Date.now() > deadline)
+      throw new Error(`the API server does not call the admission webhook: ${(r.stderr || r.stdout).trim()}; see ${join(dir, 'operator.log')}`);
     await sleep(250);
   }
 }
@@ -160,7 +171,10 @@ spec: { team: acme, email: liam@acme.com, role: admin }
 `;
   const denials = [
     { what: 'a Membership for the owner of acme', run: () => kubectlResult(['create', '--dry-run=server', '-f', '-'], secondOwner) },
-    { what: 'globex (3 seats) cut to 1 seat', run: () => kubectlResult(['patch', 'team', 'globex', '-n', 'globex', '--type', 'merge', '-p', '{"spec":{"seats":1}}', '--dry-run=server']) },
+    {
+      what: 'globex (3 seats) cut to 1 seat',
+      run: () => kubectlResult(['patch', 'team', 'globex', '-n', 'globex', '--type', 'merge', '-p', '{"spec":{"seats":1}}', '--dry-run=server']),
+    },
   ];
   for (const { what, run } of denials) {
     const r = run();
@@ -179,7 +193,16 @@ try {
   step('starting the mail catcher (MailDev)');
   const smtpPort = await portOr(1025);
   const mailWebPort = await portOr(1080);
-  startProcess('maildev', join(projectRoot, 'node_modules', '.bin', 'maildev'), ['--smtp', String(smtpPort), '--web', String(mailWebPort), '--ip', '127.0.0.1', '--web-ip', '127.0.0.1']);
+  startProcess('maildev', join(projectRoot, 'node_modules', '.bin', 'maildev'), [
+    '--smtp',
+    String(smtpPort),
+    '--web',
+    String(mailWebPort),
+    '--ip',
+    '127.0.0.1',
+    '--web-ip',
+    '127.0.0.1',
+  ]);
   const mailUrl = `http://127.0.0.1:${mailWebPort}`;
   await waitForHttp(`${mailUrl}/api/healthz`, 'MailDev');
   console.log(`    mails at ${mailUrl}`);
@@ -200,7 +223,12 @@ try {
       server: { host: '127.0.0.1', acceptPort, probesPort, webhookPort },
       // The API server calls the webhook by URL, as envtest does (a cluster uses the chart's Service).
       webhook: { register: { enabled: true, url: `https://127.0.0.1:${webhookPort}` } },
-      mail: { backend: 'smtp', from: 'Roster demo <roster@demo.local>', allowedSenderDomains: ['demo.local', 'acme.com'], smtp: { host: '127.0.0.1', port: smtpPort, pool: false, allowInsecure: true } }, // MailDev on loopback speaks plain SMTP; examples/ sends as acme.com
+      mail: {
+        backend: 'smtp',
+        from: 'Roster demo <roster@demo.local>',
+        allowedSenderDomains: ['demo.local', 'acme.com'],
+        smtp: { host: '127.0.0.1', port: smtpPort, pool: false, allowInsecure: true },
+      }, // MailDev on loopback speaks plain SMTP; examples/ sends as acme.com
     }),
   );
   startProcess('operator', process.execPath, [join(projectRoot, 'src', 'main.ts'), '--config', configPath]);
@@ -230,7 +258,9 @@ try {
 
   step('the admission webhook at work');
   const riley = await cp.client.get<Membership>(resources.membership, 'acme', 'riley');
-  console.log(`    Membership riley was created by ${riley.metadata.annotations?.[CREATED_BY] ?? '(nobody: the webhook did not stamp it)'} (annotation ${CREATED_BY})`);
+  console.log(
+    `    Membership riley was created by ${riley.metadata.annotations?.[CREATED_BY] ?? '(nobody: the webhook did not stamp it)'} (annotation ${CREATED_BY})`,
+  );
   showDenials();
   console.log(`The demo is running.
 

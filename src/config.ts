@@ -21,7 +21,7 @@ export const configSchema = {
     namespace: { type: 'string', default: 'roster-system', description: 'Namespace of the operator: its Lease, Secrets and Events live here.' },
     identity: {
       type: 'string',
-      description: 'This replica\'s identity for leader election and Events (default: the pod name or hostname).',
+      description: "This replica's identity for leader election and Events (default: the pod name or hostname).",
     },
     publicUrl: {
       type: 'string',
@@ -52,11 +52,15 @@ export const configSchema = {
           type: 'object',
           additionalProperties: false,
           default: {},
-          description: 'Where /metrics is served. Plain (default): on probesPort, to anyone who reaches it. Secure: over HTTPS on its own port, for bearer tokens the API server authenticates (TokenReview) and authorizes for get on the non-resource URL /metrics (SubjectAccessReview), as controller-runtime\'s metrics filters do; probesPort then serves only the probes.',
+          description:
+            "Where /metrics is served. Plain (default): on probesPort, to anyone who reaches it. Secure: over HTTPS on its own port, for bearer tokens the API server authenticates (TokenReview) and authorizes for get on the non-resource URL /metrics (SubjectAccessReview), as controller-runtime's metrics filters do; probesPort then serves only the probes.",
           properties: {
             secure: { type: 'boolean', default: false },
             port: { ...portSchema, default: 8443, description: 'The HTTPS metrics port (secure only).' },
-            certDir: { type: 'string', description: 'Directory with tls.crt and tls.key (secure only); unset = a self-signed certificate made in memory at start.' },
+            certDir: {
+              type: 'string',
+              description: 'Directory with tls.crt and tls.key (secure only); unset = a self-signed certificate made in memory at start.',
+            },
           },
         },
         acceptPort: { ...portSchema, default: 8081, description: 'The accept page.' },
@@ -65,7 +69,8 @@ export const configSchema = {
           type: 'array',
           items: { type: 'string', minLength: 1 },
           default: [],
-          description: 'CIDR blocks (IPv4 or IPv6, e.g. 10.0.0.0/8) of the proxies in front of the accept page, such as the Ingress controller\'s Pods. Only from these is X-Forwarded-For believed, to rate-limit per person rather than per proxy; empty = the TCP peer is the client.',
+          description:
+            "CIDR blocks (IPv4 or IPv6, e.g. 10.0.0.0/8) of the proxies in front of the accept page, such as the Ingress controller's Pods. Only from these is X-Forwarded-For believed, to rate-limit per person rather than per proxy; empty = the TCP peer is the client.",
         },
         acceptRateLimit: {
           type: 'object',
@@ -73,8 +78,19 @@ export const configSchema = {
           default: {},
           description: 'Accept page limits, per client address.',
           properties: {
-            failedLookupsPerMinute: { type: 'integer', minimum: 1, default: 20, description: 'Links that did not work (unknown, used, revoked, expired) per minute, as a burst of the same size; over it every link gets 429 with Retry-After.' },
-            requestsPerMinute: { type: 'integer', minimum: 1, default: 600, description: 'All requests per minute: a flood guard, generous because a proxy without trustedProxies puts everyone behind it on one address.' },
+            failedLookupsPerMinute: {
+              type: 'integer',
+              minimum: 1,
+              default: 20,
+              description:
+                'Links that did not work (unknown, used, revoked, expired) per minute, as a burst of the same size; over it every link gets 429 with Retry-After.',
+            },
+            requestsPerMinute: {
+              type: 'integer',
+              minimum: 1,
+              default: 600,
+              description: 'All requests per minute: a flood guard, generous because a proxy without trustedProxies puts everyone behind it on one address.',
+            },
           },
         },
       },
@@ -108,10 +124,21 @@ export const configSchema = {
           type: 'array',
           items: { type: 'string', minLength: 1 },
           default: [],
-          description: 'Domains a Team may send from (spec.invitations.from); empty = only the domain of mail.from. Anything else is denied at admission, so the operator cannot be used as a mail relay.',
+          description:
+            'Domains a Team may send from (spec.invitations.from); empty = only the domain of mail.from. Anything else is denied at admission, so the operator cannot be used as a mail relay.',
         },
-        resendCooldownSeconds: { type: 'integer', minimum: 0, default: 60, description: 'Minimum time between two mails of one Invitation; an earlier resend is denied with the time left.' },
-        dailyQuotaPerTeam: { type: 'integer', minimum: 0, default: 200, description: 'Invitation mails per team per 24 h (0 = no quota); over it nothing is sent and Delivered=False, reason QuotaExceeded.' },
+        resendCooldownSeconds: {
+          type: 'integer',
+          minimum: 0,
+          default: 60,
+          description: 'Minimum time between two mails of one Invitation; an earlier resend is denied with the time left.',
+        },
+        dailyQuotaPerTeam: {
+          type: 'integer',
+          minimum: 0,
+          default: 200,
+          description: 'Invitation mails per team per 24 h (0 = no quota); over it nothing is sent and Delivered=False, reason QuotaExceeded.',
+        },
         smtp: {
           type: 'object',
           additionalProperties: false,
@@ -160,7 +187,8 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      description: 'The removal brake (SPEC §8): deletions in one team within `window` may take access from at most `maxFraction` of its active members (and always `minPeople`); the rest are held until an owner or admin runs `kubectl roster release TEAM`. Expiry is never held. A Team may set a stricter one (spec.removalBrake).',
+      description:
+        'The removal brake (SPEC §8): deletions in one team within `window` may take access from at most `maxFraction` of its active members (and always `minPeople`); the rest are held until an owner or admin runs `kubectl roster release TEAM`. Expiry is never held. A Team may set a stricter one (spec.removalBrake).',
       properties: {
         enabled: { type: 'boolean', default: true },
         window: { type: 'string', pattern: '^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$', default: '10m' },
@@ -178,7 +206,8 @@ export const configSchema = {
           type: 'string',
           default: 'roster.dev/team',
           pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$',
-          description: 'Label a cluster admin puts on a namespace to assign it to a team: <label>=<the team\'s control namespace>. Only assigned namespaces may be Project environments.',
+          description:
+            "Label a cluster admin puts on a namespace to assign it to a team: <label>=<the team's control namespace>. Only assigned namespaces may be Project environments.",
         },
       },
     },
@@ -254,7 +283,9 @@ const validate = ajv.compile(configSchema);
 export function parseConfig(raw: unknown): RosterConfig {
   const copy = structuredClone(raw ?? {});
   if (!validate(copy)) {
-    const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
+    const problems = (validate.errors ?? []).map(
+      (e) => `${e.instancePath || '(root)'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+    );
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const config = copy as RosterConfig;
@@ -284,10 +315,13 @@ export function parseConfig(raw: unknown): RosterConfig {
 function mailConfigProblems(mail: RosterConfig['mail']): string[] {
   const problems: string[] = [];
   const from = parseSender(mail.from);
-  if (typeof from === 'string') problems.push(`mail.from ${JSON.stringify(mail.from)} is not one sender address (${from}); write it as "Name <address@domain>"`);
+  if (typeof from === 'string')
+    problems.push(`mail.from ${JSON.stringify(mail.from)} is not one sender address (${from}); write it as "Name <address@domain>"`);
   for (const domain of mail.allowedSenderDomains) {
     if (!/^[^\s@*/:]+$/.test(domain) || domain.startsWith('.')) {
-      problems.push(`mail.allowedSenderDomains: ${JSON.stringify(domain)} is not a domain; list each domain as it follows the @ (acme.com), one entry per domain: subdomains are not included`);
+      problems.push(
+        `mail.allowedSenderDomains: ${JSON.stringify(domain)} is not a domain; list each domain as it follows the @ (acme.com), one entry per domain: subdomains are not included`,
+      );
     }
   }
   return problems;
@@ -323,12 +357,22 @@ export function insecureTransports(config: Pick<RosterConfig, 'mail' | 'identity
     const allowed = backend.allowInsecure === true;
     const allow = `; for a local test server only, identityBackends.${name}.allowInsecure: true`;
     if (backend.type === 'ldap' && typeof backend.url === 'string' && /^ldap:\/\//i.test(backend.url) && backend.startTls !== true) {
-      found.push({ key: `identityBackends.${name}.url`, problem: `${backend.url} would send the bind password and directory data without TLS`, fix: `use ldaps://, or set identityBackends.${name}.startTls: true${allow}`, allowed });
+      found.push({
+        key: `identityBackends.${name}.url`,
+        problem: `${backend.url} would send the bind password and directory data without TLS`,
+        fix: `use ldaps://, or set identityBackends.${name}.startTls: true${allow}`,
+        allowed,
+      });
     }
     const urlKey = backend.type === 'keycloak' ? 'url' : backend.type === 'scim' ? 'baseUrl' : undefined;
     const url = urlKey ? backend[urlKey] : undefined;
     if (urlKey && typeof url === 'string' && /^http:\/\//i.test(url)) {
-      found.push({ key: `identityBackends.${name}.${urlKey}`, problem: `${url} would send the ${backend.type === 'scim' ? 'bearer token' : 'credentials and tokens'} without TLS`, fix: `use https://${allow}`, allowed });
+      found.push({
+        key: `identityBackends.${name}.${urlKey}`,
+        problem: `${url} would send the ${backend.type === 'scim' ? 'bearer token' : 'credentials and tokens'} without TLS`,
+        fix: `use https://${allow}`,
+        allowed,
+      });
     }
   }
   return found;

@@ -118,7 +118,12 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
   // access per person, so removing one grant must not strip a person who holds another one in
   // the team (the owner with a superseded Membership during an ownership transfer).
   const backends = createIdentityBackends(config.identityBackends, {
-    kubernetes: { client, roleBindings: caches.roleBindings, clusterRoles: config.roleBindings, assignment: (control, namespace) => tenancy.assignment(control, namespace) },
+    kubernetes: {
+      client,
+      roleBindings: caches.roleBindings,
+      clusterRoles: config.roleBindings,
+      assignment: (control, namespace) => tenancy.assignment(control, namespace),
+    },
     logger,
     holdsOtherGrant: (team, key, person) => {
       const t = caches.teams.get(team.namespace, team.name);
@@ -151,7 +156,13 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
     tenancy,
     seatReservationMs: config.webhook.seatReservationSeconds * 1000,
     ...(config.removalBrake.enabled
-      ? { removalBrake: { windowMs: parseDuration(config.removalBrake.window), maxFraction: config.removalBrake.maxFraction, minPeople: config.removalBrake.minPeople } }
+      ? {
+          removalBrake: {
+            windowMs: parseDuration(config.removalBrake.window),
+            maxFraction: config.removalBrake.maxFraction,
+            minPeople: config.removalBrake.minPeople,
+          },
+        }
       : {}),
   };
 
@@ -168,7 +179,11 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
   // named before and after (and a team created in a namespace assigned to another) look again.
   const teamsOfControlNamespaces = (controlNamespaces: string[]) => controlNamespaces.flatMap((ns) => keysOf(caches.teams.byIndex(index.byNamespace, ns)));
   const assignmentChanged = (e: InformerEvent<KubeObject>) =>
-    TenancyView.labelChanged(tenancy.policy, e.type === 'updated' ? e.old : e.type === 'added' ? undefined : e.object, e.type === 'deleted' ? undefined : e.object);
+    TenancyView.labelChanged(
+      tenancy.policy,
+      e.type === 'updated' ? e.old : e.type === 'added' ? undefined : e.object,
+      e.type === 'deleted' ? undefined : e.object,
+    );
   const teamsReachingNamespace = (e: InformerEvent<KubeObject>) => {
     const label = caches.namespaces.get(undefined, e.object.metadata.namespace ?? '')?.metadata.labels?.[tenancy.policy.namespaceLabel];
     return e.type === 'added' || e.type === 'deleted' ? teamsOfControlNamespaces(label ? [label] : []) : [];
@@ -178,7 +193,9 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
     return (after.status?.removals?.approved ?? []).filter((n) => !was.has(n));
   };
   const specChanged = (e: InformerEvent<KubeObject>) =>
-    e.type !== 'updated' || e.old.metadata.generation !== e.object.metadata.generation || e.object.metadata.deletionTimestamp !== e.old.metadata.deletionTimestamp;
+    e.type !== 'updated' ||
+    e.old.metadata.generation !== e.object.metadata.generation ||
+    e.object.metadata.deletionTimestamp !== e.old.metadata.deletionTimestamp;
 
   manager.addController({
     name: 'team',
@@ -202,13 +219,20 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
     workers: config.workers.membership,
     reconcile: (key, signal) => reconcileMembership({ ...context, signal }, key),
     watches: [
-      watch(caches.invitations, (e) => [...ownerKeys('Membership')(e), ...((e.object as Invitation).status?.membership ? [`${e.object.metadata.namespace}/${(e.object as Invitation).status!.membership}`] : [])]),
+      watch(caches.invitations, (e) => [
+        ...ownerKeys('Membership')(e),
+        ...((e.object as Invitation).status?.membership ? [`${e.object.metadata.namespace}/${(e.object as Invitation).status!.membership}`] : []),
+      ]),
       watch(caches.teams, (e) => (specChanged(e) ? keysOf(caches.memberships.byIndex(index.byTeam, e.key)) : [])),
       // The removal brake let removals through (Team status.removals.approved): those Memberships go on.
-      watch(caches.teams, (e) => (e.type === 'updated' ? newlyApproved(e.old as Team, e.object as Team).map((n) => `${e.object.metadata.namespace}/${n}`) : [])),
+      watch(caches.teams, (e) =>
+        e.type === 'updated' ? newlyApproved(e.old as Team, e.object as Team).map((n) => `${e.object.metadata.namespace}/${n}`) : [],
+      ),
       // A membership that goes frees a seat: the ones waiting over the limit get another look.
       watch(caches.memberships, (e) =>
-        e.type === 'deleted' ? teamOf(e).flatMap((t) => keysOf(caches.memberships.byIndex(index.byTeam, t).filter((m) => m.status?.phase === 'OverSeatLimit'))) : [],
+        e.type === 'deleted'
+          ? teamOf(e).flatMap((t) => keysOf(caches.memberships.byIndex(index.byTeam, t).filter((m) => m.status?.phase === 'OverSeatLimit')))
+          : [],
       ),
       watch(caches.projects, membershipsOfTeam),
       watch(caches.roleBindings, (e) => [grantOwnerKeys(e).membership ?? ''].filter(Boolean)),
@@ -223,7 +247,9 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
     reconcile: (key, signal) => reconcileInvitation({ ...context, signal }, key),
     watches: [
       watch(caches.teams, (e) => (specChanged(e) ? keysOf(caches.invitations.byIndex(index.byTeam, e.key)) : [])),
-      watch(caches.memberships, (e) => teamOf(e).flatMap((t) => keysOf(caches.invitations.byIndex(index.byTeam, t).filter((i) => !(i.metadata.ownerReferences ?? []).length)))),
+      watch(caches.memberships, (e) =>
+        teamOf(e).flatMap((t) => keysOf(caches.invitations.byIndex(index.byTeam, t).filter((i) => !(i.metadata.ownerReferences ?? []).length))),
+      ),
     ],
   });
   manager.addController({
@@ -234,8 +260,14 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
     watches: [
       watch(caches.memberships, (e) => teamOf(e).flatMap((t) => keysOf(caches.projects.byIndex(index.byTeam, t)))),
       // Assignment, creation or deletion of an environment's namespace changes EnvironmentsAssigned.
-      watch(caches.namespaces, (e) => (e.type === 'updated' && assignmentChanged(e).length === 0 ? [] : keysOf(caches.projects.byIndex(index.byEnvironmentNamespace, e.object.metadata.name ?? '')))),
-      watch(caches.teams, (e) => (e.type === 'added' || e.type === 'deleted' ? keysOf(caches.projects.byIndex(index.byEnvironmentNamespace, e.object.metadata.namespace ?? '')) : [])),
+      watch(caches.namespaces, (e) =>
+        e.type === 'updated' && assignmentChanged(e).length === 0
+          ? []
+          : keysOf(caches.projects.byIndex(index.byEnvironmentNamespace, e.object.metadata.name ?? '')),
+      ),
+      watch(caches.teams, (e) =>
+        e.type === 'added' || e.type === 'deleted' ? keysOf(caches.projects.byIndex(index.byEnvironmentNamespace, e.object.metadata.namespace ?? '')) : [],
+      ),
     ],
   });
 
@@ -256,12 +288,37 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
         action: 'Accept',
         note: `${inv.spec.email} accepted the invitation to team ${inv.spec.team} as ${inv.spec.role}`,
         actor: inv.spec.email,
-        audit: { action: 'accept', entity: 'invitation', team: inv.spec.team, namespace: inv.metadata.namespace ?? '', subject: inv.spec.email, roleAfter: inv.spec.role },
+        audit: {
+          action: 'accept',
+          entity: 'invitation',
+          team: inv.spec.team,
+          namespace: inv.metadata.namespace ?? '',
+          subject: inv.spec.email,
+          roleAfter: inv.spec.role,
+        },
       }),
   });
 
   const admission = config.webhook.enabled
-    ? createAdmission({ config: config.webhook, namespace: config.namespace, port: config.server.webhookPort, host: config.server.host, client, caches, logger, metrics: manager.metrics, onDenied: (webhook) => context.metrics.admissionDenials.inc({ webhook }), now: context.now, tenancy: tenancy.policy, events, mail: { allowedSenderDomains: config.mail.allowedSenderDomains, defaultFrom: config.mail.from, resendCooldownSeconds: config.mail.resendCooldownSeconds } })
+    ? createAdmission({
+        config: config.webhook,
+        namespace: config.namespace,
+        port: config.server.webhookPort,
+        host: config.server.host,
+        client,
+        caches,
+        logger,
+        metrics: manager.metrics,
+        onDenied: (webhook) => context.metrics.admissionDenials.inc({ webhook }),
+        now: context.now,
+        tenancy: tenancy.policy,
+        events,
+        mail: {
+          allowedSenderDomains: config.mail.allowedSenderDomains,
+          defaultFrom: config.mail.from,
+          resendCooldownSeconds: config.mail.resendCooldownSeconds,
+        },
+      })
     : undefined;
   if (admission) manager.health.addReadiness('webhook', () => (admission.serving() ? undefined : 'the admission webhook is not serving'));
 
@@ -272,11 +329,23 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
   if (admission) manager.add({ name: 'webhook', beforeCaches: true, start: () => admission.start(), stop: () => admission.stop() });
   manager.add({ name: 'mail', beforeCaches: true, stop: () => mail.close() });
   manager.add({ name: 'events', beforeCaches: true, stop: () => events.flush() });
-  manager.add({ name: 'accept page', beforeCaches: true, start: () => acceptPage.listen(config.server.acceptPort, config.server.host), stop: () => acceptPage.close() });
+  manager.add({
+    name: 'accept page',
+    beforeCaches: true,
+    start: () => acceptPage.listen(config.server.acceptPort, config.server.host),
+    stop: () => acceptPage.close(),
+  });
   const secureMetrics = config.server.metrics.secure ? secureMetricsServer(config, client, metrics, logger) : undefined;
   if (secureMetrics) {
-    manager.health.serveMetricsElsewhere(`they are served over HTTPS on port ${config.server.metrics.port}, to a bearer token allowed to get the non-resource URL /metrics`);
-    manager.add({ name: 'metrics', beforeCaches: true, start: () => secureMetrics.listen(config.server.metrics.port, config.server.host), stop: () => secureMetrics.close() });
+    manager.health.serveMetricsElsewhere(
+      `they are served over HTTPS on port ${config.server.metrics.port}, to a bearer token allowed to get the non-resource URL /metrics`,
+    );
+    manager.add({
+      name: 'metrics',
+      beforeCaches: true,
+      start: () => secureMetrics.listen(config.server.metrics.port, config.server.host),
+      stop: () => secureMetrics.close(),
+    });
   }
 
   return {
@@ -286,16 +355,23 @@ export function createOperator(config: RosterConfig, logger: Logger, overrides: 
     ...(admission ? { admission } : {}),
     async start() {
       // Only allowInsecure: true gets here (parseConfig refuses the rest): say it on every start.
-      for (const t of insecureTransports(config)) logger.warn({ key: t.key, insecure: true }, `${t.key}: ${t.problem}; allowed by allowInsecure: true, for development only: ${t.fix.split(';')[0]}`);
+      for (const t of insecureTransports(config))
+        logger.warn({ key: t.key, insecure: true }, `${t.key}: ${t.problem}; allowed by allowInsecure: true, for development only: ${t.fix.split(';')[0]}`);
       for (const role of teamClusterRoleObjects()) {
         try {
           await client.apply(resources.clusterRole, role);
         } catch (e) {
-          logger.warn({ err: e instanceof Error ? e.message : String(e), role: role.metadata.name }, 'could not apply ClusterRole (the Helm chart installs it)');
+          logger.warn(
+            { err: e instanceof Error ? e.message : String(e), role: role.metadata.name },
+            'could not apply ClusterRole (the Helm chart installs it)',
+          );
         }
       }
       await manager.start();
-      logger.info({ identity, acceptPort: acceptPage.port, probesPort: manager.health.port, webhookPort: admission?.port, metricsPort: secureMetrics?.port }, 'operator started');
+      logger.info(
+        { identity, acceptPort: acceptPage.port, probesPort: manager.health.port, webhookPort: admission?.port, metricsPort: secureMetrics?.port },
+        'operator started',
+      );
     },
     async stop() {
       try {
@@ -326,6 +402,7 @@ function secureMetricsServer(config: RosterConfig, client: KubeClient, metrics: 
             return await issueServingCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }, now, yearMs);
           },
         },
-    forbiddenHint: 'bind it to a ClusterRole granting get on the non-resource URL /metrics (the chart installs one: <release>-metrics-reader, roster-metrics-reader by default)',
+    forbiddenHint:
+      'bind it to a ClusterRole granting get on the non-resource URL /metrics (the chart installs one: <release>-metrics-reader, roster-metrics-reader by default)',
   });
 }

@@ -86,7 +86,10 @@ export async function generateCa(commonName: string, now: Date, validityMs: numb
   cert.serialNumber = serialNumber();
   cert.validity.notBefore = new Date(now.getTime() - CLOCK_SKEW_MS);
   cert.validity.notAfter = new Date(now.getTime() + validityMs);
-  const subject = [{ name: 'commonName', value: commonName }, { name: 'organizationName', value: 'roster.dev' }];
+  const subject = [
+    { name: 'commonName', value: commonName },
+    { name: 'organizationName', value: 'roster.dev' },
+  ];
   cert.setSubject(subject);
   cert.setIssuer(subject);
   cert.setExtensions([
@@ -153,7 +156,12 @@ function remainingFraction(cert: X509Certificate, now: Date): number {
 }
 
 /** What is due in the Secret's state, and why (empty = nothing). */
-export function rotationDue(state: CertificateState | undefined, sans: SubjectAltNames, now: Date, policy: RotationPolicy): { ca: boolean; serving: boolean; reasons: string[] } {
+export function rotationDue(
+  state: CertificateState | undefined,
+  sans: SubjectAltNames,
+  now: Date,
+  policy: RotationPolicy,
+): { ca: boolean; serving: boolean; reasons: string[] } {
   if (!state) return { ca: true, serving: true, reasons: ['no certificates yet'] };
   const reasons: string[] = [];
   const newestCa = parse(splitPemBundle(state.caBundle)[0] ?? '');
@@ -218,7 +226,12 @@ function keyMatches(cert: X509Certificate, keyPem: string): boolean {
  * certificate is issued when due, expired CAs leave the bundle. Returns the same object when
  * nothing is due.
  */
-export async function rotate(state: CertificateState | undefined, sans: SubjectAltNames, now: Date, policy: RotationPolicy = defaultRotationPolicy): Promise<{ state: CertificateState; reasons: string[] }> {
+export async function rotate(
+  state: CertificateState | undefined,
+  sans: SubjectAltNames,
+  now: Date,
+  policy: RotationPolicy = defaultRotationPolicy,
+): Promise<{ state: CertificateState; reasons: string[] }> {
   const due = rotationDue(state, sans, now, policy);
   if (state && !due.ca && !due.serving) {
     const pruned = pruneBundle(state.caBundle, now);
@@ -240,10 +253,13 @@ export async function rotate(state: CertificateState | undefined, sans: SubjectA
 
 function trustedBy(certPem: string, bundle: string): boolean {
   const cert = parse(certPem);
-  return cert !== undefined && splitPemBundle(bundle).some((pem) => {
-    const ca = parse(pem);
-    return ca !== undefined && cert.checkIssued(ca) && cert.verify(ca.publicKey);
-  });
+  return (
+    cert !== undefined &&
+    splitPemBundle(bundle).some((pem) => {
+      const ca = parse(pem);
+      return ca !== undefined && cert.checkIssued(ca) && cert.verify(ca.publicKey);
+    })
+  );
 }
 
 function pruneBundle(bundle: string, now: Date): string {
@@ -322,13 +338,22 @@ export class OperatorCertificates implements CertificateSource {
       const data = { 'tls.crt': b64(state.cert), 'tls.key': b64(state.key), 'ca.crt': b64(state.caBundle), 'ca.key': b64(state.caKey) };
       try {
         if (secret) {
-          await client.replace(resources.secret, { ...secret, data, metadata: { ...secret.metadata, annotations: { ...secret.metadata.annotations, [INTRODUCED_ANNOTATION]: state.caIntroducedAt } } });
+          await client.replace(resources.secret, {
+            ...secret,
+            data,
+            metadata: { ...secret.metadata, annotations: { ...secret.metadata.annotations, [INTRODUCED_ANNOTATION]: state.caIntroducedAt } },
+          });
         } else {
           await client.create<SecretObject>(resources.secret, {
             apiVersion: 'v1',
             kind: 'Secret',
             type: 'kubernetes.io/tls',
-            metadata: { name: secretName, namespace, labels: { 'app.kubernetes.io/managed-by': 'roster', 'app.kubernetes.io/component': 'webhook' }, annotations: { [INTRODUCED_ANNOTATION]: state.caIntroducedAt } },
+            metadata: {
+              name: secretName,
+              namespace,
+              labels: { 'app.kubernetes.io/managed-by': 'roster', 'app.kubernetes.io/component': 'webhook' },
+              annotations: { [INTRODUCED_ANNOTATION]: state.caIntroducedAt },
+            },
             data,
           });
         }
@@ -398,7 +423,9 @@ export class FileCertificates implements CertificateSource {
         .then(async (m) => {
           if (!before || before.cert !== m.cert || before.key !== m.key) await onChange(m);
         })
-        .catch((e: unknown) => this.logger?.warn({ err: e instanceof Error ? e.message : String(e), dir: this.dir }, 'could not read the webhook certificates'));
+        .catch((e: unknown) =>
+          this.logger?.warn({ err: e instanceof Error ? e.message : String(e), dir: this.dir }, 'could not read the webhook certificates'),
+        );
     }, this.checkIntervalMs);
     this.timer.unref();
   }
@@ -410,7 +437,12 @@ export class FileCertificates implements CertificateSource {
 }
 
 /** The names the serving certificate must carry: the registration's host or Service, plus extras. */
-export function subjectAltNamesFor(options: { url?: string; service?: { name: string; namespace: string }; dnsNames?: readonly string[]; ipAddresses?: readonly string[] }): SubjectAltNames {
+export function subjectAltNamesFor(options: {
+  url?: string;
+  service?: { name: string; namespace: string };
+  dnsNames?: readonly string[];
+  ipAddresses?: readonly string[];
+}): SubjectAltNames {
   const dns = new Set<string>(options.dnsNames ?? []);
   const ips = new Set<string>(options.ipAddresses ?? []);
   if (options.url) {

@@ -14,7 +14,7 @@ export const webhookConfigSchema = {
       enum: ['operator', 'cert-manager'],
       default: 'operator',
       description:
-        'operator: the operator keeps a CA and a serving certificate in a Secret of its namespace, injects the CA as caBundle and rotates both before expiry. cert-manager: read tls.crt/tls.key from certDir (a mounted Secret) and leave caBundle to cert-manager\'s CA injector.',
+        "operator: the operator keeps a CA and a serving certificate in a Secret of its namespace, injects the CA as caBundle and rotates both before expiry. cert-manager: read tls.crt/tls.key from certDir (a mounted Secret) and leave caBundle to cert-manager's CA injector.",
     },
     certDir: { type: 'string', default: '/tmp/k8s-webhook-server/serving-certs', description: 'cert-manager mode: directory holding tls.crt and tls.key.' },
     tls: {
@@ -25,7 +25,12 @@ export const webhookConfigSchema = {
         secretName: { type: 'string', default: 'roster-webhook-tls' },
         caValidity: { type: 'string', pattern: durationPattern, default: '26280h', description: 'Lifetime of a generated CA (default 3 years).' },
         servingValidity: { type: 'string', pattern: durationPattern, default: '2160h', description: 'Lifetime of a serving certificate (default 90 days).' },
-        checkInterval: { type: 'string', pattern: durationPattern, default: '1m', description: 'How often each replica re-reads the Secret (or certDir) and renews what is due.' },
+        checkInterval: {
+          type: 'string',
+          pattern: durationPattern,
+          default: '1m',
+          description: 'How often each replica re-reads the Secret (or certDir) and renews what is due.',
+        },
         dnsNames: { type: 'array', items: { type: 'string' }, default: [], description: 'Extra DNS names for the serving certificate.' },
         ipAddresses: { type: 'array', items: { type: 'string' }, default: [], description: 'Extra IP addresses for the serving certificate.' },
       },
@@ -34,7 +39,8 @@ export const webhookConfigSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      description: 'Whether the operator applies the webhook configurations itself (tests, the demo). In a cluster the chart registers them; the operator still injects caBundle when it manages the certificates.',
+      description:
+        'Whether the operator applies the webhook configurations itself (tests, the demo). In a cluster the chart registers them; the operator still injects caBundle when it manages the certificates.',
       properties: {
         enabled: { type: 'boolean', default: false },
         url: { type: 'string', pattern: '^https://', description: 'Base URL the API server calls (envtest style), e.g. https://127.0.0.1:9443.' },
@@ -48,10 +54,20 @@ export const webhookConfigSchema = {
       },
     },
     configurationName: { type: 'string', default: 'roster', description: 'Name of the ValidatingWebhookConfiguration and MutatingWebhookConfiguration.' },
-    failurePolicy: { enum: ['Fail', 'Ignore'], default: 'Fail', description: 'Fail closed (default): roster objects cannot be created while no replica answers.' },
+    failurePolicy: {
+      enum: ['Fail', 'Ignore'],
+      default: 'Fail',
+      description: 'Fail closed (default): roster objects cannot be created while no replica answers.',
+    },
     timeoutSeconds: { type: 'integer', minimum: 1, maximum: 5, default: 5 },
-    seatReservationSeconds: { type: 'integer', minimum: 5, maximum: 600, default: 30, description: 'How long a seat reservation holds when its object never shows up.' },
-    operatorUsername: { type: 'string', description: 'The operator\'s own Kubernetes user name (default: asked with a SelfSubjectReview).' },
+    seatReservationSeconds: {
+      type: 'integer',
+      minimum: 5,
+      maximum: 600,
+      default: 30,
+      description: 'How long a seat reservation holds when its object never shows up.',
+    },
+    operatorUsername: { type: 'string', description: "The operator's own Kubernetes user name (default: asked with a SelfSubjectReview)." },
   },
 } as const;
 

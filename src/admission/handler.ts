@@ -15,7 +15,16 @@ import type { NamespaceFacts, TenancyPolicy } from '../tenancy/namespaces.ts';
 import { allow, decodeReview, deny, type AdmissionRequest, type AdmissionReviewResponse, type Decoded } from './review.ts';
 import type { SeatClaim, SeatDecision, SeatReservation, TeamObjects } from '../seats/decision.ts';
 import type { ReserveOptions } from '../seats/ledger.ts';
-import { validateInvitation, validateMembership, validateProject, validateTeam, type AdmissionView, type Change, type RuleContext, type Verdict } from './validators.ts';
+import {
+  validateInvitation,
+  validateMembership,
+  validateProject,
+  validateTeam,
+  type AdmissionView,
+  type Change,
+  type RuleContext,
+  type Verdict,
+} from './validators.ts';
 
 /** The parts of an Informer the webhook reads. */
 export interface CacheReader<T> {
@@ -95,7 +104,10 @@ export class AdmissionHandler {
     return await this.answer(decodeReview(body), async (request) => this.mutate(request));
   }
 
-  private async answer(decoded: Decoded, run: (r: AdmissionRequest) => Promise<AdmissionReviewResponse>): Promise<AdmissionReviewResponse | { malformed: string }> {
+  private async answer(
+    decoded: Decoded,
+    run: (r: AdmissionRequest) => Promise<AdmissionReviewResponse>,
+  ): Promise<AdmissionReviewResponse | { malformed: string }> {
     if (decoded.kind === 'malformed') return { malformed: decoded.message };
     if (decoded.kind === 'invalid') return deny(decoded.uid, decoded.message, { code: 400 });
     try {
@@ -109,7 +121,8 @@ export class AdmissionHandler {
   async mutate(request: AdmissionRequest): Promise<AdmissionReviewResponse> {
     if (!rosterKind(request)) return allow(request.uid);
     // Only the operator may write deleted-by (its deletion hook below); ask who it is only then.
-    const annotations = isRecord(request.object) && isRecord(request.object.metadata) && isRecord(request.object.metadata.annotations) ? request.object.metadata.annotations : {};
+    const annotations =
+      isRecord(request.object) && isRecord(request.object.metadata) && isRecord(request.object.metadata.annotations) ? request.object.metadata.annotations : {};
     const isOperator = DELETED_BY in annotations && request.userInfo.username === (await this.operatorUsernameOrUndefined());
     const patch = actorPatch(request.operation as 'CREATE' | 'UPDATE', request.object, request.oldObject, request.userInfo.username, isOperator);
     return allow(request.uid, { patch });
@@ -139,7 +152,9 @@ export class AdmissionHandler {
     const subject = kind === 'Team' ? (isRecord(spec.owner) ? spec.owner.email : undefined) : spec.email;
     const actor = request.userInfo.username;
     const finalizers = Array.isArray(metadata.finalizers) ? metadata.finalizers : [];
-    const owners = Array.isArray(metadata.ownerReferences) ? metadata.ownerReferences.filter((r) => isRecord(r) && typeof r.apiVersion === 'string' && r.apiVersion.startsWith('roster.dev/')) : [];
+    const owners = Array.isArray(metadata.ownerReferences)
+      ? metadata.ownerReferences.filter((r) => isRecord(r) && typeof r.apiVersion === 'string' && r.apiVersion.startsWith('roster.dev/'))
+      : [];
     // A finalizer means the controller records the removal itself (naming this actor, from the
     // annotation below); an object owned by another roster object goes with its owner.
     if (finalizers.length > 0 || owners.length > 0) {
@@ -149,7 +164,19 @@ export class AdmissionHandler {
     const note = `${kind} ${String(metadata.name ?? request.name ?? '')}${subject ? ` for ${String(subject)}` : ''} deleted`;
     this.options.events?.record(old as unknown as KubeObject, 'Normal', 'Deleted', 'Delete', noteWithActor(note, actor));
     this.audit.info(
-      { action: 'delete', entity: ENTITY[kind], kind, team, namespace: request.namespace, name: metadata.name ?? request.name, uid: metadata.uid, requestUid: request.uid, subject, ...(kind === 'Membership' || kind === 'Invitation' ? { roleBefore: spec.role } : {}), actor },
+      {
+        action: 'delete',
+        entity: ENTITY[kind],
+        kind,
+        team,
+        namespace: request.namespace,
+        name: metadata.name ?? request.name,
+        uid: metadata.uid,
+        requestUid: request.uid,
+        subject,
+        ...(kind === 'Membership' || kind === 'Invitation' ? { roleBefore: spec.role } : {}),
+        actor,
+      },
       `${kind} ${String(metadata.name ?? request.name ?? '')} deleted by ${actor}`,
     );
     return allow(request.uid);
@@ -169,11 +196,13 @@ export class AdmissionHandler {
   }
 
   async validate(request: AdmissionRequest, deadline: number): Promise<AdmissionReviewResponse> {
-    if (request.operation === 'DELETE' && request.kind.group === 'roster.dev' && ROSTER_KINDS.includes(request.kind.kind) && !request.subResource) return this.recordDeletion(request);
+    if (request.operation === 'DELETE' && request.kind.group === 'roster.dev' && ROSTER_KINDS.includes(request.kind.kind) && !request.subResource)
+      return this.recordDeletion(request);
     const kind = rosterKind(request);
     if (!kind) return allow(request.uid);
     if (!isRecord(request.object)) return deny(request.uid, `malformed admission request: no ${kind} object to check`, { code: 400 });
-    if (request.operation === 'UPDATE' && !isRecord(request.oldObject)) return deny(request.uid, `malformed admission request: an update without the old ${kind}`, { code: 400 });
+    if (request.operation === 'UPDATE' && !isRecord(request.oldObject))
+      return deny(request.uid, `malformed admission request: an update without the old ${kind}`, { code: 400 });
 
     // An update that leaves the spec as it was (finalizers, labels, annotations) cannot break a
     // rule about the spec, and an object on its way out must always be able to drop its
@@ -182,7 +211,10 @@ export class AdmissionHandler {
     if (request.operation === 'UPDATE' && isRecord(request.oldObject)) {
       const leaving = isRecord(request.oldObject.metadata) && request.oldObject.metadata.deletionTimestamp !== undefined;
       // A resend changes an annotation, not the spec: its cooldown is checked before the shortcut.
-      const tooSoon = !leaving && kind === 'Invitation' && this.options.mail ? resendCooldownProblem(request.object, request.oldObject, this.now(), this.options.mail.resendCooldownSeconds) : undefined;
+      const tooSoon =
+        !leaving && kind === 'Invitation' && this.options.mail
+          ? resendCooldownProblem(request.object, request.oldObject, this.now(), this.options.mail.resendCooldownSeconds)
+          : undefined;
       if (tooSoon) return deny(request.uid, tooSoon);
       if (leaving || isDeepStrictEqual(request.object.spec, request.oldObject.spec)) return allow(request.uid);
     }
@@ -193,7 +225,10 @@ export class AdmissionHandler {
     const object = withNamespace(request.object, request.namespace);
     const oldObject = request.oldObject === undefined ? undefined : withNamespace(request.oldObject, request.namespace);
     const namespace = request.namespace ?? (object.metadata as { namespace?: string } | undefined)?.namespace ?? '';
-    const teamName = kind === 'Team' ? String((object.metadata as { name?: unknown } | undefined)?.name ?? request.name ?? '') : String((isRecord(object.spec) ? object.spec.team : '') ?? '');
+    const teamName =
+      kind === 'Team'
+        ? String((object.metadata as { name?: unknown } | undefined)?.name ?? request.name ?? '')
+        : String((isRecord(object.spec) ? object.spec.team : '') ?? '');
     const view = await this.view(kind, namespace, teamName, object);
     const change: Change<never> = {
       operation: request.operation as 'CREATE' | 'UPDATE',
@@ -232,7 +267,11 @@ export class AdmissionHandler {
       const decision = await this.options.ledger.reserve(verdict.seat, {
         dryRun: request.dryRun,
         deadline,
-        snapshot: () => ({ team, memberships: this.options.caches.memberships.byIndex(index.byTeam, key), invitations: this.options.caches.invitations.byIndex(index.byTeam, key) }),
+        snapshot: () => ({
+          team,
+          memberships: this.options.caches.memberships.byIndex(index.byTeam, key),
+          invitations: this.options.caches.invitations.byIndex(index.byTeam, key),
+        }),
       });
       if (decision.kind === 'deny') return deny(request.uid, decision.message);
     }
@@ -257,12 +296,15 @@ export class AdmissionHandler {
   private async operatorUsernameIfNeeded(kind: RosterKind, object: Record<string, unknown>): Promise<string | undefined> {
     if (kind !== 'Invitation' || !isRecord(object.spec)) return undefined;
     // Owner invitations, and revoking an invitation the operator keeps for a Membership or Team.
-    const owned = isRecord(object.metadata) && Array.isArray(object.metadata.ownerReferences) && object.metadata.ownerReferences.some((r) => isRecord(r) && (r.kind === 'Membership' || r.kind === 'Team'));
+    const owned =
+      isRecord(object.metadata) &&
+      Array.isArray(object.metadata.ownerReferences) &&
+      object.metadata.ownerReferences.some((r) => isRecord(r) && (r.kind === 'Membership' || r.kind === 'Team'));
     if (object.spec.role !== 'owner' && !(object.spec.revoked === true && owned)) return undefined;
     try {
       return await this.options.operatorUsername?.();
     } catch (e) {
-      this.options.logger.warn({ err: message(e) }, 'could not learn the operator\'s own user name');
+      this.options.logger.warn({ err: message(e) }, "could not learn the operator's own user name");
       return undefined;
     }
   }
@@ -285,25 +327,40 @@ export class AdmissionHandler {
     const invitations = caches.invitations.byIndex(index.byTeam, key);
     let projects = caches.projects.byIndex(index.byTeam, key);
     const spec = isRecord(object.spec) ? object.spec : {};
-    const named = Array.isArray(spec.projects) ? spec.projects.filter(isRecord).map((p) => p.name).filter((n): n is string => typeof n === 'string') : [];
+    const named = Array.isArray(spec.projects)
+      ? spec.projects
+          .filter(isRecord)
+          .map((p) => p.name)
+          .filter((n): n is string => typeof n === 'string')
+      : [];
     if (client && named.some((n) => !projects.some((p) => p.metadata.name === n))) {
       const listed = await client.list<Project>(resources.project, namespace);
       projects = listed.items.filter((p) => p.spec?.team === teamName);
     }
     // An operator's invitation for a Membership created a moment ago.
-    const membershipRef = (((object.metadata as KubeObject['metadata'] | undefined)?.ownerReferences) ?? []).find((r) => r.kind === 'Membership');
+    const membershipRef = ((object.metadata as KubeObject['metadata'] | undefined)?.ownerReferences ?? []).find((r) => r.kind === 'Membership');
     if (client && membershipRef && !memberships.some((m) => m.metadata.name === membershipRef.name)) {
       const live = await client.find<Membership>(resources.membership, namespace, membershipRef.name);
       if (live) memberships.push(live);
     }
-    const tenancy = kind === 'Project' ? { namespaces: await this.namespaceFacts(spec.environments) } : kind === 'Team' ? { teamsInNamespace: await this.teamsIn(namespace) } : {};
+    const tenancy =
+      kind === 'Project'
+        ? { namespaces: await this.namespaceFacts(spec.environments) }
+        : kind === 'Team'
+          ? { teamsInNamespace: await this.teamsIn(namespace) }
+          : {};
     return { ...(team ? { team } : {}), memberships, invitations, projects, reservations: [], ...tenancy };
   }
 
   /** What is known of each environment namespace: the cache, or a live read where the cache lags (a namespace applied a moment ago). */
   private async namespaceFacts(environments: unknown): Promise<Map<string, NamespaceFacts>> {
     const { caches, client } = this.options;
-    const names = new Set((Array.isArray(environments) ? environments : []).filter(isRecord).map((e) => e.namespace).filter((n): n is string => typeof n === 'string'));
+    const names = new Set(
+      (Array.isArray(environments) ? environments : [])
+        .filter(isRecord)
+        .map((e) => e.namespace)
+        .filter((n): n is string => typeof n === 'string'),
+    );
     const facts = new Map<string, NamespaceFacts>();
     for (const name of names) {
       let ns = caches.namespaces?.get(undefined, name);
@@ -321,7 +378,13 @@ export class AdmissionHandler {
     return (await client.list<Team>(resources.team, namespace)).items;
   }
 
-  private auditAdmission(kind: RosterKind, request: AdmissionRequest, object: Record<string, unknown>, oldObject: Record<string, unknown> | undefined, team: string): void {
+  private auditAdmission(
+    kind: RosterKind,
+    request: AdmissionRequest,
+    object: Record<string, unknown>,
+    oldObject: Record<string, unknown> | undefined,
+    team: string,
+  ): void {
     const spec = isRecord(object.spec) ? object.spec : {};
     const oldSpec = oldObject && isRecord(oldObject.spec) ? oldObject.spec : undefined;
     const metadata = isRecord(object.metadata) ? object.metadata : {};

@@ -12,7 +12,13 @@ import type { Recorder } from '../audit/record.ts';
 import type { WebhookConfig } from './config.ts';
 import { AdmissionHandler, type AdmissionCaches } from './handler.ts';
 import { DEFAULT_MAIL_POLICY, type MailPolicy } from './mail-rules.ts';
-import { applyWebhookConfigurations, checkWebhookConfigurations, injectCaBundle, renderWebhookConfigurations, type ClientConfigTarget } from './registration.ts';
+import {
+  applyWebhookConfigurations,
+  checkWebhookConfigurations,
+  injectCaBundle,
+  renderWebhookConfigurations,
+  type ClientConfigTarget,
+} from './registration.ts';
 import { SeatLedger } from '../seats/ledger.ts';
 import { AdmissionServer } from './server.ts';
 
@@ -97,7 +103,12 @@ export function createAdmission(options: AdmissionOptions): Admission {
     ...(options.events ? { events: options.events } : {}),
     mail: options.mail ?? DEFAULT_MAIL_POLICY,
   });
-  const server = new AdmissionServer({ handler, logger, ...(options.metrics ? { metrics: options.metrics } : {}), ...(options.onDenied ? { onDenied: options.onDenied } : {}) });
+  const server = new AdmissionServer({
+    handler,
+    logger,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.onDenied ? { onDenied: options.onDenied } : {}),
+  });
   const certificates: CertificateSource =
     config.certificates === 'cert-manager'
       ? new FileCertificates({ certDir: config.certDir, checkIntervalMs, logger })
@@ -111,7 +122,11 @@ export function createAdmission(options: AdmissionOptions): Admission {
             dnsNames: config.tls.dnsNames,
             ipAddresses: config.tls.ipAddresses,
           }),
-          policy: { caValidityMs: parseDuration(config.tls.caValidity), servingValidityMs: parseDuration(config.tls.servingValidity), caPropagationMs: Math.max(checkIntervalMs * 2, 1_000) },
+          policy: {
+            caValidityMs: parseDuration(config.tls.caValidity),
+            servingValidityMs: parseDuration(config.tls.servingValidity),
+            caPropagationMs: Math.max(checkIntervalMs * 2, 1_000),
+          },
           checkIntervalMs,
           logger,
           ...(options.now ? { now: options.now } : {}),
@@ -122,16 +137,19 @@ export function createAdmission(options: AdmissionOptions): Admission {
     if (!first) server.setCertificate(material);
     const certManager = config.certificates === 'cert-manager';
     if (config.register.enabled && clientTarget) {
-      await applyWebhookConfigurations(client, renderWebhookConfigurations({
-        name: config.configurationName,
-        target: clientTarget,
-        // cert-manager's cainjector fills caBundle; a ca.crt next to the files is used too.
-        ...(material.caBundle ? { caBundle: material.caBundle } : {}),
-        ...(certManager ? { certManagerCertificate: `${namespace}/${config.tls.secretName}` } : {}),
-        failurePolicy: config.failurePolicy,
-        timeoutSeconds: config.timeoutSeconds,
-        ...(config.register.namespaceSelector ? { namespaceSelector: config.register.namespaceSelector } : {}),
-      }));
+      await applyWebhookConfigurations(
+        client,
+        renderWebhookConfigurations({
+          name: config.configurationName,
+          target: clientTarget,
+          // cert-manager's cainjector fills caBundle; a ca.crt next to the files is used too.
+          ...(material.caBundle ? { caBundle: material.caBundle } : {}),
+          ...(certManager ? { certManagerCertificate: `${namespace}/${config.tls.secretName}` } : {}),
+          failurePolicy: config.failurePolicy,
+          timeoutSeconds: config.timeoutSeconds,
+          ...(config.register.namespaceSelector ? { namespaceSelector: config.register.namespaceSelector } : {}),
+        }),
+      );
     } else if (!certManager) {
       await injectCaBundle(client, config.configurationName, material.caBundle);
     }

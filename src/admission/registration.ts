@@ -41,7 +41,13 @@ function clientConfig(target: ClientConfigTarget, path: string, caBundle: string
   return { service: { ...target.service, path }, ...ca };
 }
 
-const rosterRule = (operations: string[], resources: string[]) => ({ apiGroups: ['roster.dev'], apiVersions: ['v1alpha1'], operations, resources, scope: 'Namespaced' });
+const rosterRule = (operations: string[], resources: string[]) => ({
+  apiGroups: ['roster.dev'],
+  apiVersions: ['v1alpha1'],
+  operations,
+  resources,
+  scope: 'Namespaced',
+});
 
 /** The ValidatingWebhookConfiguration and MutatingWebhookConfiguration, ready to apply. */
 export function renderWebhookConfigurations(options: RenderOptions): { validating: WebhookConfigurationObject; mutating: WebhookConfigurationObject } {

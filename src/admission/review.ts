@@ -82,9 +82,10 @@ export function decodeReview(body: string): Decoded {
   }
   const user = isRecord(request.userInfo) ? request.userInfo : {};
   const groups = Array.isArray(user.groups) ? user.groups.filter((g): g is string => typeof g === 'string') : [];
-  const resource = isRecord(request.resource) && typeof request.resource.resource === 'string'
-    ? { group: str(request.resource.group) ?? '', version: str(request.resource.version) ?? '', resource: request.resource.resource }
-    : undefined;
+  const resource =
+    isRecord(request.resource) && typeof request.resource.resource === 'string'
+      ? { group: str(request.resource.group) ?? '', version: str(request.resource.version) ?? '', resource: request.resource.resource }
+      : undefined;
   return {
     kind: 'request',
     request: {
@@ -129,7 +130,11 @@ export function deny(uid: string, message: string, options: { code?: number; war
   const response: AdmissionResponse = {
     uid,
     allowed: false,
-    status: { code, reason: code === 403 ? 'Forbidden' : code === 429 ? 'TooManyRequests' : code === 400 ? 'BadRequest' : 'InternalError', message: message || 'denied' },
+    status: {
+      code,
+      reason: code === 403 ? 'Forbidden' : code === 429 ? 'TooManyRequests' : code === 400 ? 'BadRequest' : 'InternalError',
+      message: message || 'denied',
+    },
   };
   const warnings = cleanWarnings(options.warnings);
   if (warnings) response.warnings = warnings;

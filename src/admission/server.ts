@@ -49,7 +49,15 @@ export class AdmissionServer {
 
   async listen(port: number, host: string, tls: TlsMaterial): Promise<number> {
     const server = createServer(
-      { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'], requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 30_000 },
+      {
+        cert: tls.cert,
+        key: tls.key,
+        minVersion: 'TLSv1.2',
+        ALPNProtocols: ['http/1.1'],
+        requestTimeout: 30_000,
+        headersTimeout: 10_000,
+        keepAliveTimeout: 30_000,
+      },
       (req, res) => void this.serve(req, res),
     );
     server.on('tlsClientError', (e) => this.options.logger.debug({ err: e.message }, 'webhook TLS handshake failed'));
@@ -108,7 +116,8 @@ export class AdmissionServer {
       const type = req.headers['content-type'];
       if (type && !/^application\/json\b/i.test(type)) throw new HttpError(415, 'expected Content-Type application/json');
       const body = await this.readBody(req);
-      const answer = path === VALIDATE_PATH ? await this.options.handler.validateBody(body, deadlineFor(url, start)) : await this.options.handler.mutateBody(body);
+      const answer =
+        path === VALIDATE_PATH ? await this.options.handler.validateBody(body, deadlineFor(url, start)) : await this.options.handler.mutateBody(body);
       if ('malformed' in answer) throw new HttpError(400, answer.malformed);
       this.logDecision(path, answer, Date.now() - start);
       this.send(res, 200, JSON.stringify(answer), 'application/json');

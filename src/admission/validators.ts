@@ -52,8 +52,7 @@ export interface Change<T> {
 }
 
 export type Verdict =
-  | { readonly allowed: true; readonly warnings: readonly string[]; readonly seat?: SeatClaim }
-  | { readonly allowed: false; readonly message: string };
+  { readonly allowed: true; readonly warnings: readonly string[]; readonly seat?: SeatClaim } | { readonly allowed: false; readonly message: string };
 
 export const INVITATION_ANNOTATION = 'roster.dev/invitation';
 
@@ -81,7 +80,15 @@ function shapeProblems(object: unknown, kind: string, fields: Record<string, 'st
 }
 
 function validScope(v: unknown): boolean {
-  return Array.isArray(v) && v.every((p) => isRecord(p) && typeof p.name === 'string' && (p.environments === undefined || (Array.isArray(p.environments) && p.environments.every((e) => typeof e === 'string'))));
+  return (
+    Array.isArray(v) &&
+    v.every(
+      (p) =>
+        isRecord(p) &&
+        typeof p.name === 'string' &&
+        (p.environments === undefined || (Array.isArray(p.environments) && p.environments.every((e) => typeof e === 'string'))),
+    )
+  );
 }
 
 /** An update must carry the old object, with a spec: without it no rule can compare. */
@@ -109,7 +116,12 @@ function ownerRoleProblem(kind: 'Membership' | 'Invitation'): string {
 }
 
 /** Scope rules, checked on create and whenever role or projects change. */
-function scopeProblems(role: Role, scope: readonly ProjectScope[] | undefined, old: { spec: { role: string; projects?: unknown } } | undefined, projects: readonly Project[]): string[] {
+function scopeProblems(
+  role: Role,
+  scope: readonly ProjectScope[] | undefined,
+  old: { spec: { role: string; projects?: unknown } } | undefined,
+  projects: readonly Project[],
+): string[] {
   const changed = !old || old.spec.role !== role || !isDeepStrictEqual(old.spec.projects, scope);
   if (!changed) return [];
   const teamWide = teamWideScopeProblem(role, scope);
@@ -159,7 +171,9 @@ export function validateMembership(change: Change<Membership>, view: AdmissionVi
 
   if (!isUpdate) {
     if (sameEmail(team.spec.owner.email, m.spec.email)) {
-      problems.push(`${m.spec.email} is the owner of team ${teamName} (Team spec.owner) and needs no Membership; to make someone else the owner, edit Team spec.owner`);
+      problems.push(
+        `${m.spec.email} is the owner of team ${teamName} (Team spec.owner) and needs no Membership; to make someone else the owner, edit Team spec.owner`,
+      );
     }
     const other = view.memberships.find((o) => live(o) && o.metadata.name !== m.metadata.name && sameEmail(o.spec.email, m.spec.email));
     if (other) {
@@ -178,7 +192,12 @@ export function validateMembership(change: Change<Membership>, view: AdmissionVi
   }
   // An expired Membership whose expiry moves into the future needs its seat back.
   // (The status still says Expired during this update: judge the new spec alone.)
-  if (old && !membershipNeedsSeat(old, { now: ctx.now }) && membershipNeedsSeat({ ...m, status: undefined }, { now: ctx.now }) && !old.metadata.deletionTimestamp) {
+  if (
+    old &&
+    !membershipNeedsSeat(old, { now: ctx.now }) &&
+    membershipNeedsSeat({ ...m, status: undefined }, { now: ctx.now }) &&
+    !old.metadata.deletionTimestamp
+  ) {
     const others = { ...view, team, memberships: view.memberships.filter((o) => o.metadata.name !== m.metadata.name) };
     const claim: SeatClaim = { requestUid: change.requestUid, kind: 'Membership', name: m.metadata.name ?? '', uid: m.metadata.uid, email: m.spec.email };
     const verdict = seatVerdict(others, claim, ctx.now, warnings);
@@ -235,17 +254,23 @@ export function validateInvitation(change: Change<Invitation>, view: AdmissionVi
     const byOperator = ctx.operatorUsername !== undefined && change.user.username === ctx.operatorUsername;
     const controlledByTeam = refs.some((r) => r.kind === 'Team' && r.controller === true && r.uid === team.metadata.uid && r.name === team.metadata.name);
     if (!byOperator || !controlledByTeam || !sameEmail(inv.spec.email, team.spec.owner.email)) {
-      return denied([`role owner is not allowed: the operator invites the owner named in Team spec.owner itself (edit it to transfer ownership); invite with role admin instead`]);
+      return denied([
+        `role owner is not allowed: the operator invites the owner named in Team spec.owner itself (edit it to transfer ownership); invite with role admin instead`,
+      ]);
     }
   }
 
   if (!isUpdate && inv.spec.role !== 'owner') {
     if (teamRef) {
-      problems.push(`an Invitation owned by a Team is the operator's invitation for the team owner; remove metadata.ownerReferences to invite ${inv.spec.email} yourself`);
+      problems.push(
+        `an Invitation owned by a Team is the operator's invitation for the team owner; remove metadata.ownerReferences to invite ${inv.spec.email} yourself`,
+      );
     } else if (membershipRef) {
       const owner = view.memberships.find((m) => m.metadata.name === membershipRef.name);
       if (!owner || !sameEmail(owner.spec.email, inv.spec.email) || (membershipRef.uid && owner.metadata.uid && membershipRef.uid !== owner.metadata.uid)) {
-        problems.push(`metadata.ownerReferences names Membership ${membershipRef.name}, which is not a Membership for ${inv.spec.email} in team ${teamName}; remove the owner reference to create a standalone invitation`);
+        problems.push(
+          `metadata.ownerReferences names Membership ${membershipRef.name}, which is not a Membership for ${inv.spec.email} in team ${teamName}; remove the owner reference to create a standalone invitation`,
+        );
       }
     } else {
       if (sameEmail(team.spec.owner.email, inv.spec.email)) {
@@ -255,9 +280,13 @@ export function validateInvitation(change: Change<Invitation>, view: AdmissionVi
       if (member) {
         problems.push(`${inv.spec.email} already has Membership ${member.metadata.name} in team ${teamName}; edit its spec.role instead of inviting again`);
       }
-      const pending = view.invitations.find((i) => i.metadata.name !== inv.metadata.name && sameEmail(i.spec.email, inv.spec.email) && invitationNeedsSeat(i, { now: ctx.now }));
+      const pending = view.invitations.find(
+        (i) => i.metadata.name !== inv.metadata.name && sameEmail(i.spec.email, inv.spec.email) && invitationNeedsSeat(i, { now: ctx.now }),
+      );
       if (pending) {
-        problems.push(`a pending invitation ${pending.metadata.name} for ${inv.spec.email} already exists in team ${teamName}; resend it (kubectl annotate invitation ${pending.metadata.name} roster.dev/resend=$(date +%s) --overwrite) or revoke it first`);
+        problems.push(
+          `a pending invitation ${pending.metadata.name} for ${inv.spec.email} already exists in team ${teamName}; resend it (kubectl annotate invitation ${pending.metadata.name} roster.dev/resend=$(date +%s) --overwrite) or revoke it first`,
+        );
       }
     }
   }
@@ -341,11 +370,17 @@ export function validateTeam(change: Change<Team>, view: AdmissionView, ctx: Rul
       const candidate = view.memberships.find((m) => live(m) && sameEmail(m.spec.email, newOwner));
       const how = `ownership of team ${name} can go only to an Active admin of the team`;
       if (!candidate) {
-        problems.push(`${how}, and ${newOwner} is not a member; create a Membership for ${newOwner} with role admin, wait until it is Active, then edit spec.owner`);
+        problems.push(
+          `${how}, and ${newOwner} is not a member; create a Membership for ${newOwner} with role admin, wait until it is Active, then edit spec.owner`,
+        );
       } else if (candidate.spec.role !== 'admin') {
-        problems.push(`${how}, and ${newOwner} has role ${candidate.spec.role}; change Membership ${candidate.metadata.name} to role admin first, then edit spec.owner`);
+        problems.push(
+          `${how}, and ${newOwner} has role ${candidate.spec.role}; change Membership ${candidate.metadata.name} to role admin first, then edit spec.owner`,
+        );
       } else if (candidate.status?.phase !== 'Active') {
-        problems.push(`${how}, and ${newOwner}'s Membership ${candidate.metadata.name} is ${candidate.status?.phase ?? 'not reconciled yet'}, not Active; wait until they accept, then edit spec.owner`);
+        problems.push(
+          `${how}, and ${newOwner}'s Membership ${candidate.metadata.name} is ${candidate.status?.phase ?? 'not reconciled yet'}, not Active; wait until they accept, then edit spec.owner`,
+        );
       }
     }
   }
@@ -377,7 +412,11 @@ function environmentVerdicts(project: Project, old: Project | undefined, view: A
   const problems: string[] = [];
   const warnings: string[] = [];
   if (!ctx.tenancy) return { problems, warnings };
-  const before = new Set((isRecord(old?.spec) && Array.isArray(old.spec.environments) ? old.spec.environments : []).filter(isRecord).map((e) => `${String(e.name)}=${String(e.namespace)}`));
+  const before = new Set(
+    (isRecord(old?.spec) && Array.isArray(old.spec.environments) ? old.spec.environments : [])
+      .filter(isRecord)
+      .map((e) => `${String(e.name)}=${String(e.namespace)}`),
+  );
   const control = project.metadata.namespace ?? '';
   for (const env of project.spec.environments) {
     if (typeof env.namespace !== 'string' || before.has(`${env.name}=${env.namespace}`)) continue;
@@ -415,7 +454,10 @@ export function validateProject(change: Change<Project>, view: AdmissionView, ct
       const users = [...view.memberships, ...view.invitations]
         .filter((o) => (o.spec.projects ?? []).some((p) => p.name === project.metadata.name && (p.environments ?? []).includes(env.name)))
         .map((o) => o.metadata.name);
-      if (users.length) warnings.push(`environment ${env.name} is still named in the scope of ${users.slice(0, 5).join(', ')}${users.length > 5 ? ', …' : ''}; they lose access there`);
+      if (users.length)
+        warnings.push(
+          `environment ${env.name} is still named in the scope of ${users.slice(0, 5).join(', ')}${users.length > 5 ? ', …' : ''}; they lose access there`,
+        );
     }
   }
   return allowed(warnings);

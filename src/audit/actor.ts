@@ -39,12 +39,20 @@ function annotationsOf(object: unknown): Record<string, string> | undefined {
 const pointer = (key: string) => `/metadata/annotations/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
 
 /** The annotations an object should carry after this request, for the keys we own. */
-export function actorAnnotations(operation: 'CREATE' | 'UPDATE', object: unknown, oldObject: unknown, username: string, isOperator = false): Record<string, string | undefined> {
+export function actorAnnotations(
+  operation: 'CREATE' | 'UPDATE',
+  object: unknown,
+  oldObject: unknown,
+  username: string,
+  isOperator = false,
+): Record<string, string | undefined> {
   const user = username || 'system:anonymous';
   const current = annotationsOf(object) ?? {};
   const old = operation === 'CREATE' ? {} : (annotationsOf(oldObject) ?? {});
   // Whoever changed a request annotation made that request; otherwise who made it stays.
-  const requests = Object.fromEntries(REQUESTS.map(([request, by]) => [by, current[request] !== old[request] ? (current[request] ? user : undefined) : old[by]]));
+  const requests = Object.fromEntries(
+    REQUESTS.map(([request, by]) => [by, current[request] !== old[request] ? (current[request] ? user : undefined) : old[by]]),
+  );
   if (operation === 'CREATE') return { [CREATED_BY]: user, [CHANGED_BY]: undefined, [DELETED_BY]: undefined, ...requests };
   const specChanged = !isDeepStrictEqual((object as Annotated | undefined)?.spec, (oldObject as Annotated | undefined)?.spec);
   // Only the operator records a deletion; nobody can blame someone else in advance.
@@ -94,7 +102,10 @@ interface Owned extends Annotated {
  * Who asked for an invitation: the creator of its Membership (operator-made invitations for
  * a Membership), of its Team (the owner's invitation), or of the Invitation itself.
  */
-export function requesterOf(invitation: Owned, lookup: { membership: (name: string) => Annotated | undefined; team: Annotated | undefined }): string | undefined {
+export function requesterOf(
+  invitation: Owned,
+  lookup: { membership: (name: string) => Annotated | undefined; team: Annotated | undefined },
+): string | undefined {
   const refs = (invitation.metadata?.ownerReferences ?? []).filter((r) => r.apiVersion.startsWith('roster.dev/'));
   const membershipRef = refs.find((r) => r.kind === 'Membership');
   if (membershipRef) return createdBy(lookup.membership(membershipRef.name)) ?? createdBy(invitation);

@@ -264,7 +264,8 @@ type Verdict = Assignment | { readonly kind: 'unknown'; readonly message: string
 /** The tenancy rule over what could be read; a fact that could not be read only matters when it could turn a no into a yes. */
 function verdictFor(tenancy: TenancyInput, controlNamespace: string, namespace: string): Verdict {
   const { policy } = tenancy;
-  if (decidedByName(policy, controlNamespace, namespace)) return namespaceAssignment(policy, controlNamespace, namespace, { labels: undefined, holdsTeam: false });
+  if (decidedByName(policy, controlNamespace, namespace))
+    return namespaceAssignment(policy, controlNamespace, namespace, { labels: undefined, holdsTeam: false });
   const reading = tenancy.namespaces.get(namespace) ?? { labels: { unreadable: 'it was not read' }, holdsTeam: false };
   const cannotTell = (why: string): Verdict => ({
     kind: 'unknown',

@@ -56,7 +56,12 @@ export async function runCli(argv: readonly string[], options: RunOptions): Prom
       now: options.now ?? (() => new Date()),
     });
   } catch (e) {
-    const server = connection ? await connection.then((c) => c.server, () => undefined) : undefined;
+    const server = connection
+      ? await connection.then(
+          (c) => c.server,
+          () => undefined,
+        )
+      : undefined;
     const { message, exitCode } = describeError(e, server);
     io.err(`error: ${message}\n`);
     if (e instanceof UsageError) io.err(`See '${PROGRAM}${e.command ? ` ${e.command}` : ''} --help' for usage.\n`);
@@ -64,6 +69,10 @@ export async function runCli(argv: readonly string[], options: RunOptions): Prom
     const failed = running ?? (e instanceof UsageError ? COMMANDS.find((c) => c.spec.name === e.command) : undefined);
     return failed?.errorExitCode ?? exitCode;
   } finally {
-    if (connection) await connection.then((c) => c.client.close(), () => undefined);
+    if (connection)
+      await connection.then(
+        (c) => c.client.close(),
+        () => undefined,
+      );
   }
 }

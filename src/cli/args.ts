@@ -47,7 +47,13 @@ export const GLOBAL_FLAGS: readonly FlagSpec[] = [
   { name: 'namespace', short: 'n', value: 'NAMESPACE', description: "the team's namespace (default: the kubeconfig context's namespace, else default)" },
   { name: 'kubeconfig', value: 'PATH', description: 'the kubeconfig file to use (default: $KUBECONFIG, else ~/.kube/config)' },
   { name: 'context', value: 'NAME', description: 'the kubeconfig context to use (default: the current context)' },
-  { name: 'output', short: 'o', value: 'FORMAT', choices: OUTPUT_FORMATS, description: 'output format: table, wide (more columns), json or yaml (default table); plan also takes markdown' },
+  {
+    name: 'output',
+    short: 'o',
+    value: 'FORMAT',
+    choices: OUTPUT_FORMATS,
+    description: 'output format: table, wide (more columns), json or yaml (default table); plan also takes markdown',
+  },
   // As kubectl's: impersonation headers on every request, and a limit on each request.
   { name: 'as', value: 'USER', description: 'act as this user for every request (impersonation; needs the impersonate right)' },
   { name: 'as-group', value: 'GROUP', multiple: true, description: 'act as a member of this group (with --as); repeatable' },
@@ -215,7 +221,12 @@ export function parseCommandLine(argv: readonly string[], commands: readonly Com
     const found = findFlag(specs, token);
     if (!found) {
       const shown = token.split('=')[0]!;
-      const hint = token.startsWith('--') ? closest(shown.slice(2), specs.map((s) => s.name)) : undefined;
+      const hint = token.startsWith('--')
+        ? closest(
+            shown.slice(2),
+            specs.map((s) => s.name),
+          )
+        : undefined;
       throw new UsageError(`unknown flag ${shown} for "${command.name}"${hint ? ` (did you mean --${hint}?)` : ''}`, command.name);
     }
     const { spec, inline } = found;
@@ -246,7 +257,10 @@ export function parseCommandLine(argv: readonly string[], commands: readonly Com
   }
   if (positionals.length > command.args.length) {
     const extra = positionals.slice(command.args.length);
-    throw new UsageError(`unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((e) => JSON.stringify(e)).join(' ')} for "${command.name}"`, command.name);
+    throw new UsageError(
+      `unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((e) => JSON.stringify(e)).join(' ')} for "${command.name}"`,
+      command.name,
+    );
   }
 
   const missingFlags = command.flags.filter((f) => f.required && !values.has(f.name));
@@ -301,6 +315,9 @@ function impersonationAndTimeout(
 }
 
 function unknownCommandMessage(name: string, commands: readonly CommandSpec[]): string {
-  const hint = closest(name, commands.map((c) => c.name));
+  const hint = closest(
+    name,
+    commands.map((c) => c.name),
+  );
   return `unknown command ${JSON.stringify(name)}${hint ? ` (did you mean ${hint}?)` : ''}; commands: ${commands.map((c) => c.name).join(', ')}`;
 }

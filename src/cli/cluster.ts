@@ -20,16 +20,16 @@ export interface Connection {
 }
 
 export async function connect(options: GlobalOptions): Promise<Connection> {
-  const [{ KubeConfig }, { KubeClient }] = await Promise.all([
-    import('@kubernetes/client-node'),
-    import('../runtime/kube-client.ts'),
-  ]);
+  const [{ KubeConfig }, { KubeClient }] = await Promise.all([import('@kubernetes/client-node'), import('../runtime/kube-client.ts')]);
   const kc = options.as === undefined ? new KubeConfig() : new (impersonating(KubeConfig))(options.as, options.asGroups ?? []);
   try {
     if (options.kubeconfig !== undefined) kc.loadFromFile(options.kubeconfig);
     else kc.loadFromDefault();
   } catch (e) {
-    throw new CliError(ExitCode.api, `cannot load kubeconfig${options.kubeconfig ? ` ${options.kubeconfig}` : ''}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new CliError(
+      ExitCode.api,
+      `cannot load kubeconfig${options.kubeconfig ? ` ${options.kubeconfig}` : ''}: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   if (options.context !== undefined) {
     if (kc.getContextObject(options.context) === null) {

@@ -73,7 +73,10 @@ const NETWORK_CODES = new Set([
 
 /** One line: newlines and runs of spaces folded, so the message stays on one line of stderr. */
 export function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, '; ').replace(/[ \t]+/g, ' ').trim();
+  return text
+    .replace(/\s*\n\s*/g, '; ')
+    .replace(/[ \t]+/g, ' ')
+    .trim();
 }
 
 /**

@@ -51,11 +51,17 @@ export interface MemberRow {
 
 /** The PHASE column: the phase, plus what went wrong with the mail when something did. */
 export function phaseLabel(row: Pick<MemberRow, 'phase' | 'delivery'>): string {
-  return row.delivery === 'Unconfirmed' || row.delivery === 'Failed' || row.delivery === 'Deferred' ? `${row.phase} (mail ${row.delivery.toLowerCase()})` : row.phase;
+  return row.delivery === 'Unconfirmed' || row.delivery === 'Failed' || row.delivery === 'Deferred'
+    ? `${row.phase} (mail ${row.delivery.toLowerCase()})`
+    : row.phase;
 }
 
 /** The mail of a row's invitation, and for an unconfirmed one how to resend. */
-function deliveryFields(invitation: Invitation | undefined, resendName: string, namespace: string | undefined): { delivery?: DeliverySummary; resendHint?: string } {
+function deliveryFields(
+  invitation: Invitation | undefined,
+  resendName: string,
+  namespace: string | undefined,
+): { delivery?: DeliverySummary; resendHint?: string } {
   const delivery = deliverySummaryOf(invitation?.status);
   if (delivery === undefined) return {};
   const resendHint =
@@ -112,7 +118,11 @@ export function memberRows(snapshot: TeamSnapshot): MemberRow[] {
     source: 'owner',
     object: `team/${teamName}`,
     ...(team.metadata.creationTimestamp ? { since: team.metadata.creationTimestamp } : {}),
-    ...(ownerStatus !== 'Active' ? optionalDetail(ownerMail.resendHint ?? notReadyDetail(team.status?.conditions, ownerStatus) ?? getCondition(team.status?.conditions, 'OwnerActive')?.message) : {}),
+    ...(ownerStatus !== 'Active'
+      ? optionalDetail(
+          ownerMail.resendHint ?? notReadyDetail(team.status?.conditions, ownerStatus) ?? getCondition(team.status?.conditions, 'OwnerActive')?.message,
+        )
+      : {}),
     ...(ownerMail.delivery ? { delivery: ownerMail.delivery } : {}),
     ...(superseded[0] ? { superseded: `membership/${superseded[0].metadata.name ?? ''}` } : {}),
   });

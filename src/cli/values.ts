@@ -35,12 +35,24 @@ export function parseProjectScopes(values: readonly string[], command: string): 
   for (const value of values) {
     const colon = value.indexOf(':');
     const name = (colon >= 0 ? value.slice(0, colon) : value).trim();
-    const list = colon >= 0 ? value.slice(colon + 1).split(',').map((e) => e.trim()) : undefined;
+    const list =
+      colon >= 0
+        ? value
+            .slice(colon + 1)
+            .split(',')
+            .map((e) => e.trim())
+        : undefined;
     if (!DNS_LABEL.test(name)) {
-      throw new UsageError(`--project ${JSON.stringify(value)}: write a project name, optionally with environments, such as shop or shop:staging,production`, command);
+      throw new UsageError(
+        `--project ${JSON.stringify(value)}: write a project name, optionally with environments, such as shop or shop:staging,production`,
+        command,
+      );
     }
     if (list !== undefined && (list.length === 0 || list.some((e) => !DNS_LABEL.test(e)))) {
-      throw new UsageError(`--project ${JSON.stringify(value)}: environments are comma-separated names after the colon, such as shop:staging,production`, command);
+      throw new UsageError(
+        `--project ${JSON.stringify(value)}: environments are comma-separated names after the colon, such as shop:staging,production`,
+        command,
+      );
     }
     if (!envs.has(name)) order.push(name);
     const previous = envs.get(name);
@@ -81,6 +93,10 @@ export function parseObjectName(text: string, what: string, command: string): st
 /** generateName for an invitation: the email's local part as a DNS label, then `-` (the API server adds 5 random characters). */
 export function invitationNamePrefix(email: string): string {
   const local = normalizeEmail(email).split('@')[0] ?? '';
-  const label = local.replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50).replace(/-+$/, '');
+  const label = local
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 50)
+    .replace(/-+$/, '');
   return `${label || 'invitation'}-`;
 }

@@ -33,7 +33,5 @@ export function permissionForVerb(verb: string): Permission | undefined {
 /** Lines for can-i's help: each permission, what it covers, and its aliases. */
 export function describeVerbs(): string[] {
   const width = Math.max(...PERMISSIONS.map((p) => p.length));
-  return ROLE_MATRIX.map(
-    (row) => `  ${row.permission.padEnd(width)}   ${row.description} (also: ${PERMISSION_ALIASES[row.permission].join(', ')})`,
-  );
+  return ROLE_MATRIX.map((row) => `  ${row.permission.padEnd(width)}   ${row.description} (also: ${PERMISSION_ALIASES[row.permission].join(', ')})`);
 }

@@ -13,7 +13,6 @@ import type { RosterMetrics } from '../metrics.ts';
 import type { TenancyView } from '../tenancy/view.ts';
 import type { BrakePolicy } from '../domain/removal-brake.ts';
 
-
 export interface Caches {
   teams: Informer<Team>;
   memberships: Informer<Membership>;
@@ -67,8 +66,7 @@ export const FINALIZER = 'roster.dev/access';
 
 export { index } from '../api/indexes.ts';
 
-export const teamKeyOf = (o: { metadata: { namespace?: string }; spec: { team: string } }): string =>
-  `${o.metadata.namespace}/${o.spec.team}`;
+export const teamKeyOf = (o: { metadata: { namespace?: string }; spec: { team: string } }): string => `${o.metadata.namespace}/${o.spec.team}`;
 
 export function splitKey(key: string): [string, string] {
   const slash = key.indexOf('/');

@@ -79,12 +79,18 @@ export async function reconcileInvitation(ctx: OperatorContext, key: string): Pr
     const teamKey = `${namespace}/${team.metadata.name}`;
     const seats = assignSeats(team, ctx.caches.memberships.byIndex(index.byTeam, teamKey), ctx.caches.invitations.byIndex(index.byTeam, teamKey), { now });
     if (seats.invitationsOverLimit.some((i) => i.metadata.name === name)) {
-      const status = withCondition({ ...current, observedGeneration: generation }, generation, now, {
-        type: ConditionType.Delivered,
-        status: 'False',
-        reason: 'OverSeatLimit',
-        message: `team ${team.metadata.name} has no seat left; raise spec.seats or remove a member, and the invitation goes out`,
-      }, { type: ConditionType.Ready, status: 'False', reason: 'OverSeatLimit', message: 'waiting for a free seat' });
+      const status = withCondition(
+        { ...current, observedGeneration: generation },
+        generation,
+        now,
+        {
+          type: ConditionType.Delivered,
+          status: 'False',
+          reason: 'OverSeatLimit',
+          message: `team ${team.metadata.name} has no seat left; raise spec.seats or remove a member, and the invitation goes out`,
+        },
+        { type: ConditionType.Ready, status: 'False', reason: 'OverSeatLimit', message: 'waiting for a free seat' },
+      );
       await writeIfChanged(ctx, invitation, status);
       return { kind: 'done' };
     }
@@ -101,21 +107,22 @@ export async function reconcileInvitation(ctx: OperatorContext, key: string): Pr
       return await mintAndSend(ctx, invitation, team, {}, { retry: true, resend: false, redeliver: true });
     }
     // At most once: never sent again.
-    const status = withCondition(
-      { ...current, delivery: { ...current.delivery, state: 'Unconfirmed' } },
-      generation,
-      now,
-      {
-        type: ConditionType.Delivered,
-        status: 'Unknown',
-        reason: 'DeliveryUnconfirmed',
-        message: `the operator stopped while mailing link ${current.delivery.linkId}; it is not sent twice. If ${invitation.spec.email} did not get it, resend: kubectl roster resend ${name} -n ${namespace} (or kubectl annotate invitation ${name} -n ${namespace} ${RESEND_ANNOTATION}=$(date +%s) --overwrite)`,
-      },
-    );
+    const status = withCondition({ ...current, delivery: { ...current.delivery, state: 'Unconfirmed' } }, generation, now, {
+      type: ConditionType.Delivered,
+      status: 'Unknown',
+      reason: 'DeliveryUnconfirmed',
+      message: `the operator stopped while mailing link ${current.delivery.linkId}; it is not sent twice. If ${invitation.spec.email} did not get it, resend: kubectl roster resend ${name} -n ${namespace} (or kubectl annotate invitation ${name} -n ${namespace} ${RESEND_ANNOTATION}=$(date +%s) --overwrite)`,
+    });
     // Only the reconcile whose write won may say so: one from a stale cache (the send was in
     // fact confirmed) loses with 409 and stays silent.
     if (await writeIfChanged(ctx, invitation, status)) {
-      ctx.events.record(invitation, 'Warning', 'DeliveryUnconfirmed', 'Send', `mail for link ${current.delivery.linkId} may not have been delivered; not sending it again. Resend if ${invitation.spec.email} did not get it: kubectl roster resend ${name} -n ${namespace}`);
+      ctx.events.record(
+        invitation,
+        'Warning',
+        'DeliveryUnconfirmed',
+        'Send',
+        `mail for link ${current.delivery.linkId} may not have been delivered; not sending it again. Resend if ${invitation.spec.email} did not get it: kubectl roster resend ${name} -n ${namespace}`,
+      );
     }
     return { kind: 'done' };
   }
@@ -151,7 +158,12 @@ export async function reconcileInvitation(ctx: OperatorContext, key: string): Pr
   if (plan.effect === 'invalidateLink' || plan.state.phase !== 'Pending') delete status.link;
   switch (plan.state.phase) {
     case 'Revoked':
-      status = withCondition(status, generation, now, { type: ConditionType.Ready, status: 'False', reason: 'Revoked', message: 'the invitation was revoked; its link no longer works' });
+      status = withCondition(status, generation, now, {
+        type: ConditionType.Ready,
+        status: 'False',
+        reason: 'Revoked',
+        message: 'the invitation was revoked; its link no longer works',
+      });
       break;
     case 'Expired':
       status = withCondition(status, generation, now, {
@@ -173,7 +185,14 @@ export async function reconcileInvitation(ctx: OperatorContext, key: string): Pr
       action: 'Revoke',
       note: `invitation for ${invitation.spec.email} revoked`,
       actor: changedBy(invitation),
-      audit: { action: 'revoke', entity: 'invitation', team: team.metadata.name ?? '', namespace, subject: invitation.spec.email, roleBefore: invitation.spec.role },
+      audit: {
+        action: 'revoke',
+        entity: 'invitation',
+        team: team.metadata.name ?? '',
+        namespace,
+        subject: invitation.spec.email,
+        roleBefore: invitation.spec.role,
+      },
     });
   }
   if (changed && plan.applied.includes('expire')) {
@@ -304,30 +323,36 @@ async function mintAndSend(
 
   // 2. Send.
   const named = inviterForMail(ctx, team, namespace, inviter);
-  const mail = renderInvitationMail({
-    teamName: team.metadata.name ?? '',
-    teamDisplayName: team.spec.displayName,
-    inviterName: named.name,
-    inviterEmail: named.email,
-    inviteeName: invitation.spec.name,
-    inviteeEmail: invitation.spec.email,
-    role: invitation.spec.role,
-    scope: invitation.spec.projects?.map((p) => ({ project: p.name, environments: p.environments })),
-    expiresAt: new Date(expiresAt ?? now),
-    acceptUrl: acceptUrl(ctx.publicUrl, token.token),
-    message: invitation.spec.message,
-  }, ctx.templates);
+  const mail = renderInvitationMail(
+    {
+      teamName: team.metadata.name ?? '',
+      teamDisplayName: team.spec.displayName,
+      inviterName: named.name,
+      inviterEmail: named.email,
+      inviteeName: invitation.spec.name,
+      inviteeEmail: invitation.spec.email,
+      role: invitation.spec.role,
+      scope: invitation.spec.projects?.map((p) => ({ project: p.name, environments: p.environments })),
+      expiresAt: new Date(expiresAt ?? now),
+      acceptUrl: acceptUrl(ctx.publicUrl, token.token),
+      message: invitation.spec.message,
+    },
+    ctx.templates,
+  );
   let outcome: Status;
   let result: ReconcileResult = { kind: 'done' };
   try {
-    await ctx.mail.send({
-      from: team.spec.invitations?.from ?? ctx.mailFrom,
-      to: invitation.spec.email,
-      subject: mail.subject,
-      text: mail.text,
-      html: mail.html,
-      messageId,
-    }, { signal: ctx.signal });
+    await ctx.mail.send(
+      {
+        from: team.spec.invitations?.from ?? ctx.mailFrom,
+        to: invitation.spec.email,
+        subject: mail.subject,
+        text: mail.text,
+        html: mail.html,
+        messageId,
+      },
+      { signal: ctx.signal },
+    );
     ctx.metrics.mailsSent.inc({ backend: ctx.mail.name });
     outcome = withCondition(
       { ...intent, deliveries: sentBefore + 1, sentAt: now.toISOString().replace(/\.\d+Z$/, 'Z'), delivery: { ...intent.delivery!, state: 'Sent' } },
@@ -338,11 +363,34 @@ async function mintAndSend(
     );
     // A resend is the doing of whoever changed the resend annotation; a first send, of whoever asked for the invitation.
     const actor = how.resend ? (resentBy(invitation) ?? requester) : (requester ?? previous.inviter);
-    const audit = { action: how.redeliver ? 'redeliver' : how.resend ? 'resend' : 'invite', entity: 'invitation', team: team.metadata.name ?? '', namespace, subject: invitation.spec.email, roleAfter: invitation.spec.role } as const;
+    const audit = {
+      action: how.redeliver ? 'redeliver' : how.resend ? 'resend' : 'invite',
+      entity: 'invitation',
+      team: team.metadata.name ?? '',
+      namespace,
+      subject: invitation.spec.email,
+      roleAfter: invitation.spec.role,
+    } as const;
     if (how.redeliver) {
-      recordChange(ctx, { regarding: invitation, type: 'Warning', reason: 'Redelivered', action: 'Send', note: `an earlier send to ${invitation.spec.email} was interrupted; mailed again with a new link ${token.linkId} (team delivery policy AtLeastOnce): a possible duplicate, only the newer link works`, actor, audit });
+      recordChange(ctx, {
+        regarding: invitation,
+        type: 'Warning',
+        reason: 'Redelivered',
+        action: 'Send',
+        note: `an earlier send to ${invitation.spec.email} was interrupted; mailed again with a new link ${token.linkId} (team delivery policy AtLeastOnce): a possible duplicate, only the newer link works`,
+        actor,
+        audit,
+      });
     } else {
-      recordChange(ctx, { regarding: invitation, type: 'Normal', reason: how.resend ? 'Resent' : 'Sent', action: 'Send', note: `invitation mailed to ${invitation.spec.email} (link ${token.linkId})`, actor, audit });
+      recordChange(ctx, {
+        regarding: invitation,
+        type: 'Normal',
+        reason: how.resend ? 'Resent' : 'Sent',
+        action: 'Send',
+        note: `invitation mailed to ${invitation.spec.email} (link ${token.linkId})`,
+        actor,
+        audit,
+      });
     }
     const expires = Date.parse(expiresAt ?? '');
     if (Number.isFinite(expires)) result = { kind: 'requeueAfter', ms: Math.max(0, expires - now.getTime()) + 50 };
@@ -354,10 +402,19 @@ async function mintAndSend(
     const { link: _dead, ...rest } = intent;
     outcome = withCondition(
       // The mail did not leave: it does not count against the quota.
-      { ...rest, recentMails: mailsInWindow(previous.recentMails, now).map((t) => formatTime(new Date(t))), delivery: { ...intent.delivery!, state: 'Failed', attempts: (intent.delivery?.attempts ?? 0) + 1 } },
+      {
+        ...rest,
+        recentMails: mailsInWindow(previous.recentMails, now).map((t) => formatTime(new Date(t))),
+        delivery: { ...intent.delivery!, state: 'Failed', attempts: (intent.delivery?.attempts ?? 0) + 1 },
+      },
       generation,
       now,
-      { type: ConditionType.Delivered, status: 'False', reason: retryable ? 'SendFailed' : 'SendRejected', message: `could not mail ${invitation.spec.email}: ${message}` },
+      {
+        type: ConditionType.Delivered,
+        status: 'False',
+        reason: retryable ? 'SendFailed' : 'SendRejected',
+        message: `could not mail ${invitation.spec.email}: ${message}`,
+      },
     );
     ctx.events.record(invitation, 'Warning', retryable ? 'SendFailed' : 'SendRejected', 'Send', `could not mail ${invitation.spec.email}: ${message}`);
     result = retryable ? { kind: 'requeue' } : { kind: 'done' };
@@ -400,7 +457,14 @@ async function ensureMembershipFor(ctx: OperatorContext, invitation: Invitation)
   };
   try {
     const created = await ctx.client.create(resources.membership, membership);
-    recordChange(ctx, { regarding: invitation, type: 'Normal', reason: 'MembershipCreated', action: 'Accept', note: `accepted: created Membership ${created.metadata.name}`, actor: invitation.spec.email });
+    recordChange(ctx, {
+      regarding: invitation,
+      type: 'Normal',
+      reason: 'MembershipCreated',
+      action: 'Accept',
+      note: `accepted: created Membership ${created.metadata.name}`,
+      actor: invitation.spec.email,
+    });
   } catch (e) {
     if (!isAlreadyExists(e)) throw e;
   }

@@ -70,7 +70,20 @@ export async function reconcileMembership(ctx: OperatorContext, key: string): Pr
     if (!actor && sinceDeletion >= 0 && sinceDeletion < 2_000) return { kind: 'requeueAfter', ms: 250 };
     // The removal brake (SPEC §8): the Team controller lets removals through one team at a time.
     if (!removalLetThrough(ctx, m, team, now)) {
-      const held = setConditions('Membership', m.status?.conditions, [{ type: ConditionType.Ready, status: 'False', reason: 'RemovalHeld', message: `the removal brake holds this removal; ${m.spec.email} keeps access until an owner or admin runs: kubectl roster release ${m.spec.team} -n ${namespace}` }], generation, now);
+      const held = setConditions(
+        'Membership',
+        m.status?.conditions,
+        [
+          {
+            type: ConditionType.Ready,
+            status: 'False',
+            reason: 'RemovalHeld',
+            message: `the removal brake holds this removal; ${m.spec.email} keeps access until an owner or admin runs: kubectl roster release ${m.spec.team} -n ${namespace}`,
+          },
+        ],
+        generation,
+        now,
+      );
       await writeStatus(ctx.client, resources.membership, m, { ...(m.status ?? {}), conditions: held });
       return { kind: 'done' }; // the Team's status names it once it is let through, and that brings us back
     }
@@ -87,7 +100,15 @@ export async function reconcileMembership(ctx: OperatorContext, key: string): Pr
       action: 'Delete',
       note: `access of ${m.spec.email} removed${removed.length ? `: ${removed.length} grant(s)` : ''}`,
       actor,
-      audit: { action: 'remove', entity: 'member', team: m.spec.team, namespace, subject: m.spec.email, roleBefore: m.spec.role, detail: removed.join('; ') || undefined },
+      audit: {
+        action: 'remove',
+        entity: 'member',
+        team: m.spec.team,
+        namespace,
+        subject: m.spec.email,
+        roleBefore: m.spec.role,
+        detail: removed.join('; ') || undefined,
+      },
     });
     return { kind: 'done' };
   }
@@ -109,11 +130,25 @@ export async function reconcileMembership(ctx: OperatorContext, key: string): Pr
   };
 
   if (!team) {
-    await write(conditions(current, generation, now, { type: ConditionType.Ready, status: 'False', reason: 'TeamNotFound', message: `team ${m.spec.team} does not exist in namespace ${namespace}; create it or fix spec.team` }));
+    await write(
+      conditions(current, generation, now, {
+        type: ConditionType.Ready,
+        status: 'False',
+        reason: 'TeamNotFound',
+        message: `team ${m.spec.team} does not exist in namespace ${namespace}; create it or fix spec.team`,
+      }),
+    );
     return { kind: 'done' };
   }
   if (!backend) {
-    await write(conditions({ ...current, phase: 'Failed' }, generation, now, { type: ConditionType.Ready, status: 'False', reason: 'UnknownIdentityBackend', message: `team ${team.metadata.name} uses identity backend "${team.spec.identity?.backend ?? 'default'}", which the operator does not configure` }));
+    await write(
+      conditions({ ...current, phase: 'Failed' }, generation, now, {
+        type: ConditionType.Ready,
+        status: 'False',
+        reason: 'UnknownIdentityBackend',
+        message: `team ${team.metadata.name} uses identity backend "${team.spec.identity?.backend ?? 'default'}", which the operator does not configure`,
+      }),
+    );
     return { kind: 'done' };
   }
 
@@ -123,7 +158,13 @@ export async function reconcileMembership(ctx: OperatorContext, key: string): Pr
     const removed = await removeAccess(ctx, backend, m);
     await revokePending(ctx, m);
     const { invitation: _none, ...rest } = settled(current);
-    const status = conditions({ ...rest, phase: 'Expired', identity: undefined }, generation, now, { type: ConditionType.Ready, status: 'False', reason: 'Expired', message: `access ended at ${m.spec.expiresAt}; raise spec.expiresAt to restore it` }, { type: ConditionType.IdentitySynced, status: 'True', reason: 'AccessRemoved', message: 'no access granted' });
+    const status = conditions(
+      { ...rest, phase: 'Expired', identity: undefined },
+      generation,
+      now,
+      { type: ConditionType.Ready, status: 'False', reason: 'Expired', message: `access ended at ${m.spec.expiresAt}; raise spec.expiresAt to restore it` },
+      { type: ConditionType.IdentitySynced, status: 'True', reason: 'AccessRemoved', message: 'no access granted' },
+    );
     if ((await write(status, current.phase !== 'Expired')) && current.phase !== 'Expired') {
       // Expiry was set by whoever last wrote spec.expiresAt.
       recordChange(ctx, {
@@ -133,7 +174,15 @@ export async function reconcileMembership(ctx: OperatorContext, key: string): Pr
         action: 'Expire',
         note: `access of ${m.spec.email} expired at ${m.spec.expiresAt}`,
         actor: changedBy(m) ?? createdBy(m),
-        audit: { action: 'expire', entity: 'member', team: team.metadata.name ?? '', namespace, subject: m.spec.email, roleBefore: m.spec.role, detail: removed.join('; ') || undefined },
+        audit: {
+          action: 'expire',
+          entity: 'member',
+          team: team.metadata.name ?? '',
+          namespace,
+          subject: m.spec.email,
+          roleBefore: m.spec.role,
+          detail: removed.join('; ') || undefined,
+        },
       });
     }
     return { kind: 'done' };
@@ -145,7 +194,14 @@ export async function reconcileMembership(ctx: OperatorContext, key: string): Pr
     await revokePending(ctx, m);
     // Not a failure (GitOps tools must not show Degraded after every transfer): ownership
     // includes everything this grants, and it takes effect again if ownership moves on.
-    await write(conditions({ ...settled(current), phase: 'Superseded', identity: undefined }, generation, now, { type: ConditionType.Ready, status: 'True', reason: 'Superseded', message: `${m.spec.email} owns team ${team.metadata.name}, which includes everything this Membership grants; it takes effect again if ownership moves to someone else. Delete it if that should not happen.` }));
+    await write(
+      conditions({ ...settled(current), phase: 'Superseded', identity: undefined }, generation, now, {
+        type: ConditionType.Ready,
+        status: 'True',
+        reason: 'Superseded',
+        message: `${m.spec.email} owns team ${team.metadata.name}, which includes everything this Membership grants; it takes effect again if ownership moves to someone else. Delete it if that should not happen.`,
+      }),
+    );
     return { kind: 'done' };
   }
 
@@ -155,8 +211,17 @@ export async function reconcileMembership(ctx: OperatorContext, key: string): Pr
   if (seats.memberships.get(name) === 'overLimit') {
     await removeAccess(ctx, backend, m);
     await revokePending(ctx, m);
-    const won = await write(conditions({ ...settled(current), phase: 'OverSeatLimit', identity: undefined }, generation, now, { type: ConditionType.Ready, status: 'False', reason: 'OverSeatLimit', message: `team ${team.metadata.name} has ${seats.usage.limit - seats.usage.available} of ${seats.usage.limit} seats in use; raise spec.seats or remove a member` }), current.phase !== 'OverSeatLimit');
-    if (won && current.phase !== 'OverSeatLimit') ctx.events.record(m, 'Warning', 'OverSeatLimit', 'Admit', `team ${team.metadata.name} has no seat left for ${m.spec.email}`);
+    const won = await write(
+      conditions({ ...settled(current), phase: 'OverSeatLimit', identity: undefined }, generation, now, {
+        type: ConditionType.Ready,
+        status: 'False',
+        reason: 'OverSeatLimit',
+        message: `team ${team.metadata.name} has ${seats.usage.limit - seats.usage.available} of ${seats.usage.limit} seats in use; raise spec.seats or remove a member`,
+      }),
+      current.phase !== 'OverSeatLimit',
+    );
+    if (won && current.phase !== 'OverSeatLimit')
+      ctx.events.record(m, 'Warning', 'OverSeatLimit', 'Admit', `team ${team.metadata.name} has no seat left for ${m.spec.email}`);
     return { kind: 'done' };
   }
 
@@ -170,10 +235,14 @@ export async function reconcileMembership(ctx: OperatorContext, key: string): Pr
     const mail = deliveryOf(invitation, m);
     const { delivery: _before, ...rest } = current;
     await write(
-      conditions({ ...rest, phase: 'Invited', invitation: invitation.metadata.name, ...(mail.summary ? { delivery: mail.summary } : {}) }, generation, now,
+      conditions(
+        { ...rest, phase: 'Invited', invitation: invitation.metadata.name, ...(mail.summary ? { delivery: mail.summary } : {}) },
+        generation,
+        now,
         { type: ConditionType.Accepted, status: 'False', reason: 'AwaitingAcceptance', message: mail.accepted },
         mail.delivered,
-        { type: ConditionType.Ready, status: 'False', reason: 'AwaitingAcceptance', message: mail.ready }),
+        { type: ConditionType.Ready, status: 'False', reason: 'AwaitingAcceptance', message: mail.ready },
+      ),
     );
     return requeueForExpiry(expiresAt, now);
   }
@@ -189,7 +258,15 @@ export async function reconcileMembership(ctx: OperatorContext, key: string): Pr
   } catch (e) {
     ctx.metrics.backendErrors.inc({ backend: backend.name, operation: 'ensure' });
     const reason = e instanceof IdentityBackendError ? e.reason.replace(/[^A-Za-z0-9]/g, '') || 'BackendError' : 'BackendError';
-    await write(conditions({ ...current, acceptedAt }, generation, now, { type: ConditionType.IdentitySynced, status: 'False', reason, message: e instanceof Error ? e.message : String(e) }, { type: ConditionType.Ready, status: 'False', reason, message: `identity backend ${backend.name} failed; retrying` }));
+    await write(
+      conditions(
+        { ...current, acceptedAt },
+        generation,
+        now,
+        { type: ConditionType.IdentitySynced, status: 'False', reason, message: e instanceof Error ? e.message : String(e) },
+        { type: ConditionType.Ready, status: 'False', reason, message: `identity backend ${backend.name} failed; retrying` },
+      ),
+    );
     throw e;
   }
   const wasSynced = getCondition(current.conditions, ConditionType.IdentitySynced)?.status === 'True';
@@ -197,18 +274,61 @@ export async function reconcileMembership(ctx: OperatorContext, key: string): Pr
   const teamName = team.metadata.name ?? '';
   const change =
     result.changes.length && wasSynced && specUnchanged && current.phase === 'Active'
-      ? ({ regarding: m, type: 'Warning', reason: 'DriftCorrected', action: 'Sync', note: `identity backend ${backend.name} had drifted; restored: ${result.changes.join('; ')}`, audit: { action: 'drift-corrected', entity: 'member', team: teamName, namespace, subject: m.spec.email, roleAfter: m.spec.role, detail: result.changes.join('; ') } } as const)
+      ? ({
+          regarding: m,
+          type: 'Warning',
+          reason: 'DriftCorrected',
+          action: 'Sync',
+          note: `identity backend ${backend.name} had drifted; restored: ${result.changes.join('; ')}`,
+          audit: {
+            action: 'drift-corrected',
+            entity: 'member',
+            team: teamName,
+            namespace,
+            subject: m.spec.email,
+            roleAfter: m.spec.role,
+            detail: result.changes.join('; '),
+          },
+        } as const)
       : current.phase !== 'Active'
-        ? ({ regarding: m, type: 'Normal', reason: 'Activated', action: 'Provision', note: `${m.spec.email} accepted and has ${m.spec.role} access`, actor: m.spec.email, audit: { action: 'activate', entity: 'member', team: teamName, namespace, subject: m.spec.email, roleAfter: m.spec.role } } as const)
+        ? ({
+            regarding: m,
+            type: 'Normal',
+            reason: 'Activated',
+            action: 'Provision',
+            note: `${m.spec.email} accepted and has ${m.spec.role} access`,
+            actor: m.spec.email,
+            audit: { action: 'activate', entity: 'member', team: teamName, namespace, subject: m.spec.email, roleAfter: m.spec.role },
+          } as const)
         : current.identity?.role !== m.spec.role || statusChanged(current.identity?.scope, scope)
-          ? ({ regarding: m, type: 'Normal', reason: 'AccessChanged', action: 'Provision', note: `${m.spec.email} now has ${m.spec.role} access${scope.length ? ` in ${scope.join(', ')}` : ''}`, actor: changedBy(m), audit: { action: 'change-role', entity: 'member', team: teamName, namespace, subject: m.spec.email, roleBefore: current.identity?.role, roleAfter: m.spec.role } } as const)
+          ? ({
+              regarding: m,
+              type: 'Normal',
+              reason: 'AccessChanged',
+              action: 'Provision',
+              note: `${m.spec.email} now has ${m.spec.role} access${scope.length ? ` in ${scope.join(', ')}` : ''}`,
+              actor: changedBy(m),
+              audit: {
+                action: 'change-role',
+                entity: 'member',
+                team: teamName,
+                namespace,
+                subject: m.spec.email,
+                roleBefore: current.identity?.role,
+                roleAfter: m.spec.role,
+              },
+            } as const)
           : undefined;
   const { invitation: _done, ...rest } = settled(current);
   const won = await write(
-    conditions({ ...rest, phase: 'Active', acceptedAt, identity: { backend: backend.name, subject: result.subject, role: m.spec.role, scope } }, generation, now,
+    conditions(
+      { ...rest, phase: 'Active', acceptedAt, identity: { backend: backend.name, subject: result.subject, role: m.spec.role, scope } },
+      generation,
+      now,
       { type: ConditionType.Accepted, status: 'True', reason: 'Accepted', message: `accepted at ${acceptedAt}` },
       { type: ConditionType.IdentitySynced, status: 'True', reason: 'Synced', message: `identity backend ${backend.name} matches` },
-      { type: ConditionType.Ready, status: 'True', reason: 'Active', message: `${m.spec.email} has ${m.spec.role} access` }),
+      { type: ConditionType.Ready, status: 'True', reason: 'Active', message: `${m.spec.email} has ${m.spec.role} access` },
+    ),
     change !== undefined,
   );
   // Only the reconcile whose status write won says what changed (a stale one would repeat it).
@@ -222,7 +342,12 @@ function requeueForExpiry(expiresAt: number | undefined, now: Date): ReconcileRe
 
 async function removeAccess(ctx: OperatorContext, backend: IdentityBackend, m: Membership): Promise<string[]> {
   try {
-    return await backend.remove({ namespace: m.metadata.namespace ?? '', name: m.spec.team }, grantKey(m), { email: m.spec.email, name: m.spec.name }, { signal: ctx.signal });
+    return await backend.remove(
+      { namespace: m.metadata.namespace ?? '', name: m.spec.team },
+      grantKey(m),
+      { email: m.spec.email, name: m.spec.name },
+      { signal: ctx.signal },
+    );
   } catch (e) {
     ctx.metrics.backendErrors.inc({ backend: backend.name, operation: 'remove' });
     throw e;
@@ -256,20 +381,45 @@ function deliveryOf(inv: Invitation, m: Membership): { summary: DeliverySummary 
   const own = getCondition(inv.status?.conditions, ConditionType.Delivered);
   switch (summary) {
     case 'Sent':
-      return { summary, delivered: { type: ConditionType.Delivered, status: 'True', reason: 'Sent', message: `invitation ${name} mailed to ${m.spec.email}${inv.status?.delivery?.possibleDuplicate ? ' (again, after an interrupted send: a possible duplicate)' : ''}` }, accepted: `invitation ${name} mailed to ${m.spec.email}`, ready: waiting };
+      return {
+        summary,
+        delivered: {
+          type: ConditionType.Delivered,
+          status: 'True',
+          reason: 'Sent',
+          message: `invitation ${name} mailed to ${m.spec.email}${inv.status?.delivery?.possibleDuplicate ? ' (again, after an interrupted send: a possible duplicate)' : ''}`,
+        },
+        accepted: `invitation ${name} mailed to ${m.spec.email}`,
+        ready: waiting,
+      };
     case 'Unconfirmed': {
       const message = `the operator stopped while mailing invitation ${name} and does not send a link twice (team delivery policy AtMostOnce): ${m.spec.email} may have no mail. If it did not arrive, resend: ${resend}`;
-      return { summary, delivered: { type: ConditionType.Delivered, status: 'Unknown', reason: 'DeliveryUnconfirmed', message }, accepted: `delivery of invitation ${name} to ${m.spec.email} is unconfirmed`, ready: `${waiting}; delivery unconfirmed, resend if the mail did not arrive: ${resend}` };
+      return {
+        summary,
+        delivered: { type: ConditionType.Delivered, status: 'Unknown', reason: 'DeliveryUnconfirmed', message },
+        accepted: `delivery of invitation ${name} to ${m.spec.email} is unconfirmed`,
+        ready: `${waiting}; delivery unconfirmed, resend if the mail did not arrive: ${resend}`,
+      };
     }
     case 'Failed':
     case 'Deferred': {
       const reason = own?.reason ?? (summary === 'Failed' ? 'SendFailed' : 'Deferred');
       const message = own?.message ?? `invitation ${name} is not mailed yet`;
-      return { summary, delivered: { type: ConditionType.Delivered, status: own?.status ?? 'False', reason, message }, accepted: `invitation ${name} not mailed yet: ${message}`, ready: `${waiting}; invitation not mailed yet: ${message}` };
+      return {
+        summary,
+        delivered: { type: ConditionType.Delivered, status: own?.status ?? 'False', reason, message },
+        accepted: `invitation ${name} not mailed yet: ${message}`,
+        ready: `${waiting}; invitation not mailed yet: ${message}`,
+      };
     }
     case 'Sending':
     case undefined:
-      return { summary, delivered: { type: ConditionType.Delivered, status: 'Unknown', reason: 'Sending', message: `invitation ${name} is being mailed to ${m.spec.email}` }, accepted: `invitation ${name} is being mailed to ${m.spec.email}`, ready: waiting };
+      return {
+        summary,
+        delivered: { type: ConditionType.Delivered, status: 'Unknown', reason: 'Sending', message: `invitation ${name} is being mailed to ${m.spec.email}` },
+        accepted: `invitation ${name} is being mailed to ${m.spec.email}`,
+        ready: waiting,
+      };
   }
 }
 
@@ -289,7 +439,12 @@ async function ensureInvitation(ctx: OperatorContext, m: Membership, team: Team)
     metadata: {
       name: existing?.metadata.name ?? invitationNameFor(m.metadata.name ?? 'member', m.metadata.uid ?? '', attempt),
       namespace: m.metadata.namespace,
-      labels: { [labels.managedBy]: 'roster', [labels.team]: team.metadata.name ?? '', [labels.membership]: (m.metadata.name ?? '').slice(0, 63), [ATTEMPT_LABEL]: String(attempt) },
+      labels: {
+        [labels.managedBy]: 'roster',
+        [labels.team]: team.metadata.name ?? '',
+        [labels.membership]: (m.metadata.name ?? '').slice(0, 63),
+        [ATTEMPT_LABEL]: String(attempt),
+      },
       ownerReferences: [controllerRef(m, 'Membership')],
     },
     spec: {
@@ -301,7 +456,8 @@ async function ensureInvitation(ctx: OperatorContext, m: Membership, team: Team)
     },
   };
   if (existing) {
-    const inLine = existing.spec.role === desired.spec.role && !statusChanged(existing.spec.projects, desired.spec.projects) && existing.spec.name === desired.spec.name;
+    const inLine =
+      existing.spec.role === desired.spec.role && !statusChanged(existing.spec.projects, desired.spec.projects) && existing.spec.name === desired.spec.name;
     if (!inLine) await ctx.client.apply(resources.invitation, desired);
     return existing;
   }
@@ -313,6 +469,13 @@ async function ensureInvitation(ctx: OperatorContext, m: Membership, team: Team)
     // Created a moment ago by a reconcile this cache has not caught up with: the same one.
     return await ctx.client.get<Invitation>(resources.invitation, m.metadata.namespace, desired.metadata.name ?? '');
   }
-  recordChange(ctx, { regarding: m, type: 'Normal', reason: 'Invited', action: 'Invite', note: `invitation ${created.metadata.name} created for ${m.spec.email}`, actor: createdBy(m) });
+  recordChange(ctx, {
+    regarding: m,
+    type: 'Normal',
+    reason: 'Invited',
+    action: 'Invite',
+    note: `invitation ${created.metadata.name} created for ${m.spec.email}`,
+    actor: createdBy(m),
+  });
   return created;
 }

@@ -21,12 +21,27 @@ interface Environment {
 export function environmentsCondition(report: AssignmentReport<Environment>): ConditionInput {
   const problems = [...report.refused, ...report.missing].map((p) => `${p.target.name}: ${p.message}`);
   if (report.refused.length) {
-    return { type: ConditionType.EnvironmentsAssigned, status: 'False', reason: 'NamespaceNotAssigned', message: `nobody gets access in these environments: ${problems.join('; ')}` };
+    return {
+      type: ConditionType.EnvironmentsAssigned,
+      status: 'False',
+      reason: 'NamespaceNotAssigned',
+      message: `nobody gets access in these environments: ${problems.join('; ')}`,
+    };
   }
   if (report.missing.length) {
-    return { type: ConditionType.EnvironmentsAssigned, status: 'False', reason: 'NamespaceMissing', message: `nobody gets access in these environments yet: ${problems.join('; ')}` };
+    return {
+      type: ConditionType.EnvironmentsAssigned,
+      status: 'False',
+      reason: 'NamespaceMissing',
+      message: `nobody gets access in these environments yet: ${problems.join('; ')}`,
+    };
   }
-  return { type: ConditionType.EnvironmentsAssigned, status: 'True', reason: 'Assigned', message: `all ${report.reachable.length} environment namespace(s) are assigned to the team` };
+  return {
+    type: ConditionType.EnvironmentsAssigned,
+    status: 'True',
+    reason: 'Assigned',
+    message: `all ${report.reachable.length} environment namespace(s) are assigned to the team`,
+  };
 }
 
 export async function reconcileProject(ctx: OperatorContext, key: string): Promise<ReconcileResult> {
@@ -45,7 +60,12 @@ export async function reconcileProject(ctx: OperatorContext, key: string): Promi
   const backend = team ? ctx.identity(team.spec.identity?.backend ?? 'default') : undefined;
   const assigned: ConditionInput =
     backend && backend.type !== 'kubernetes'
-      ? { type: ConditionType.EnvironmentsAssigned, status: 'True', reason: 'NoNamespaceAccess', message: `identity backend ${backend.name} grants no namespace access; environments are scopes of its groups` }
+      ? {
+          type: ConditionType.EnvironmentsAssigned,
+          status: 'True',
+          reason: 'NoNamespaceAccess',
+          message: `identity backend ${backend.name} grants no namespace access; environments are scopes of its groups`,
+        }
       : environmentsCondition(ctx.tenancy.split(namespace, project.spec.environments));
   let conditions = setCondition(project.status?.conditions, assigned, generation, now);
   conditions = setCondition(
@@ -58,7 +78,11 @@ export async function reconcileProject(ctx: OperatorContext, key: string): Promi
     generation,
     now,
   );
-  const status: ProjectStatus = { observedGeneration: generation, members: reaching + ownerActive, conditions: withKstatusConditions('Project', conditions, generation, now) };
+  const status: ProjectStatus = {
+    observedGeneration: generation,
+    members: reaching + ownerActive,
+    conditions: withKstatusConditions('Project', conditions, generation, now),
+  };
   try {
     await writeStatus(ctx.client, resources.project, project, status);
   } catch (e) {

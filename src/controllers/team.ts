@@ -79,8 +79,14 @@ export async function reconcileTeam(ctx: OperatorContext, key: string): Promise<
   const first = firstTeamIn(ctx, namespace);
   if (first && first.metadata.name !== name) {
     const message = `namespace ${namespace} already holds team ${first.metadata.name}, and a namespace holds one team; delete this Team and create it in a namespace of its own`;
-    const status = conditions({ ...(team.status ?? {}), observedGeneration: generation }, generation, now, { type: ConditionType.Ready, status: 'False', reason: 'NamespaceTaken', message });
-    if (team.status?.conditions?.find((c) => c.type === ConditionType.Ready)?.reason !== 'NamespaceTaken') ctx.events.record(team, 'Warning', 'NamespaceTaken', 'Admit', message);
+    const status = conditions({ ...(team.status ?? {}), observedGeneration: generation }, generation, now, {
+      type: ConditionType.Ready,
+      status: 'False',
+      reason: 'NamespaceTaken',
+      message,
+    });
+    if (team.status?.conditions?.find((c) => c.type === ConditionType.Ready)?.reason !== 'NamespaceTaken')
+      ctx.events.record(team, 'Warning', 'NamespaceTaken', 'Admit', message);
     try {
       await writeStatus(ctx.client, resources.team, team, status);
     } catch (e) {
@@ -100,7 +106,8 @@ export async function reconcileTeam(ctx: OperatorContext, key: string): Promise<
   // What changed, recorded once the status write that makes it true has won.
   const changes: TeamChange[] = [];
   // Ownership transfer: the new owner was an Active admin; the previous owner stays on as admin.
-  const previousOwner = current.owner?.phase === 'Active' && current.owner.email && !sameEmail(current.owner.email, ownerEmail) ? current.owner.email : undefined;
+  const previousOwner =
+    current.owner?.phase === 'Active' && current.owner.email && !sameEmail(current.owner.email, ownerEmail) ? current.owner.email : undefined;
   if (previousOwner) {
     const newOwnerMembership = memberships.find((m) => sameEmail(m.spec.email, ownerEmail));
     // Admission checks that the new owner is an Active admin; here an accepted admin is
@@ -115,7 +122,16 @@ export async function reconcileTeam(ctx: OperatorContext, key: string): Promise<
         action: 'Transfer',
         note: `ownership moved from ${previousOwner} to ${ownerEmail}; ${previousOwner} stays on as admin`,
         actor: changedBy(team),
-        audit: { action: 'transfer-ownership', entity: 'team', team: name, namespace, subject: ownerEmail, roleBefore: 'admin', roleAfter: 'owner', detail: `previous owner ${previousOwner} is now admin` },
+        audit: {
+          action: 'transfer-ownership',
+          entity: 'team',
+          team: name,
+          namespace,
+          subject: ownerEmail,
+          roleBefore: 'admin',
+          roleAfter: 'owner',
+          detail: `previous owner ${previousOwner} is now admin`,
+        },
       });
     }
   }
@@ -135,11 +151,22 @@ export async function reconcileTeam(ctx: OperatorContext, key: string): Promise<
 
   let identityCondition: ConditionInput = { type: ConditionType.Ready, status: 'True', reason: 'Reconciled', message: 'the team is reconciled' };
   if (!backend) {
-    identityCondition = { type: ConditionType.Ready, status: 'False', reason: 'UnknownIdentityBackend', message: `identity backend "${team.spec.identity?.backend ?? 'default'}" is not configured in the operator` };
+    identityCondition = {
+      type: ConditionType.Ready,
+      status: 'False',
+      reason: 'UnknownIdentityBackend',
+      message: `identity backend "${team.spec.identity?.backend ?? 'default'}" is not configured in the operator`,
+    };
   } else if (ownerActive) {
     const projects = ctx.caches.projects.byIndex(index.byTeam, key);
     // Bound as written, like a Membership's spec.email: the name the authenticator presents (issue 10 item 8).
-    const grant: Grant = { team: teamRef, key: OWNER_GRANT, person: { email: team.spec.owner.email, name: team.spec.owner.name }, role: 'owner', targets: accessTargets('owner', undefined, projects) };
+    const grant: Grant = {
+      team: teamRef,
+      key: OWNER_GRANT,
+      person: { email: team.spec.owner.email, name: team.spec.owner.name },
+      role: 'owner',
+      targets: accessTargets('owner', undefined, projects),
+    };
     try {
       const result = await backend.ensure(grant, { signal: ctx.signal });
       if (result.changes.length && current.owner?.phase === 'Active' && !previousOwner && current.observedGeneration === generation) {
@@ -176,11 +203,23 @@ export async function reconcileTeam(ctx: OperatorContext, key: string): Promise<
     },
     generation,
     now,
-    { type: ConditionType.OwnerActive, status: ownerActive ? 'True' : 'False', reason: ownerActive ? 'Accepted' : 'AwaitingAcceptance', message: ownerActive ? `${ownerEmail} owns the team` : `waiting for ${ownerEmail} to accept the invitation` },
-    { type: ConditionType.SeatsAvailable, status: seats.usage.available > 0 ? 'True' : 'False', reason: seats.usage.available > 0 ? 'SeatsLeft' : 'SeatLimitReached', message: `${seats.usage.limit - seats.usage.available} of ${seats.usage.limit} seats in use` },
+    {
+      type: ConditionType.OwnerActive,
+      status: ownerActive ? 'True' : 'False',
+      reason: ownerActive ? 'Accepted' : 'AwaitingAcceptance',
+      message: ownerActive ? `${ownerEmail} owns the team` : `waiting for ${ownerEmail} to accept the invitation`,
+    },
+    {
+      type: ConditionType.SeatsAvailable,
+      status: seats.usage.available > 0 ? 'True' : 'False',
+      reason: seats.usage.available > 0 ? 'SeatsLeft' : 'SeatLimitReached',
+      message: `${seats.usage.limit - seats.usage.available} of ${seats.usage.limit} seats in use`,
+    },
     removals.condition,
     // Held removals wait for a person: the team is not settled (kstatus: Stalled).
-    removals.condition.status === 'True' && identityCondition.status === 'True' ? { ...removals.condition, type: ConditionType.Ready, status: 'False' } : identityCondition,
+    removals.condition.status === 'True' && identityCondition.status === 'True'
+      ? { ...removals.condition, type: ConditionType.Ready, status: 'False' }
+      : identityCondition,
   );
   if (removals.newHold) changes.push(holdEvent(team, removals));
   // The brake's decisions are a compare-and-swap on the Team's status: two reconciles from
@@ -201,7 +240,14 @@ function holdEvent(team: Team, removals: RemovalPlan): TeamChange {
 }
 
 /** The brake's decision for a Team on its way out (its Memberships are being deleted). */
-async function writeRemovals(ctx: OperatorContext, team: Team, removals: RemovalPlan, current: TeamStatus, generation: number | undefined, now: Date): Promise<void> {
+async function writeRemovals(
+  ctx: OperatorContext,
+  team: Team,
+  removals: RemovalPlan,
+  current: TeamStatus,
+  generation: number | undefined,
+  now: Date,
+): Promise<void> {
   const { removals: _before, ...rest } = current;
   const status = conditions({ ...rest, ...(removals.removals ? { removals: removals.removals } : {}) }, generation, now, removals.condition);
   try {
@@ -215,7 +261,9 @@ async function writeRemovals(ctx: OperatorContext, team: Team, removals: Removal
 
 /** The Team that holds a namespace: the oldest one there (then by name), whatever came later. */
 export function firstTeamIn(ctx: OperatorContext, namespace: string): Team | undefined {
-  const teams = ctx.caches.teams.byIndex(index.byNamespace, namespace).filter((t) => !t.metadata.deletionTimestamp || (t.metadata.finalizers ?? []).includes(FINALIZER));
+  const teams = ctx.caches.teams
+    .byIndex(index.byNamespace, namespace)
+    .filter((t) => !t.metadata.deletionTimestamp || (t.metadata.finalizers ?? []).includes(FINALIZER));
   const created = (t: Team) => Date.parse(t.metadata.creationTimestamp ?? '') || 0;
   return teams.sort((a, b) => created(a) - created(b) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''))[0];
 }
@@ -227,7 +275,11 @@ export function firstTeamIn(ctx: OperatorContext, namespace: string): Team | und
  */
 async function createOwnerInvitation(ctx: OperatorContext, team: Team): Promise<Invitation> {
   const email = normalizeEmail(team.spec.owner.email);
-  const attempt = nextAttempt(ownerInvitations(ctx, team).filter((i) => sameEmail(i.spec.email, email)).map((i) => i.metadata.labels));
+  const attempt = nextAttempt(
+    ownerInvitations(ctx, team)
+      .filter((i) => sameEmail(i.spec.email, email))
+      .map((i) => i.metadata.labels),
+  );
   const invitation: Invitation = {
     apiVersion: 'roster.dev/v1alpha1',
     kind: 'Invitation',
@@ -251,7 +303,14 @@ async function createOwnerInvitation(ctx: OperatorContext, team: Team): Promise<
     if (!isAlreadyExists(e)) throw e;
     return await ctx.client.get<Invitation>(resources.invitation, team.metadata.namespace, invitation.metadata.name ?? '');
   }
-  recordChange(ctx, { regarding: team, type: 'Normal', reason: 'OwnerInvited', action: 'Invite', note: `invitation ${created.metadata.name} created for owner ${invitation.spec.email}`, actor: changedBy(team) ?? createdBy(team) });
+  recordChange(ctx, {
+    regarding: team,
+    type: 'Normal',
+    reason: 'OwnerInvited',
+    action: 'Invite',
+    note: `invitation ${created.metadata.name} created for owner ${invitation.spec.email}`,
+    actor: changedBy(team) ?? createdBy(team),
+  });
   return created;
 }
 
@@ -259,7 +318,12 @@ async function createOwnerInvitation(ctx: OperatorContext, team: Team): Promise<
 async function keepPreviousOwnerAsAdmin(ctx: OperatorContext, team: Team, previousOwner: string, memberships: Membership[]): Promise<void> {
   if (memberships.some((m) => sameEmail(m.spec.email, previousOwner))) return;
   const ownerInvitation = ownerInvitations(ctx, team).find((i) => i.status?.phase === 'Accepted' && sameEmail(i.spec.email, previousOwner));
-  const local = previousOwner.split('@')[0]!.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '') || 'owner';
+  const local =
+    previousOwner
+      .split('@')[0]!
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .replace(/^-+|-+$/g, '') || 'owner';
   const membership: Membership = {
     apiVersion: 'roster.dev/v1alpha1',
     kind: 'Membership',
@@ -277,7 +341,10 @@ async function keepPreviousOwnerAsAdmin(ctx: OperatorContext, team: Team, previo
     // A merge patch of this one field, not writeStatus: the rest of this status is the
     // Membership controller's, which may already be writing it (its finalizer, its first
     // status); a whole-status write from here would race it, and a 409 would mail an invitation.
-    const acceptedAt = ctx.now().toISOString().replace(/\.\d+Z$/, 'Z');
+    const acceptedAt = ctx
+      .now()
+      .toISOString()
+      .replace(/\.\d+Z$/, 'Z');
     await ctx.client.patch(resources.membership, created.metadata.namespace, created.metadata.name ?? '', 'merge', { status: { acceptedAt } }, 'status');
   } catch (e) {
     if (!isAlreadyExists(e)) throw e;

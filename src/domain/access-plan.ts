@@ -112,7 +112,11 @@ function membershipState(m: Membership, seat: SeatState, snapshot: AccessSnapsho
   }
   if (isTerminating(m)) {
     if (snapshot.held?.has(name) && m.status?.phase === 'Active') {
-      return { state: 'active', held: true, reason: `membership ${name} is deleted but the removal brake holds it: access stays until an owner or admin runs kubectl roster release` };
+      return {
+        state: 'active',
+        held: true,
+        reason: `membership ${name} is deleted but the removal brake holds it: access stays until an owner or admin runs kubectl roster release`,
+      };
     }
     return { state: 'none', reason: `membership ${name} is deleted; its access is removed` };
   }
@@ -128,11 +132,17 @@ function membershipState(m: Membership, seat: SeatState, snapshot: AccessSnapsho
       return { state: 'invited', reason: `membership ${name} is new: an invitation is mailed to ${m.spec.email}; nothing is granted until they accept` };
     case 'OverSeatLimit':
       if (m.status.acceptedAt) return { state: 'active', reason: `membership ${name} was accepted and now has a seat` };
-      return { state: 'invited', reason: `membership ${name} now has a seat: an invitation is mailed to ${m.spec.email}; nothing is granted until they accept` };
+      return {
+        state: 'invited',
+        reason: `membership ${name} now has a seat: an invitation is mailed to ${m.spec.email}; nothing is granted until they accept`,
+      };
     case 'Superseded':
       return { state: 'none', reason: `${m.spec.email} owns the team, which includes everything membership ${name} grants` };
     case 'Invited':
-      return { state: 'invited', reason: `${m.spec.email} has not accepted the invitation yet (membership ${name} is Invited); nothing is granted until they do` };
+      return {
+        state: 'invited',
+        reason: `${m.spec.email} has not accepted the invitation yet (membership ${name} is Invited); nothing is granted until they do`,
+      };
   }
 }
 
@@ -229,7 +239,9 @@ export interface PersonChange {
 
 function grants(person: PersonAccess | undefined): Grant[] {
   if (person === undefined || person.state !== 'active') return [];
-  return person.environments.flatMap((e) => e.permissions.map((permission) => ({ project: e.project, environment: e.environment, namespace: e.namespace, permission })));
+  return person.environments.flatMap((e) =>
+    e.permissions.map((permission) => ({ project: e.project, environment: e.environment, namespace: e.namespace, permission })),
+  );
 }
 
 const grantKey = (g: Grant): string => `${g.permission}\u0000${g.project}\u0000${g.environment}\u0000${g.namespace}`;
@@ -260,7 +272,13 @@ export function diffAccess(before: TeamAccess, after: TeamAccess): PersonChange[
     const mailed = a?.state === 'invited' && (b === undefined || b.state === 'none' || standingObject(b) !== standingObject(a));
     const held = a?.held === true && b?.held !== true;
     const kind: ChangeKind =
-      b === undefined ? 'added' : a === undefined ? 'removed' : role || scope || state || gained.length || lost.length || held || standingObject(a) !== standingObject(b) ? 'changed' : 'unchanged';
+      b === undefined
+        ? 'added'
+        : a === undefined
+          ? 'removed'
+          : role || scope || state || gained.length || lost.length || held || standingObject(a) !== standingObject(b)
+            ? 'changed'
+            : 'unchanged';
     return {
       email: a?.email ?? b?.email ?? key,
       kind,
@@ -355,7 +373,8 @@ export function planTeam(current: AccessSnapshot, desired: AccessSnapshot, opera
   const keptHeld = deleted.filter((m) => held.has(m.metadata.name ?? '')).map((m) => ({ ...m, metadata: { ...m.metadata, deletionTimestamp: at } }));
   const stillHeld = currentMembers.filter((m) => isTerminating(m) && held.has(m.metadata.name ?? ''));
   // A deleted Team is held the same way: while removals are held it stays (finalizer) for them.
-  const afterTeam = desired.team ?? (held.size > 0 && current.team ? { ...current.team, metadata: { ...current.team.metadata, deletionTimestamp: at } } : undefined);
+  const afterTeam =
+    desired.team ?? (held.size > 0 && current.team ? { ...current.team, metadata: { ...current.team.metadata, deletionTimestamp: at } } : undefined);
   const afterSnapshot: AccessSnapshot = {
     ...desired,
     team: afterTeam,

@@ -36,8 +36,7 @@ export interface ConditionInput {
 /** The API's pattern for reasons (the CRDs carry it; the API server refuses anything else). */
 export const REASON_PATTERN = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
 /** The API's pattern for condition types. */
-export const CONDITION_TYPE_PATTERN =
-  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/;
+export const CONDITION_TYPE_PATTERN = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/;
 const MAX_REASON = 1024;
 const MAX_TYPE = 316;
 /** The API's limit on messages; longer ones are cut (a status write must not fail on a long backend error). */
@@ -76,8 +75,7 @@ export function setCondition(
     type: input.type,
     status: input.status,
     ...(observedGeneration !== undefined ? { observedGeneration } : {}),
-    lastTransitionTime:
-      existing !== undefined && existing.status === input.status ? existing.lastTransitionTime : formatTime(now),
+    lastTransitionTime: existing !== undefined && existing.status === input.status ? existing.lastTransitionTime : formatTime(now),
     reason: input.reason,
     message: truncateMessage(input.message),
   };
@@ -122,10 +120,13 @@ function conditionEqual(a: Condition, b: Condition): boolean {
 export function conditionsEqual(a: readonly Condition[] | undefined, b: readonly Condition[] | undefined): boolean {
   const left = a ?? [];
   const right = b ?? [];
-  return left.length === right.length && left.every((c, i) => {
-    const other = right[i];
-    return other !== undefined && conditionEqual(c, other);
-  });
+  return (
+    left.length === right.length &&
+    left.every((c, i) => {
+      const other = right[i];
+      return other !== undefined && conditionEqual(c, other);
+    })
+  );
 }
 
 // ---------------------------------------------------------------------------------------

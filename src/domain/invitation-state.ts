@@ -268,11 +268,7 @@ export function planInvitation(input: InvitationPlanInput): InvitationPlan {
   }
   if (state.phase === 'Pending') step('expire');
 
-  const effect: InvitationEffect = effects.includes('mintAndSend')
-    ? 'mintAndSend'
-    : effects.includes('invalidateLink')
-      ? 'invalidateLink'
-      : 'none';
+  const effect: InvitationEffect = effects.includes('mintAndSend') ? 'mintAndSend' : effects.includes('invalidateLink') ? 'invalidateLink' : 'none';
   const status: InvitationPlan['status'] = { ...invitationStatusFields(state) };
   if (resendToken !== undefined) status.resendToken = resendToken;
   const expires = state.phase === 'Pending' ? parseTime(state.delivery.expiresAt) : undefined;
@@ -360,8 +356,7 @@ export function withMailAt(recentMails: readonly string[] | undefined, now: Date
 }
 
 export type MailHold =
-  | { readonly kind: 'quota'; readonly sent: number; readonly quota: number; readonly until: Date }
-  | { readonly kind: 'cooldown'; readonly until: Date };
+  { readonly kind: 'quota'; readonly sent: number; readonly quota: number; readonly until: Date } | { readonly kind: 'cooldown'; readonly until: Date };
 
 export interface MailHoldInput {
   readonly now: Date;

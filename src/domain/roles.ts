@@ -145,9 +145,7 @@ export function renderRoleMatrixMarkdown(): string {
   const lines = [
     `| permission | ${ROLES.join(' | ')} |`,
     `|${ROLES.map(() => '---|').join('')}---|`,
-    ...ROLE_MATRIX.map(
-      (row) => `| ${row.description} | ${ROLES.map((role) => GRANT_CELLS[row.grants[role]]).join(' | ')} |`,
-    ),
+    ...ROLE_MATRIX.map((row) => `| ${row.description} | ${ROLES.map((role) => GRANT_CELLS[row.grants[role]]).join(' | ')} |`),
   ];
   return `${lines.join('\n')}\n`;
 }

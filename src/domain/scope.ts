@@ -46,11 +46,7 @@ function namedProjects(projects: readonly ProjectLike[]): Map<string, ProjectLik
  * naming projects or environments that do not exist are skipped (see scopeProblems).
  * Sorted by project name, then the project's own environment order; no duplicates.
  */
-export function accessTargets(
-  role: Role,
-  scope: readonly ProjectScope[] | undefined,
-  projects: readonly ProjectLike[],
-): AccessTarget[] {
+export function accessTargets(role: Role, scope: readonly ProjectScope[] | undefined, projects: readonly ProjectLike[]): AccessTarget[] {
   if (!hasProjectAccess(role)) return [];
   const byName = namedProjects(projects);
   const wanted = new Map<string, Set<string> | 'all'>();
@@ -93,10 +89,7 @@ export function teamWideScopeProblem(role: Role, scope: readonly ProjectScope[] 
 }
 
 /** Problems with the projects and environments a scope names, one message per problem. */
-export function scopeReferenceProblems(
-  scope: readonly ProjectScope[] | undefined,
-  projects: readonly ProjectLike[],
-): string[] {
+export function scopeReferenceProblems(scope: readonly ProjectScope[] | undefined, projects: readonly ProjectLike[]): string[] {
   const byName = namedProjects(projects);
   const known = [...byName.keys()].sort();
   const problems: string[] = [];
@@ -121,11 +114,7 @@ export function scopeReferenceProblems(
 }
 
 /** Everything wrong with a role + scope against the team's projects (empty: fine). */
-export function scopeProblems(
-  role: Role,
-  scope: readonly ProjectScope[] | undefined,
-  projects: readonly ProjectLike[],
-): string[] {
+export function scopeProblems(role: Role, scope: readonly ProjectScope[] | undefined, projects: readonly ProjectLike[]): string[] {
   const teamWide = teamWideScopeProblem(role, scope);
   return teamWide !== undefined ? [teamWide] : scopeReferenceProblems(scope, projects);
 }
@@ -135,11 +124,7 @@ export function describeScope(role: Role, scope: readonly ProjectScope[] | undef
   if (!hasProjectAccess(role)) return 'no projects';
   if (isTeamWideRole(role) || isUnscoped(scope)) return 'the whole team';
   return (scope ?? [])
-    .map((entry) =>
-      entry.environments === undefined || entry.environments.length === 0
-        ? entry.name
-        : `${entry.name} (${entry.environments.join(', ')})`,
-    )
+    .map((entry) => (entry.environments === undefined || entry.environments.length === 0 ? entry.name : `${entry.name} (${entry.environments.join(', ')})`))
     .join(', ');
 }
 
@@ -165,12 +150,7 @@ function describePermission(permission: Permission): string {
  * environment, a scoped role is allowed only if its scope covers every environment of the
  * project (a partial answer would overstate it); the reason says where it does apply.
  */
-export function reviewAccess(
-  role: Role,
-  scope: readonly ProjectScope[] | undefined,
-  projects: readonly ProjectLike[],
-  query: AccessQuery,
-): AccessDecision {
+export function reviewAccess(role: Role, scope: readonly ProjectScope[] | undefined, projects: readonly ProjectLike[], query: AccessQuery): AccessDecision {
   const { permission, project, environment } = query;
   const what = `${permission} (${describePermission(permission)})`;
   if (environment !== undefined && project === undefined) {

@@ -84,9 +84,7 @@ export function isStandaloneInvitation(invitation: Invitation): boolean {
 
 function belongsTo(team: Team, object: Membership | Invitation): boolean {
   const sameNamespace =
-    team.metadata.namespace === undefined ||
-    object.metadata.namespace === undefined ||
-    team.metadata.namespace === object.metadata.namespace;
+    team.metadata.namespace === undefined || object.metadata.namespace === undefined || team.metadata.namespace === object.metadata.namespace;
   return sameNamespace && object.spec.team === team.metadata.name;
 }
 
@@ -101,11 +99,7 @@ function isTerminating(object: Membership | Invitation): boolean {
 
 /** Whether a Membership takes part in seat accounting at all (not expired, not being deleted). */
 export function membershipNeedsSeat(membership: Membership, options: SeatOptions = {}): boolean {
-  return (
-    !isTerminating(membership) &&
-    membership.status?.phase !== 'Expired' &&
-    !isPast(membership.spec.expiresAt, options.now)
-  );
+  return !isTerminating(membership) && membership.status?.phase !== 'Expired' && !isPast(membership.spec.expiresAt, options.now);
 }
 
 /** Whether a Membership has been accepted (it counts as `used` rather than `pending`). */
@@ -133,8 +127,7 @@ export function isOwnerActive(team: Team): boolean {
 }
 
 type Candidate =
-  | { kind: 'membership'; tier: number; object: Membership; accepted: boolean }
-  | { kind: 'invitation'; tier: number; object: Invitation; accepted: false };
+  { kind: 'membership'; tier: number; object: Membership; accepted: boolean } | { kind: 'invitation'; tier: number; object: Invitation; accepted: false };
 
 function creationMs(object: Membership | Invitation): number {
   return parseTime(object.metadata.creationTimestamp) ?? Number.POSITIVE_INFINITY;
@@ -152,12 +145,7 @@ function compareCandidates(a: Candidate, b: Candidate): number {
 }
 
 /** Decides who holds the team's seats (see the rules at the top of this file). */
-export function assignSeats(
-  team: Team,
-  memberships: readonly Membership[],
-  invitations: readonly Invitation[],
-  options: SeatOptions = {},
-): SeatAssignment {
+export function assignSeats(team: Team, memberships: readonly Membership[], invitations: readonly Invitation[], options: SeatOptions = {}): SeatAssignment {
   const limit = team.spec.seats;
   const ownerActive = isOwnerActive(team);
   const seated = new Set<string>([normalizeEmail(team.spec.owner.email)]);
@@ -224,12 +212,7 @@ export function assignSeats(
 }
 
 /** Just the numbers for Team status.seats. */
-export function seatUsage(
-  team: Team,
-  memberships: readonly Membership[],
-  invitations: readonly Invitation[],
-  options: SeatOptions = {},
-): SeatUsage {
+export function seatUsage(team: Team, memberships: readonly Membership[], invitations: readonly Invitation[], options: SeatOptions = {}): SeatUsage {
   return assignSeats(team, memberships, invitations, options).usage;
 }
 

@@ -125,8 +125,7 @@ export class Controller {
   // done(key), so an immediate one lands in the queue's dirty set and runs right after.
   async #reconcileKey(key: string): Promise<void> {
     const started = this.#clock.now();
-    const finish = (outcome: ReconcileOutcome): void =>
-      this.#metrics?.reconciled(outcome, (this.#clock.now() - started) / 1000);
+    const finish = (outcome: ReconcileOutcome): void => this.#metrics?.reconciled(outcome, (this.#clock.now() - started) / 1000);
     let result: ReconcileResult;
     try {
       result = await this.#reconcile(key, this.#abort.signal);

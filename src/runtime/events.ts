@@ -74,9 +74,7 @@ const separatedWords = /^[a-z0-9]+(?:[-_][a-z0-9]+)+$/;
  * kept unless one of their words alone is token-long.
  */
 export function scrubSecrets(text: string): string {
-  return text.replace(tokenLike, (run) =>
-    separatedWords.test(run) && run.split(/[-_]/).every((word) => word.length < 32) ? run : '[redacted]',
-  );
+  return text.replace(tokenLike, (run) => (separatedWords.test(run) && run.split(/[-_]/).every((word) => word.length < 32) ? run : '[redacted]'));
 }
 
 /** Cuts `note` to at most `maxBytes` of UTF-8, never inside a character, marking the cut. */
@@ -261,11 +259,15 @@ export class EventRecorder {
   #record(regarding: KubeObject, type: EventType, reason: string, action: string, note: string): boolean {
     const ref = objectReference(regarding);
     const problem =
-      type !== 'Normal' && type !== 'Warning' ? `type must be Normal or Warning, got ${String(type)}`
-      : !isValidReason(reason) ? `reason must be CamelCase and at most ${fieldLimit} characters, got ${JSON.stringify(reason)}`
-      : action === '' || action.length > fieldLimit ? `action must have 1 to ${fieldLimit} characters`
-      : !ref.name ? 'the regarding object has no name'
-      : undefined;
+      type !== 'Normal' && type !== 'Warning'
+        ? `type must be Normal or Warning, got ${String(type)}`
+        : !isValidReason(reason)
+          ? `reason must be CamelCase and at most ${fieldLimit} characters, got ${JSON.stringify(reason)}`
+          : action === '' || action.length > fieldLimit
+            ? `action must have 1 to ${fieldLimit} characters`
+            : !ref.name
+              ? 'the regarding object has no name'
+              : undefined;
     if (problem !== undefined) {
       this.stats.invalid++;
       this.#logger.error({ reason, action, regarding: regardingKey(ref) }, `event not recorded: ${problem}`);

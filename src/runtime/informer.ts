@@ -38,17 +38,20 @@ export interface InformerOptions<T> {
   random?: () => number;
 }
 
-export const objectKey = (o: KubeObject): string =>
-  o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : (o.metadata.name ?? '');
+export const objectKey = (o: KubeObject): string => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : (o.metadata.name ?? ''));
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 
 class WatchExpired extends Error {}
@@ -240,13 +243,16 @@ export class Informer<T extends KubeObject> {
     this.lastActivity = Date.now();
     this.watchDeadline = Date.now() + timeoutSeconds * 1000;
     // The server sends bookmarks about once a minute, so long silence means a dead stream.
-    const watchdog = setInterval(() => {
-      if (Date.now() > this.watchDeadline + this.options.watchdogGraceMs) {
-        this.stats.watchdogRestarts++;
-        this.logger.warn({ timeoutSeconds }, 'watch silent past its timeout; restarting it');
-        streamAbort.abort();
-      }
-    }, Math.min(5_000, this.options.watchdogGraceMs));
+    const watchdog = setInterval(
+      () => {
+        if (Date.now() > this.watchDeadline + this.options.watchdogGraceMs) {
+          this.stats.watchdogRestarts++;
+          this.logger.warn({ timeoutSeconds }, 'watch silent past its timeout; restarting it');
+          streamAbort.abort();
+        }
+      },
+      Math.min(5_000, this.options.watchdogGraceMs),
+    );
     watchdog.unref();
     this.stats.watches++;
     let expired = false;

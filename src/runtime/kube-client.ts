@@ -74,8 +74,7 @@ export class KubeApiError extends Error {
 
 export const isNotFound = (e: unknown): boolean => e instanceof KubeApiError && e.status === 404;
 export const isConflict = (e: unknown): boolean => e instanceof KubeApiError && e.status === 409;
-export const isAlreadyExists = (e: unknown): boolean =>
-  e instanceof KubeApiError && e.status === 409 && e.reason === 'AlreadyExists';
+export const isAlreadyExists = (e: unknown): boolean => e instanceof KubeApiError && e.status === 409 && e.reason === 'AlreadyExists';
 export const isGone = (e: unknown): boolean => e instanceof KubeApiError && e.status === 410;
 
 export interface RequestOptions {

@@ -415,7 +415,14 @@ export class LeaderElector {
         const updated = await this.#replace(
           {
             ...lease,
-            spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: lease.spec?.leaseTransitions ?? 0 },
+            spec: {
+              ...lease.spec,
+              holderIdentity: '',
+              leaseDurationSeconds: 1,
+              acquireTime: now,
+              renewTime: now,
+              leaseTransitions: lease.spec?.leaseTransitions ?? 0,
+            },
           },
           signal,
         );

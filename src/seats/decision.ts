@@ -83,7 +83,12 @@ export function isSettled(reservation: SeatReservation, now: Date, graceMs = CON
 }
 
 /** Reservations that still hold a seat of their own: not expired or settled, object not in the cache yet. */
-export function liveReservations(reservations: readonly SeatReservation[], objects: TeamObjects, now: Date, windowMs = DEFAULT_RESERVATION_WINDOW_MS): SeatReservation[] {
+export function liveReservations(
+  reservations: readonly SeatReservation[],
+  objects: TeamObjects,
+  now: Date,
+  windowMs = DEFAULT_RESERVATION_WINDOW_MS,
+): SeatReservation[] {
   return reservations.filter((r) => !isExpired(r, now, windowMs) && !isSettled(r, now) && !isInCache(r, objects));
 }
 
@@ -142,7 +147,13 @@ export function decideSeat(objects: TeamObjects, live: readonly SeatReservation[
   const email = normalizeEmail(claim.email);
   const teamName = objects.team.metadata.name ?? claim.name;
   // Someone else is adding this person right now: the second one is a duplicate.
-  const racing = live.find((r) => r.requestUid !== claim.requestUid && normalizeEmail(r.email) === email && r.name !== claim.name && (claim.kind === 'Invitation' || r.kind === 'Membership'));
+  const racing = live.find(
+    (r) =>
+      r.requestUid !== claim.requestUid &&
+      normalizeEmail(r.email) === email &&
+      r.name !== claim.name &&
+      (claim.kind === 'Invitation' || r.kind === 'Membership'),
+  );
   if (racing) {
     return {
       kind: 'deny',

@@ -12,7 +12,18 @@ import type { Invitation, Membership } from '../api/generated.ts';
 import { formatTime } from '../domain/time.ts';
 import { isAlreadyExists, isConflict, type KubeClient, type KubeObject } from '../runtime/kube-client.ts';
 import type { Logger } from '../runtime/logger.ts';
-import { DEFAULT_RESERVATION_WINDOW_MS, decideSeat, isExpired, isInCache, isSettled, liveReservations, type SeatClaim, type SeatDecision, type SeatReservation, type TeamObjects } from './decision.ts';
+import {
+  DEFAULT_RESERVATION_WINDOW_MS,
+  decideSeat,
+  isExpired,
+  isInCache,
+  isSettled,
+  liveReservations,
+  type SeatClaim,
+  type SeatDecision,
+  type SeatReservation,
+  type TeamObjects,
+} from './decision.ts';
 
 export const LEDGER_LABEL = 'roster.dev/seat-ledger';
 
@@ -59,7 +70,15 @@ export function parseLedger(configMap: ConfigMap | undefined): SeatReservation[]
 export function serializeLedger(reservations: readonly SeatReservation[]): Record<string, string> {
   const data: Record<string, string> = {};
   for (const r of reservations) {
-    data[r.requestUid] = JSON.stringify({ kind: r.kind, name: r.name, ...(r.uid ? { uid: r.uid } : {}), email: r.email, createdAt: r.createdAt, expiresAt: r.expiresAt, ...(r.confirmedAt ? { confirmedAt: r.confirmedAt } : {}) });
+    data[r.requestUid] = JSON.stringify({
+      kind: r.kind,
+      name: r.name,
+      ...(r.uid ? { uid: r.uid } : {}),
+      email: r.email,
+      createdAt: r.createdAt,
+      expiresAt: r.expiresAt,
+      ...(r.confirmedAt ? { confirmedAt: r.confirmedAt } : {}),
+    });
   }
   return data;
 }
@@ -69,7 +88,12 @@ export function serializeLedger(reservations: readonly SeatReservation[]): Recor
  * confirmed (so a later delete of the object does not bring the seat back), confirmed ones
  * go once the grace is over, expired ones go.
  */
-export function settleReservations(reservations: readonly SeatReservation[], objects: Pick<TeamObjects, 'memberships' | 'invitations'>, now: Date, windowMs = DEFAULT_RESERVATION_WINDOW_MS): SeatReservation[] {
+export function settleReservations(
+  reservations: readonly SeatReservation[],
+  objects: Pick<TeamObjects, 'memberships' | 'invitations'>,
+  now: Date,
+  windowMs = DEFAULT_RESERVATION_WINDOW_MS,
+): SeatReservation[] {
   return reservations
     .filter((r) => !isExpired(r, now, windowMs) && !isSettled(r, now))
     .map((r) => (r.confirmedAt || !isInCache(r, objects) ? r : { ...r, confirmedAt: now.toISOString() }));
@@ -144,9 +168,11 @@ export class SeatLedger {
     const previous = this.queues.get(key) ?? Promise.resolve();
     const run = previous.catch(() => undefined).then(() => this.reserveNow(claim, options));
     this.queues.set(key, run);
-    void run.finally(() => {
-      if (this.queues.get(key) === run) this.queues.delete(key);
-    }).catch(() => undefined);
+    void run
+      .finally(() => {
+        if (this.queues.get(key) === run) this.queues.delete(key);
+      })
+      .catch(() => undefined);
     return run;
   }
 
@@ -207,7 +233,10 @@ export class SeatLedger {
 /** What settling a team's ledger needs: the client, the caches of its objects, the clock. */
 export interface LedgerSettler {
   readonly client: KubeClient;
-  readonly caches: { readonly memberships: { byIndex(index: string, value: string): Membership[] }; readonly invitations: { byIndex(index: string, value: string): Invitation[] } };
+  readonly caches: {
+    readonly memberships: { byIndex(index: string, value: string): Membership[] };
+    readonly invitations: { byIndex(index: string, value: string): Invitation[] };
+  };
   readonly logger: Logger;
   now(): Date;
   /** webhook.seatReservationSeconds, in ms. */

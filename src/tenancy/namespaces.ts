@@ -42,10 +42,18 @@ export function labelCommand(policy: TenancyPolicy, namespace: string, controlNa
 export function namespaceAssignment(policy: TenancyPolicy, controlNamespace: string, namespace: string, facts: NamespaceFacts): Assignment {
   const team = `the team in namespace ${controlNamespace}`;
   if (RESERVED_NAMESPACES.includes(namespace)) {
-    return { kind: 'refused', reason: 'Reserved', message: `namespace ${namespace} is a system namespace and never serves as an environment; use a namespace of your own` };
+    return {
+      kind: 'refused',
+      reason: 'Reserved',
+      message: `namespace ${namespace} is a system namespace and never serves as an environment; use a namespace of your own`,
+    };
   }
   if (namespace === policy.operatorNamespace) {
-    return { kind: 'refused', reason: 'OperatorNamespace', message: `namespace ${namespace} is the roster operator's own namespace and never serves as an environment; use a namespace of your own` };
+    return {
+      kind: 'refused',
+      reason: 'OperatorNamespace',
+      message: `namespace ${namespace} is the roster operator's own namespace and never serves as an environment; use a namespace of your own`,
+    };
   }
   if (namespace === controlNamespace) {
     return {
@@ -55,7 +63,11 @@ export function namespaceAssignment(policy: TenancyPolicy, controlNamespace: str
     };
   }
   if (facts.holdsTeam) {
-    return { kind: 'refused', reason: 'ControlNamespace', message: `namespace ${namespace} holds another team's roster objects and never serves as an environment; run the environment in another namespace` };
+    return {
+      kind: 'refused',
+      reason: 'ControlNamespace',
+      message: `namespace ${namespace} holds another team's roster objects and never serves as an environment; run the environment in another namespace`,
+    };
   }
   if (facts.labels === undefined) {
     return {

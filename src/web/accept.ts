@@ -171,7 +171,12 @@ export class AcceptPage {
 
   private tooMany(res: ServerResponse, retryAfterSeconds: number): void {
     res.writeHead(429, { ...securityHeaders, 'Retry-After': String(retryAfterSeconds) });
-    res.end(page('Too many requests', `<h1>Too many requests</h1><p>Wait ${retryAfterSeconds === 1 ? 'a second' : `${retryAfterSeconds} seconds`} and try again.</p>`));
+    res.end(
+      page(
+        'Too many requests',
+        `<h1>Too many requests</h1><p>Wait ${retryAfterSeconds === 1 ? 'a second' : `${retryAfterSeconds} seconds`} and try again.</p>`,
+      ),
+    );
   }
 
   /** A link that did not work: counted against the client, answered like every other. */
@@ -215,7 +220,10 @@ export class AcceptPage {
       return this.render(
         res,
         200,
-        page(`Welcome to ${teamName}`, `<h1>Welcome to ${escapeHtml(teamName)}</h1><p>You joined as <strong>${escapeHtml(accepted.spec.role)}</strong>. Your access is being set up now.</p>`),
+        page(
+          `Welcome to ${teamName}`,
+          `<h1>Welcome to ${escapeHtml(teamName)}</h1><p>You joined as <strong>${escapeHtml(accepted.spec.role)}</strong>. Your access is being set up now.</p>`,
+        ),
       );
     }
     res.writeHead(405, { ...securityHeaders, Allow: 'GET, POST' });
@@ -256,7 +264,13 @@ export class AcceptPage {
         ...rest,
         phase: 'Accepted' as const,
         acceptedAt: result.state.acceptedAt,
-        conditions: setConditions('Invitation', live.status.conditions, [{ type: ConditionType.Ready, status: 'True', reason: 'Accepted', message: `accepted by ${live.spec.email}` }], live.metadata.generation, now),
+        conditions: setConditions(
+          'Invitation',
+          live.status.conditions,
+          [{ type: ConditionType.Ready, status: 'True', reason: 'Accepted', message: `accepted by ${live.spec.email}` }],
+          live.metadata.generation,
+          now,
+        ),
       };
       try {
         // Compare-and-swap against the live copy: of two clicks on one link, one wins.
@@ -274,7 +288,10 @@ export class AcceptPage {
   async listen(port: number, host = '0.0.0.0'): Promise<number> {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((e: unknown) => {
-        this.logger.error({ err: e instanceof Error ? { message: e.message.replace(/\/invite\/[^\s/]+/g, '/invite/[redacted]') } : 'error' }, 'accept page failed');
+        this.logger.error(
+          { err: e instanceof Error ? { message: e.message.replace(/\/invite\/[^\s/]+/g, '/invite/[redacted]') } : 'error' },
+          'accept page failed',
+        );
         if (!res.headersSent) this.render(res, 500, page('Something went wrong', '<h1>Something went wrong</h1><p>Try again in a moment.</p>'));
       });
     });

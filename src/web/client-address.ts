@@ -30,7 +30,9 @@ export function parseCidr(text: string): Cidr {
   const max = version === 4 ? 32 : 128;
   if (rawPrefix === undefined) return { address, prefix: max, family };
   if (!/^\d{1,3}$/.test(rawPrefix) || Number(rawPrefix) > max) {
-    throw new Error(`${JSON.stringify(text)} has prefix length ${JSON.stringify(rawPrefix)}; an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} prefix length is 0 to ${max}`);
+    throw new Error(
+      `${JSON.stringify(text)} has prefix length ${JSON.stringify(rawPrefix)}; an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} prefix length is 0 to ${max}`,
+    );
   }
   return { address, prefix: Number(rawPrefix), family };
 }
@@ -76,7 +78,10 @@ export function forwardedAddress(entry: string): string | undefined {
 export function clientAddress(peer: string | undefined, forwardedFor: string | readonly string[] | undefined, trusted: AddressSet): string {
   const socket = peer ? normalizeAddress(peer) : 'unknown';
   if (!trusted.has(socket) || forwardedFor === undefined) return socket;
-  const hops = (typeof forwardedFor === 'string' ? [forwardedFor] : forwardedFor).join(',').split(',').filter((h) => h.trim() !== '');
+  const hops = (typeof forwardedFor === 'string' ? [forwardedFor] : forwardedFor)
+    .join(',')
+    .split(',')
+    .filter((h) => h.trim() !== '');
   let client = socket;
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = forwardedAddress(hops[i]!);

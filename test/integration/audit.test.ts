@@ -50,10 +50,15 @@ interface AuditLine {
 
 function rosterAudit(): Promise<AuditLine[]> {
   return new Promise((resolve, reject) => {
-    execFile(join(projectRoot, 'bin', 'kubectl-roster'), ['audit', 'acme', '-n', ns, '-o', 'json', '--kubeconfig', kubeconfig], { cwd: projectRoot, timeout: 60_000 }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`${error.message}\n${stderr}`));
-      resolve((JSON.parse(stdout) as { events: AuditLine[] }).events);
-    });
+    execFile(
+      join(projectRoot, 'bin', 'kubectl-roster'),
+      ['audit', 'acme', '-n', ns, '-o', 'json', '--kubeconfig', kubeconfig],
+      { cwd: projectRoot, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        if (error) return reject(new Error(`${error.message}\n${stderr}`));
+        resolve((JSON.parse(stdout) as { events: AuditLine[] }).events);
+      },
+    );
   });
 }
 
@@ -67,12 +72,16 @@ function auditStream(): Array<Record<string, unknown>> {
 }
 
 async function expectEvent(reason: string, object: string, actor: string): Promise<AuditLine> {
-  return await eventually(async () => {
-    const line = (await rosterAudit()).find((e) => e.reason === reason && e.object === object);
-    expect(line, `${reason} on ${object}`).toBeDefined();
-    expect(line!.actor).toBe(actor);
-    return line!;
-  }, 30_000, 300);
+  return await eventually(
+    async () => {
+      const line = (await rosterAudit()).find((e) => e.reason === reason && e.object === object);
+      expect(line, `${reason} on ${object}`).toBeDefined();
+      expect(line!.actor).toBe(actor);
+      return line!;
+    },
+    30_000,
+    300,
+  );
 }
 
 beforeAll(async () => {
@@ -80,13 +89,23 @@ beforeAll(async () => {
   await admin.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { [TEST_LABEL]: suite } } });
   smtp = await startSmtpServer();
   operator = await startWebhookOperator(admin, suite, { kubeconfigPath: kubeconfig, smtpPort: smtp.port });
-  await ok(as(undefined, ['apply', '-f', '-'], `apiVersion: roster.dev/v1alpha1
+  await ok(
+    as(
+      undefined,
+      ['apply', '-f', '-'],
+      `apiVersion: roster.dev/v1alpha1
 kind: Team
 metadata: { name: acme, namespace: ${ns} }
 spec: { owner: { email: ${owen} }, seats: 6 }
-`));
+`,
+    ),
+  );
   await acceptLatest(smtp, owen);
-  await eventually(async () => expect((await kubectl(kubeconfig, ['auth', 'can-i', 'create', 'memberships.roster.dev', '-n', ns, `--as=${owen}`])).stdout.trim()).toBe('yes'), 30_000, 250);
+  await eventually(
+    async () => expect((await kubectl(kubeconfig, ['auth', 'can-i', 'create', 'memberships.roster.dev', '-n', ns, `--as=${owen}`])).stdout.trim()).toBe('yes'),
+    30_000,
+    250,
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -100,22 +119,38 @@ afterAll(async () => {
 describe('every change names who made it', () => {
   it('invite, accept, resend, role change and removal, each once', async () => {
     // The owner invites Ada (admin); Ada accepts.
-    await ok(as(owen, ['apply', '-f', '-'], `apiVersion: roster.dev/v1alpha1
+    await ok(
+      as(
+        owen,
+        ['apply', '-f', '-'],
+        `apiVersion: roster.dev/v1alpha1
 kind: Membership
 metadata: { name: ada, namespace: ${ns} }
 spec: { team: acme, email: ${ada}, role: admin }
-`));
+`,
+      ),
+    );
     await expectEvent('Invited', 'membership/ada', owen);
     await acceptLatest(smtp, ada);
     await expectEvent('Activated', 'membership/ada', ada);
-    await eventually(async () => expect((await kubectl(kubeconfig, ['auth', 'can-i', 'create', 'memberships.roster.dev', '-n', ns, `--as=${ada}`])).stdout.trim()).toBe('yes'), 30_000, 250);
+    await eventually(
+      async () => expect((await kubectl(kubeconfig, ['auth', 'can-i', 'create', 'memberships.roster.dev', '-n', ns, `--as=${ada}`])).stdout.trim()).toBe('yes'),
+      30_000,
+      250,
+    );
 
     // Ada invites Bob and resends; the owner resends too.
-    await ok(as(ada, ['apply', '-f', '-'], `apiVersion: roster.dev/v1alpha1
+    await ok(
+      as(
+        ada,
+        ['apply', '-f', '-'],
+        `apiVersion: roster.dev/v1alpha1
 kind: Membership
 metadata: { name: bob, namespace: ${ns} }
 spec: { team: acme, email: ${bob}, role: observer }
-`));
+`,
+      ),
+    );
     const invitation = await eventually(async () => {
       const m = await admin.get<Membership>(resources.membership, ns, 'bob');
       expect(m.status?.invitation).toBeTruthy();
@@ -137,7 +172,11 @@ spec: { team: acme, email: ${bob}, role: observer }
 
     // Once each, in Events and in the audit stream.
     const trail = await rosterAudit();
-    for (const [reason, object] of [['AccessRemoved', 'membership/bob'], ['Activated', 'membership/bob'], ['Activated', 'membership/ada']] as const) {
+    for (const [reason, object] of [
+      ['AccessRemoved', 'membership/bob'],
+      ['Activated', 'membership/bob'],
+      ['Activated', 'membership/ada'],
+    ] as const) {
       const lines = trail.filter((e) => e.reason === reason && e.object === object);
       expect(lines, `${reason} ${object}`).toHaveLength(1);
       expect(lines[0]!.count, `${reason} ${object}`).toBe(1);
@@ -150,7 +189,11 @@ spec: { team: acme, email: ${bob}, role: observer }
   });
 
   it('a standalone invitation revoked, and another deleted, name who did it', async () => {
-    await ok(as(ada, ['apply', '-f', '-'], `apiVersion: roster.dev/v1alpha1
+    await ok(
+      as(
+        ada,
+        ['apply', '-f', '-'],
+        `apiVersion: roster.dev/v1alpha1
 kind: Invitation
 metadata: { name: carol, namespace: ${ns} }
 spec: { team: acme, email: ${carol}, role: observer }
@@ -159,14 +202,22 @@ apiVersion: roster.dev/v1alpha1
 kind: Invitation
 metadata: { name: dave, namespace: ${ns} }
 spec: { team: acme, email: dave@acme.example, role: observer }
-`));
+`,
+      ),
+    );
     await expectEvent('Sent', 'invitation/carol', ada);
     await ok(as(owen, ['patch', 'invitation', 'carol', '-n', ns, '--type=merge', '-p', '{"spec":{"revoked":true}}']));
     await expectEvent('Revoked', 'invitation/carol', owen);
     await expectEvent('Sent', 'invitation/dave', ada);
     await ok(as(owen, ['delete', 'invitation', 'dave', '-n', ns]));
     await expectEvent('Deleted', 'invitation/dave', owen);
-    await eventually(() => expect(auditStream().filter((l) => l.action === 'delete' && l.subject === 'dave@acme.example')).toEqual([expect.objectContaining({ actor: owen, kind: 'Invitation' })]), 10_000);
+    await eventually(
+      () =>
+        expect(auditStream().filter((l) => l.action === 'delete' && l.subject === 'dave@acme.example')).toEqual([
+          expect.objectContaining({ actor: owen, kind: 'Invitation' }),
+        ]),
+      10_000,
+    );
   });
 
   it('an ownership transfer names the owner who made it', async () => {
@@ -177,11 +228,17 @@ spec: { team: acme, email: dave@acme.example, role: observer }
   });
 
   it('nobody can blame someone else for a deletion in advance', async () => {
-    await ok(as(ada, ['apply', '-f', '-'], `apiVersion: roster.dev/v1alpha1
+    await ok(
+      as(
+        ada,
+        ['apply', '-f', '-'],
+        `apiVersion: roster.dev/v1alpha1
 kind: Membership
 metadata: { name: erin, namespace: ${ns}, annotations: { roster.dev/deleted-by: ${owen} } }
 spec: { team: acme, email: erin@acme.example, role: observer }
-`));
+`,
+      ),
+    );
     const m = await admin.get<Membership>(resources.membership, ns, 'erin');
     expect(m.metadata.annotations?.['roster.dev/deleted-by']).toBeUndefined();
     expect(m.metadata.annotations?.['roster.dev/created-by']).toBe(ada);

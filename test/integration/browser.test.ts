@@ -25,13 +25,26 @@ beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   admin = KubeClient.fromFile(kubeconfig);
   for (const name of [ns, 'browser-web']) {
-    await admin.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...(name === ns ? {} : { labels: { 'roster.dev/team': ns } }) } });
+    await admin.apply(resources.namespace, {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, ...(name === ns ? {} : { labels: { 'roster.dev/team': ns } }) },
+    });
   }
   smtp = await startSmtpServer();
   operator = await startOperator({ kubeconfigPath: kubeconfig, smtpPort: smtp.port });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -45,7 +58,10 @@ afterAll(async () => {
 
 describe('the accept page in a browser', () => {
   it('shows the invitation from the mail and accepts it with one click', async () => {
-    const applied = await kubectl(kubeconfig, ['apply', '-f', '-'], `apiVersion: roster.dev/v1alpha1
+    const applied = await kubectl(
+      kubeconfig,
+      ['apply', '-f', '-'],
+      `apiVersion: roster.dev/v1alpha1
 kind: Team
 metadata: { name: browser, namespace: ${ns} }
 spec: { displayName: "Browser & Co <script>", owner: { email: owner@browser.example, name: Olive Owner }, seats: 3 }
@@ -59,7 +75,8 @@ apiVersion: roster.dev/v1alpha1
 kind: Membership
 metadata: { name: bea, namespace: ${ns} }
 spec: { team: browser, email: bea@browser.example, name: Bea, role: developer, projects: [{ name: web }] }
-`);
+`,
+    );
     expect(applied.stderr).toBe('');
     const mail = await eventually(() => {
       const found = smtp.messages.find((m) => m.text?.includes('bea@browser.example') || JSON.stringify(m.to).includes('bea@browser.example'));

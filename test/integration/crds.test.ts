@@ -25,7 +25,10 @@ async function applyExpectingError(manifest: string): Promise<string> {
 beforeAll(async () => {
   client = KubeClient.fromFile(kubeconfig);
   await client.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-  const team = await kubectl(kubeconfig, ['apply', '-f', '-'], yaml(`
+  const team = await kubectl(
+    kubeconfig,
+    ['apply', '-f', '-'],
+    yaml(`
 apiVersion: roster.dev/v1alpha1
 kind: Team
 metadata: { name: base, namespace: ${ns} }
@@ -40,7 +43,8 @@ apiVersion: roster.dev/v1alpha1
 kind: Invitation
 metadata: { name: revoked, namespace: ${ns} }
 spec: { team: base, email: gone@base.example, role: observer, revoked: true }
-`));
+`),
+  );
   expect(team.stderr).toBe('');
 });
 
@@ -60,7 +64,11 @@ describe('CRDs', () => {
       );
       expect(live.status.conditions).toContainEqual(expect.objectContaining({ type: 'Established', status: 'True' }));
     }
-    expect(loadCrds().map((c) => c.crd.spec.names.kind).sort()).toEqual(['Invitation', 'Membership', 'Project', 'Team']);
+    expect(
+      loadCrds()
+        .map((c) => c.crd.spec.names.kind)
+        .sort(),
+    ).toEqual(['Invitation', 'Membership', 'Project', 'Team']);
   });
 
   it('apply every file in examples/', async () => {
@@ -116,9 +124,7 @@ spec: ${spec}
 `;
 
   it('rejects a malformed owner email', async () => {
-    expect(await applyExpectingError(team('{ owner: { email: not-an-email }, seats: 3 }'))).toContain(
-      'owner.email must be an email address',
-    );
+    expect(await applyExpectingError(team('{ owner: { email: not-an-email }, seats: 3 }'))).toContain('owner.email must be an email address');
   });
 
   it('rejects zero seats', async () => {
@@ -148,25 +154,19 @@ spec: ${spec}
 
   it('rejects projects on team-wide roles', async () => {
     for (const role of ['admin', 'billing']) {
-      expect(
-        await applyExpectingError(membership(`{ team: base, email: x@base.example, role: ${role}, projects: [{ name: shop }] }`)),
-      ).toContain('roles admin and billing are team-wide and take no projects');
+      expect(await applyExpectingError(membership(`{ team: base, email: x@base.example, role: ${role}, projects: [{ name: shop }] }`))).toContain(
+        'roles admin and billing are team-wide and take no projects',
+      );
     }
   });
 
   it('rejects a malformed member email', async () => {
-    expect(await applyExpectingError(membership('{ team: base, email: "riley at acme", role: developer }'))).toContain(
-      'email must be an email address',
-    );
+    expect(await applyExpectingError(membership('{ team: base, email: "riley at acme", role: developer }'))).toContain('email must be an email address');
   });
 
   it('keeps spec.team and spec.email immutable', async () => {
-    expect(await applyExpectingError(membership('{ team: other, email: dev@base.example, role: developer }', 'dev'))).toContain(
-      'spec.team is immutable',
-    );
-    expect(await applyExpectingError(membership('{ team: base, email: someone@base.example, role: developer }', 'dev'))).toContain(
-      'spec.email is immutable',
-    );
+    expect(await applyExpectingError(membership('{ team: other, email: dev@base.example, role: developer }', 'dev'))).toContain('spec.team is immutable');
+    expect(await applyExpectingError(membership('{ team: base, email: someone@base.example, role: developer }', 'dev'))).toContain('spec.email is immutable');
     // a mutable field still changes
     const ok = await kubectl(kubeconfig, ['apply', '-f', '-'], membership('{ team: base, email: dev@base.example, role: observer }', 'dev'));
     expect(ok.code).toBe(0);
@@ -191,9 +191,7 @@ spec: { team: base, environments: ${envs} }
       /Duplicate value|environment names must be unique/,
     );
     expect(await applyExpectingError(project('[{ name: Prod_1, namespace: a }]'))).toContain('environment name must be a DNS label');
-    expect(await applyExpectingError(project('[{ name: prod, namespace: "Not Valid" }]'))).toContain(
-      'environment namespace must be a valid namespace name',
-    );
+    expect(await applyExpectingError(project('[{ name: prod, namespace: "Not Valid" }]'))).toContain('environment namespace must be a valid namespace name');
     expect(await applyExpectingError(project('[]'))).toMatch(/environments/);
   });
 });

@@ -48,7 +48,11 @@ describe('npm run demo', () => {
   it('settles with every invitation mailed, shows the webhook deny, then stops cleanly', async () => {
     // A process group of its own: every process the demo starts (etcd, kube-apiserver,
     // kube-controller-manager, MailDev, the operator) joins it.
-    const child = spawn(process.execPath, ['scripts/demo.ts', '--exit-when-settled', '--free-ports', '--dir', dir], { cwd: projectRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['scripts/demo.ts', '--exit-when-settled', '--free-ports', '--dir', dir], {
+      cwd: projectRoot,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     group = child.pid;
     let stdout = '';
     let stderr = '';
@@ -66,13 +70,19 @@ describe('npm run demo', () => {
     expect(stdout).toMatch(/membership\.roster\.dev\/riley\s+acme\s+riley@acme\.com\s+developer\s+Invited/);
     // The webhook is registered: it stamps the actor and denies, in the words kubectl shows.
     expect(stdout).toContain('Membership riley was created by roster-admin');
-    expect(stdout).toContain('admission webhook "validate.roster.dev" denied the request: liam@acme.com is the owner of team acme (Team spec.owner) and needs no Membership');
+    expect(stdout).toContain(
+      'admission webhook "validate.roster.dev" denied the request: liam@acme.com is the owner of team acme (Team spec.owner) and needs no Membership',
+    );
     expect(stdout).toContain('admission webhook "validate.roster.dev" denied the request: team globex has 2 seats in use, so spec.seats cannot go below 2');
     // What it tells a newcomer to type must work: the plugin in bin/, kubectl in .roster/bin.
     const pathLine = /export PATH=(\S+):\$PATH/.exec(stdout);
     expect(pathLine?.[1]).toBe(`${join(projectRoot, 'bin')}:${join(projectRoot, '.roster', 'bin')}`);
     // With that PATH, from anywhere, kubectl is the one built with the control plane and finds the plugin.
-    const plugin = spawnSync('kubectl', ['roster', '--help'], { cwd: dir, encoding: 'utf8', env: { ...process.env, PATH: `${pathLine?.[1]}:${process.env.PATH ?? ''}` } });
+    const plugin = spawnSync('kubectl', ['roster', '--help'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${pathLine?.[1]}:${process.env.PATH ?? ''}` },
+    });
     expect(plugin.stderr).toBe('');
     expect(plugin.stdout).toContain('kubectl roster:');
     expect(plugin.status).toBe(0);

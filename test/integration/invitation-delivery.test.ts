@@ -69,7 +69,13 @@ function team(namespace: string, name: string, owner: string, extra: Partial<Tea
   return { apiVersion: 'roster.dev/v1alpha1', kind: 'Team', metadata: { name, namespace }, spec: { owner: { email: owner }, seats: 10, ...extra } };
 }
 
-function membership(namespace: string, name: string, teamName: string, email: string, extra: { annotations?: Record<string, string>; name?: string; role?: Membership['spec']['role'] } = {}): Membership {
+function membership(
+  namespace: string,
+  name: string,
+  teamName: string,
+  email: string,
+  extra: { annotations?: Record<string, string>; name?: string; role?: Membership['spec']['role'] } = {},
+): Membership {
   return {
     apiVersion: 'roster.dev/v1alpha1',
     kind: 'Membership',
@@ -199,7 +205,11 @@ describe('an unconfirmed delivery (issue 10 items 3 and 4)', () => {
     expect(mailsTo('lost@crash.example')).toHaveLength(1);
 
     // The cache still holds the intent (Sending), as when the watch has not brought the confirmation yet.
-    const intent: Invitation = { ...sent, metadata: { ...sent.metadata, resourceVersion: created.metadata.resourceVersion }, status: { ...sent.status, delivery: { ...sent.status!.delivery!, state: 'Sending' } } };
+    const intent: Invitation = {
+      ...sent,
+      metadata: { ...sent.metadata, resourceVersion: created.metadata.resourceVersion },
+      status: { ...sent.status, delivery: { ...sent.status!.delivery!, state: 'Sending' } },
+    };
     recorded.length = 0;
     await reconcileInvitation(ctx({ caches: { ...base.caches, invitations: behind(base.caches.invitations, intent) } }), `${ns}/${created.metadata.name}`);
     expect(recorded.filter((e) => e.reason === 'DeliveryUnconfirmed')).toEqual([]);
@@ -211,7 +221,11 @@ describe('an unconfirmed delivery (issue 10 items 3 and 4)', () => {
     const name = base.caches.memberships.get(ns, 'lost')!.status!.invitation!;
     // What a process killed mid-send leaves behind: the intent, never confirmed.
     const current = await admin.get<Invitation>(resources.invitation, ns, name);
-    await admin.replace(resources.invitation, { ...current, status: { ...current.status, delivery: { ...current.status!.delivery!, state: 'Sending' } } }, 'status');
+    await admin.replace(
+      resources.invitation,
+      { ...current, status: { ...current.status, delivery: { ...current.status!.delivery!, state: 'Sending' } } },
+      'status',
+    );
     await waitForCache(ns, name, (i) => expect(i.status?.delivery?.state).toBe('Sending'));
     recorded.length = 0;
     await reconcileInvitation(ctx(), `${ns}/${name}`);
@@ -247,7 +261,9 @@ describe('an unconfirmed delivery (issue 10 items 3 and 4)', () => {
 
   it('with spec.invitations.delivery AtLeastOnce, an interrupted send is mailed again with a new link, recorded as a possible duplicate', async () => {
     const ns = 'dlv-twice';
-    await setUp(ns, team(ns, 'twice', 'tia@twice.example', { invitations: { delivery: 'AtLeastOnce' } }), [membership(ns, 'dup', 'twice', 'dup@twice.example')]);
+    await setUp(ns, team(ns, 'twice', 'tia@twice.example', { invitations: { delivery: 'AtLeastOnce' } }), [
+      membership(ns, 'dup', 'twice', 'dup@twice.example'),
+    ]);
     const { dup } = await invite(ns, 'twice', ['dup']);
     const name = dup!.metadata.name ?? '';
     await reconcileInvitation(ctx(), `${ns}/${name}`);
@@ -267,7 +283,7 @@ describe('an unconfirmed delivery (issue 10 items 3 and 4)', () => {
 });
 
 describe('ownership supersedes a Membership without failing it (issue 10 item 6)', () => {
-  it('the owner\'s own Membership is Superseded with Ready True, and `members` lists the person once', async () => {
+  it("the owner's own Membership is Superseded with Ready True, and `members` lists the person once", async () => {
     const ns = 'dlv-owner';
     await setUp(ns, team(ns, 'own', 'ava@own.example'), [membership(ns, 'ava', 'own', 'ava@own.example', { role: 'admin' })]);
     await reconcileMembership(ctx(), `${ns}/ava`);
@@ -311,7 +327,10 @@ describe('the mail names who invited (issue 10 item 7)', () => {
 describe('mail limits (issue 11 item 3, SPEC §7)', () => {
   it('over the daily quota nothing is sent: Delivered=False QuotaExceeded, an Event, and the mail goes out once the window allows', async () => {
     const ns = 'dlv-quota';
-    await setUp(ns, team(ns, 'quota', 'quinn@quota.example'), [membership(ns, 'm1', 'quota', 'm1@quota.example'), membership(ns, 'm2', 'quota', 'm2@quota.example')]);
+    await setUp(ns, team(ns, 'quota', 'quinn@quota.example'), [
+      membership(ns, 'm1', 'quota', 'm1@quota.example'),
+      membership(ns, 'm2', 'quota', 'm2@quota.example'),
+    ]);
     const limited = ctx({ mailLimits: { dailyQuotaPerTeam: 2, resendCooldownSeconds: 0 } });
     const invs = await invite(ns, 'quota', ['m1', 'm2'], limited);
     for (const key of ['<owner>', 'm1']) {
@@ -323,7 +342,8 @@ describe('mail limits (issue 11 item 3, SPEC §7)', () => {
     recorded.length = 0;
     const result = await reconcileInvitation(limited, `${ns}/${held}`);
     expect(result.kind).toBe('requeueAfter');
-    const status = (await waitForCache(ns, held, (i) => expect(i.status?.conditions?.find((c) => c.type === 'Delivered')?.reason).toBe('QuotaExceeded'))).status!;
+    const status = (await waitForCache(ns, held, (i) => expect(i.status?.conditions?.find((c) => c.type === 'Delivered')?.reason).toBe('QuotaExceeded')))
+      .status!;
     expect(status.conditions).toContainEqual(expect.objectContaining({ type: 'Delivered', status: 'False', reason: 'QuotaExceeded' }));
     expect(status.link).toBeUndefined();
     expect(recorded.filter((e) => e.reason === 'QuotaExceeded')).toHaveLength(1);
@@ -344,7 +364,7 @@ describe('mail limits (issue 11 item 3, SPEC §7)', () => {
     await eventually(() => expect(mailsTo('m2@quota.example')).toHaveLength(1));
   });
 
-  it('a resend within the cooldown waits until it has passed (the controller\'s line behind admission)', async () => {
+  it("a resend within the cooldown waits until it has passed (the controller's line behind admission)", async () => {
     const ns = 'dlv-cool';
     await setUp(ns, team(ns, 'cool', 'cleo@cool.example'), [membership(ns, 'm', 'cool', 'm@cool.example')]);
     const cooled = (): OperatorContext => ctx({ mailLimits: { dailyQuotaPerTeam: 0, resendCooldownSeconds: 60 } });

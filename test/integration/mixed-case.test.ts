@@ -52,7 +52,9 @@ const allowedFor = (user: string, verb: string, group: string, resource: string,
 /** The accept link in the newest mail to `email` (mail addresses are matched without case). */
 async function acceptMailTo(email: string): Promise<void> {
   const link = await eventually(() => {
-    const mail = smtp.messages.filter((m) => (Array.isArray(m.to) ? m.to : [m.to]).some((t) => t?.value.some((v) => v.address?.toLowerCase() === email.toLowerCase()))).at(-1);
+    const mail = smtp.messages
+      .filter((m) => (Array.isArray(m.to) ? m.to : [m.to]).some((t) => t?.value.some((v) => v.address?.toLowerCase() === email.toLowerCase())))
+      .at(-1);
     const match = /(http:\/\/127\.0\.0\.1:\d+\/invite\/[A-Za-z0-9_-]+)/.exec(mail?.text ?? '');
     if (!match) throw new Error(`no mail with a link for ${email} yet`);
     return match[1]!;
@@ -78,7 +80,10 @@ afterAll(async () => {
 
 describe('an address written in mixed case', () => {
   it('is admitted with a warning, and bound exactly as written', async () => {
-    const setup = await kubectl(kubeconfig, ['apply', '-f', '-'], `apiVersion: roster.dev/v1alpha1
+    const setup = await kubectl(
+      kubeconfig,
+      ['apply', '-f', '-'],
+      `apiVersion: roster.dev/v1alpha1
 kind: Team
 metadata: { name: mixed, namespace: ${ns} }
 spec: { owner: { email: ${MORGAN} }, seats: 3 }
@@ -87,7 +92,8 @@ apiVersion: roster.dev/v1alpha1
 kind: Project
 metadata: { name: shop, namespace: ${ns} }
 spec: { team: mixed, environments: [{ name: staging, namespace: ${staging} }] }
-`);
+`,
+    );
     expect(setup.code, setup.stderr).toBe(0);
     expect(setup.stderr).toBe(
       `Warning: Team mixed binds Kubernetes user ${MORGAN} as written in spec.owner.email (user names are case-sensitive): the authenticator must present exactly that. If it presents morgan@mixed.example, write spec.owner.email in lower case\n`,
@@ -98,28 +104,37 @@ kind: Membership
 metadata: { name: riley, namespace: ${ns} }
 spec: { team: mixed, email: ${RILEY}, role: developer, projects: [{ name: shop, environments: [staging] }] }
 `;
-    const created = await eventually(async () => {
-      const run = await kubectl(kubeconfig, ['apply', '-f', '-'], member);
-      expect(run.code, run.stderr).toBe(0);
-      return run;
-    }, 30_000, 500);
+    const created = await eventually(
+      async () => {
+        const run = await kubectl(kubeconfig, ['apply', '-f', '-'], member);
+        expect(run.code, run.stderr).toBe(0);
+        return run;
+      },
+      30_000,
+      500,
+    );
     expect(created.stderr).toContain(
       `Warning: Membership riley binds Kubernetes user ${RILEY} as written in spec.email (user names are case-sensitive): the authenticator must present exactly that. If it presents riley@mixed.example, recreate it in lower case\n`,
     );
 
     await acceptMailTo(MORGAN);
     await acceptMailTo(RILEY);
-    const riley = await eventually(async () => {
-      const m = await admin.get<Membership>(resources.membership, ns, 'riley');
-      expect(m.status?.phase).toBe('Active');
-      return m;
-    }, 30_000, 250);
+    const riley = await eventually(
+      async () => {
+        const m = await admin.get<Membership>(resources.membership, ns, 'riley');
+        expect(m.status?.phase).toBe('Active');
+        return m;
+      },
+      30_000,
+      250,
+    );
     expect(riley.status?.identity?.subject).toBe(RILEY);
     await eventually(async () => expect((await admin.get<Team>(resources.team, ns, 'mixed')).status?.owner?.phase).toBe('Active'), 30_000, 250);
 
-    const bindings = [...(await admin.list<RoleBinding>(resources.roleBinding, staging)).items, ...(await admin.list<RoleBinding>(resources.roleBinding, ns)).items].filter(
-      (b) => b.metadata.labels?.['app.kubernetes.io/managed-by'] === 'roster',
-    );
+    const bindings = [
+      ...(await admin.list<RoleBinding>(resources.roleBinding, staging)).items,
+      ...(await admin.list<RoleBinding>(resources.roleBinding, ns)).items,
+    ].filter((b) => b.metadata.labels?.['app.kubernetes.io/managed-by'] === 'roster');
     expect(bindings.flatMap((b) => b.subjects?.map((s) => s.name) ?? []).sort()).toEqual([MORGAN, MORGAN, RILEY]);
 
     // The API server: the written spelling has the access, the lower-case one none.
@@ -131,7 +146,15 @@ spec: { team: mixed, email: ${RILEY}, role: developer, projects: [{ name: shop, 
 
   it('kubectl roster can-i agrees with the API server for either spelling, and names the bound user', async () => {
     const questions: Array<{ ask: string[]; verb: string; group: string; resource: string; namespace: string; written: string; holder: string }> = [
-      { ask: ['deploy', '--project', 'shop', '--environment', 'staging'], verb: 'update', group: 'apps', resource: 'deployments', namespace: staging, written: RILEY, holder: 'Membership riley' },
+      {
+        ask: ['deploy', '--project', 'shop', '--environment', 'staging'],
+        verb: 'update',
+        group: 'apps',
+        resource: 'deployments',
+        namespace: staging,
+        written: RILEY,
+        holder: 'Membership riley',
+      },
       { ask: ['invite'], verb: 'create', group: 'roster.dev', resource: 'memberships', namespace: ns, written: MORGAN, holder: 'Team mixed' },
     ];
     for (const q of questions) {
@@ -148,7 +171,11 @@ spec: { team: mixed, email: ${RILEY}, role: developer, projects: [{ name: shop, 
           expect(answer.warnings).toBeUndefined();
         } else {
           expect(cluster).toBe(false);
-          expect(text.stdout).toMatch(new RegExp(`^no\\nKubernetes user ${spelling.replace(/\./g, '\\.')} gets nothing from Roster: ${q.holder} binds Kubernetes user ${q.written.replace(/\./g, '\\.')}.*For ${q.written.replace(/\./g, '\\.')} the answer is yes`));
+          expect(text.stdout).toMatch(
+            new RegExp(
+              `^no\\nKubernetes user ${spelling.replace(/\./g, '\\.')} gets nothing from Roster: ${q.holder} binds Kubernetes user ${q.written.replace(/\./g, '\\.')}.*For ${q.written.replace(/\./g, '\\.')} the answer is yes`,
+            ),
+          );
           expect(text.stderr).toContain(`warning: asked about ${spelling}, but ${q.holder} binds Kubernetes user ${q.written} as written in`);
           expect(answer.warnings).toHaveLength(1);
           expect(json.stderr).toBe('');

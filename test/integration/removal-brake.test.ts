@@ -34,15 +34,21 @@ const canDeploy = (user: string, namespace: string) => canI(admin, user, 'update
 
 function roster(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(join(projectRoot, 'bin', 'kubectl-roster'), [...args, '--kubeconfig', kubeconfig], { cwd: projectRoot, timeout: 60_000 }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 99) : 0, stdout, stderr }),
+    execFile(
+      join(projectRoot, 'bin', 'kubectl-roster'),
+      [...args, '--kubeconfig', kubeconfig],
+      { cwd: projectRoot, timeout: 60_000 },
+      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 99) : 0, stdout, stderr }),
     );
   });
 }
 
 /** A team in its own namespace with `n` developers who all accepted (Active, with edit in the environment). */
 async function activeTeam(ns: string, env: string, n: number): Promise<string[]> {
-  for (const [name, labels] of [[ns, {}], [env, { 'roster.dev/team': ns }]] as const) {
+  for (const [name, labels] of [
+    [ns, {}],
+    [env, { 'roster.dev/team': ns }],
+  ] as const) {
     await admin.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
   }
   const emails = people(ns, n);
@@ -65,9 +71,13 @@ spec: { team: ${ns}, email: ${email}, role: developer }`,
   const applied = await kubectl(kubeconfig, ['apply', '-f', '-'], manifest);
   expect(applied.code, applied.stderr).toBe(0);
   for (const email of [`owner@${ns}.example`, ...emails]) await acceptLatest(smtp, email);
-  await eventually(async () => {
-    for (const email of emails) expect(await canDeploy(email, env), email).toBe(true);
-  }, 60_000, 500);
+  await eventually(
+    async () => {
+      for (const email of emails) expect(await canDeploy(email, env), email).toBe(true);
+    },
+    60_000,
+    500,
+  );
   return emails;
 }
 
@@ -119,14 +129,18 @@ describe('the removal brake', () => {
     const deleted = await kubectl(kubeconfig, ['delete', 'membership', 'm0', 'm1', 'm2', 'm3', 'm4', 'm5', '-n', big, '--wait=false']);
     expect(deleted.code, deleted.stderr).toBe(0);
 
-    const held = await eventually(async () => {
-      const t = await team(big);
-      const condition = t.status?.conditions?.find((c) => c.type === 'RemovalsHeld');
-      expect(condition?.status).toBe('True');
-      expect(t.status?.removals?.held).toHaveLength(4);
-      expect(condition?.message).toContain('kubectl roster release brake-big -n brake-big');
-      return t.status!.removals!.held!.map((h) => h.email);
-    }, 30_000, 250);
+    const held = await eventually(
+      async () => {
+        const t = await team(big);
+        const condition = t.status?.conditions?.find((c) => c.type === 'RemovalsHeld');
+        expect(condition?.status).toBe('True');
+        expect(t.status?.removals?.held).toHaveLength(4);
+        expect(condition?.message).toContain('kubectl roster release brake-big -n brake-big');
+        return t.status!.removals!.held!.map((h) => h.email);
+      },
+      30_000,
+      250,
+    );
     // Let the operator finish what it let through; then 2 lost access and the 4 held kept it.
     await eventually(async () => expect((await accessOf(emails.slice(0, 6), bigEnv)).filter((a) => !a)).toHaveLength(2), 30_000, 250);
     await new Promise((r) => setTimeout(r, 2_000));
@@ -168,20 +182,28 @@ describe('the removal brake', () => {
     expect(await canDeploy(last, bigEnv)).toBe(true);
     const deleted = await kubectl(kubeconfig, ['delete', 'team', big, '-n', big, '--wait=false']);
     expect(deleted.code, deleted.stderr).toBe(0);
-    await eventually(async () => {
-      const t = await team(big);
-      expect(t.status?.conditions?.find((c) => c.type === 'RemovalsHeld')?.status).toBe('True');
-      expect(t.status?.removals?.held?.map((h) => h.email)).toEqual([last]);
-    }, 30_000, 250);
+    await eventually(
+      async () => {
+        const t = await team(big);
+        expect(t.status?.conditions?.find((c) => c.type === 'RemovalsHeld')?.status).toBe('True');
+        expect(t.status?.removals?.held?.map((h) => h.email)).toEqual([last]);
+      },
+      30_000,
+      250,
+    );
     await new Promise((r) => setTimeout(r, 2_000));
     expect(await canDeploy(last, bigEnv)).toBe(true);
     expect(await admin.find(resources.team, big, big)).toBeDefined();
 
     const released = await roster(['release', big, '-n', big]);
     expect(released.code, released.stderr).toBe(0);
-    await eventually(async () => {
-      expect(await canDeploy(last, bigEnv)).toBe(false);
-      expect(await admin.find(resources.team, big, big)).toBeUndefined();
-    }, 30_000, 250);
+    await eventually(
+      async () => {
+        expect(await canDeploy(last, bigEnv)).toBe(false);
+        expect(await admin.find(resources.team, big, big)).toBeUndefined();
+      },
+      30_000,
+      250,
+    );
   }, 90_000);
 });

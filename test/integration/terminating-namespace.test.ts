@@ -85,17 +85,25 @@ metadata: { name: dana, namespace: ${ns} }
 spec: { team: doomed, email: dana@doomed.example, role: developer }
 `);
     // The hold is in force (policies take a moment to load) before the namespace goes.
-    await eventually(async () => {
-      const dry = await kubectl(kubeconfig, ['delete', 'team', 'doomed', '-n', ns, '--dry-run=server']);
-      expect(dry.stderr).toContain('held by the test');
-    }, 30_000, 250);
+    await eventually(
+      async () => {
+        const dry = await kubectl(kubeconfig, ['delete', 'team', 'doomed', '-n', ns, '--dry-run=server']);
+        expect(dry.stderr).toContain('held by the test');
+      },
+      30_000,
+      250,
+    );
     await admin.delete(resources.namespace, undefined, ns);
 
     // The namespace controller deletes what it may (the invitations), and the Team and the
     // Membership stay, alive, in a Terminating namespace.
-    await eventually(async () => {
-      expect((await admin.list<Invitation>(resources.invitation, ns)).items).toEqual([]);
-    }, 30_000, 250);
+    await eventually(
+      async () => {
+        expect((await admin.list<Invitation>(resources.invitation, ns)).items).toEqual([]);
+      },
+      30_000,
+      250,
+    );
     await new Promise((r) => setTimeout(r, 6_000));
     const team = await admin.get<Team>(resources.team, ns, 'doomed');
     expect(team.metadata.deletionTimestamp).toBeUndefined();

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, insecureTransports, parseConfig } from '../../src/config.ts';
 
-const smtp = (settings: Record<string, unknown>) => ({ mail: { backend: 'smtp', from: 'Roster <roster@acme.com>', smtp: { host: 'smtp.acme.com', ...settings } } });
+const smtp = (settings: Record<string, unknown>) => ({
+  mail: { backend: 'smtp', from: 'Roster <roster@acme.com>', smtp: { host: 'smtp.acme.com', ...settings } },
+});
 const ldap = { type: 'ldap', bindDn: 'cn=roster,dc=acme', bindPasswordFile: '/s/ldap', peopleDn: 'ou=people,dc=acme', groupsDn: 'ou=groups,dc=acme' };
 const backends = (corp: Record<string, unknown>) => ({ identityBackends: { default: { type: 'kubernetes' }, corp } });
 
@@ -55,8 +57,12 @@ describe('identity backends need TLS', () => {
   it('refuses http:// Keycloak and SCIM unless allowInsecure', () => {
     const keycloak = { type: 'keycloak', url: 'http://sso.acme.com', realm: 'acme', clientId: 'roster', clientSecretFile: '/s/kc' };
     const scim = { type: 'scim', baseUrl: 'http://idp.acme.com/scim/v2', tokenFile: '/s/scim' };
-    expect(refusal(backends(keycloak))).toMatch(/identityBackends.corp.url: http:\/\/sso.acme.com would send the credentials and tokens without TLS; use https:\/\//);
-    expect(refusal(backends(scim))).toMatch(/identityBackends.corp.baseUrl: http:\/\/idp.acme.com\/scim\/v2 would send the bearer token without TLS; use https:\/\//);
+    expect(refusal(backends(keycloak))).toMatch(
+      /identityBackends.corp.url: http:\/\/sso.acme.com would send the credentials and tokens without TLS; use https:\/\//,
+    );
+    expect(refusal(backends(scim))).toMatch(
+      /identityBackends.corp.baseUrl: http:\/\/idp.acme.com\/scim\/v2 would send the bearer token without TLS; use https:\/\//,
+    );
     parseConfig(backends({ ...keycloak, url: 'https://sso.acme.com' }));
     parseConfig(backends({ ...scim, allowInsecure: true }));
   });
@@ -65,7 +71,9 @@ describe('identity backends need TLS', () => {
 describe('sender settings', () => {
   it('refuses a mail.from that is not one address, and allowedSenderDomains entries that are not domains', () => {
     expect(refusal({ mail: { from: 'roster' } })).toMatch(/mail.from "roster" is not one sender address/);
-    expect(refusal({ mail: { allowedSenderDomains: ['*.acme.com'] } })).toMatch(/mail.allowedSenderDomains: "\*.acme.com" is not a domain; list each domain as it follows the @/);
+    expect(refusal({ mail: { allowedSenderDomains: ['*.acme.com'] } })).toMatch(
+      /mail.allowedSenderDomains: "\*.acme.com" is not a domain; list each domain as it follows the @/,
+    );
     expect(refusal({ mail: { allowedSenderDomains: ['@acme.com'] } })).toMatch(/is not a domain/);
     expect(parseConfig({ mail: { allowedSenderDomains: ['acme.com', 'Acme.io'] } }).mail.allowedSenderDomains).toEqual(['acme.com', 'Acme.io']);
   });

@@ -33,7 +33,18 @@ import KcAdminClient, { NetworkError } from '@keycloak/keycloak-admin-client';
 import type GroupRepresentation from '@keycloak/keycloak-admin-client/lib/defs/groupRepresentation.js';
 import type UserRepresentation from '@keycloak/keycloak-admin-client/lib/defs/userRepresentation.js';
 import { desiredGroups, groupName, groupTag, planMembership, teamTag, type GroupSpec, type HeldGroup } from './groups.ts';
-import { cancelledError, IdentityBackendError, throwIfCancelled, unlessCancelled, type CallOptions, type EnsureResult, type Grant, type IdentityBackend, type Person, type TeamRef } from './types.ts';
+import {
+  cancelledError,
+  IdentityBackendError,
+  throwIfCancelled,
+  unlessCancelled,
+  type CallOptions,
+  type EnsureResult,
+  type Grant,
+  type IdentityBackend,
+  type Person,
+  type TeamRef,
+} from './types.ts';
 
 export const KEYCLOAK_MANAGED_ATTRIBUTE = 'roster.dev/managed';
 export const KEYCLOAK_TEAM_ATTRIBUTE = 'roster.dev/team';
@@ -199,7 +210,10 @@ export class KeycloakIdentityBackend implements IdentityBackend {
   private async findUser(email: string): Promise<UserRepresentation | undefined> {
     const users = await this.admin.users.find({ realm: this.realm, email, exact: true, briefRepresentation: false });
     const exact = users.filter((u) => u.email?.toLowerCase() === email.toLowerCase());
-    if (exact.length > 1) throw new IdentityBackendError('AmbiguousPerson', `${exact.length} Keycloak users in realm ${this.realm} have email ${email}; keep one`, { retryable: false });
+    if (exact.length > 1)
+      throw new IdentityBackendError('AmbiguousPerson', `${exact.length} Keycloak users in realm ${this.realm} have email ${email}; keep one`, {
+        retryable: false,
+      });
     return exact[0];
   }
 
@@ -221,7 +235,11 @@ export class KeycloakIdentityBackend implements IdentityBackend {
       if (e instanceof NetworkError && e.response.status === 409) {
         const found = await this.findUser(person.email);
         if (found) return found;
-        throw new IdentityBackendError('Conflict', `Keycloak refused to create ${person.email} (a user with that username or email exists, but not with that email); resolve it in realm ${this.realm}`, { retryable: false, cause: e });
+        throw new IdentityBackendError(
+          'Conflict',
+          `Keycloak refused to create ${person.email} (a user with that username or email exists, but not with that email); resolve it in realm ${this.realm}`,
+          { retryable: false, cause: e },
+        );
       }
       throw e;
     }
@@ -264,7 +282,11 @@ export class KeycloakIdentityBackend implements IdentityBackend {
     const group = found.find((g) => g.name === name && (g.path === undefined || g.path === `/${name}`));
     if (!group) return undefined;
     if (tagOf(group) !== groupTag(spec)) {
-      throw new IdentityBackendError('GroupNameTaken', `Keycloak group ${name} in realm ${this.realm} exists but is not Roster's; rename it, or set a different groupPrefix`, { retryable: false });
+      throw new IdentityBackendError(
+        'GroupNameTaken',
+        `Keycloak group ${name} in realm ${this.realm} exists but is not Roster's; rename it, or set a different groupPrefix`,
+        { retryable: false },
+      );
     }
     return group;
   }
@@ -332,7 +354,11 @@ export class KeycloakIdentityBackend implements IdentityBackend {
     if (!res.ok || !body.access_token) {
       const why = body.error_description ?? body.error ?? `HTTP ${res.status}`;
       const retryable = res.status >= 500 || res.status === 429;
-      throw new IdentityBackendError(retryable ? 'ServerError' : 'InvalidCredentials', `Keycloak refused Roster's credentials (client ${creds.clientId} in realm ${authRealm}): ${why}`, { retryable });
+      throw new IdentityBackendError(
+        retryable ? 'ServerError' : 'InvalidCredentials',
+        `Keycloak refused Roster's credentials (client ${creds.clientId} in realm ${authRealm}): ${why}`,
+        { retryable },
+      );
     }
     this.token = { value: body.access_token, expiresAt: Date.now() + (body.expires_in ?? 60) * 1000 };
     return this.token.value;
@@ -346,7 +372,11 @@ export class KeycloakIdentityBackend implements IdentityBackend {
       return await action();
     } catch (e) {
       if (cancel?.aborted) throw cancelledError(what, e);
-      if (e instanceof IdentityBackendError) throw new IdentityBackendError(e.reason, e.message.startsWith('could not') ? e.message : `could not ${what}: ${e.message}`, { retryable: e.retryable, cause: e.cause ?? e });
+      if (e instanceof IdentityBackendError)
+        throw new IdentityBackendError(e.reason, e.message.startsWith('could not') ? e.message : `could not ${what}: ${e.message}`, {
+          retryable: e.retryable,
+          cause: e.cause ?? e,
+        });
       throw toBackendError(e, what, this.options.url);
     }
   }
@@ -358,7 +388,12 @@ export function toBackendError(e: unknown, what: string, url: string): IdentityB
     const status = e.response.status;
     const message = `could not ${what}: Keycloak answered ${status} (${e.message})`;
     if (status === 401) return new IdentityBackendError('Unauthorized', `${message}; check Roster's Keycloak credentials`, { retryable: false, cause: e });
-    if (status === 403) return new IdentityBackendError('Forbidden', `${message}; Roster's Keycloak client lacks the realm-management roles (manage-users, view-users, query-groups)`, { retryable: false, cause: e });
+    if (status === 403)
+      return new IdentityBackendError(
+        'Forbidden',
+        `${message}; Roster's Keycloak client lacks the realm-management roles (manage-users, view-users, query-groups)`,
+        { retryable: false, cause: e },
+      );
     if (status === 404) return new IdentityBackendError('NotFound', message, { retryable: true, cause: e });
     if (status === 409) return new IdentityBackendError('Conflict', message, { retryable: true, cause: e });
     if (status === 429) return new IdentityBackendError('RateLimited', message, { retryable: true, cause: e });

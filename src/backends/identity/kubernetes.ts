@@ -9,7 +9,17 @@ import { resources } from '../../api/resources.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import type { Assignment } from '../../tenancy/namespaces.ts';
 import { KubeApiError, type KubeClient, type KubeObject } from '../../runtime/kube-client.ts';
-import { cancelledError, IdentityBackendError, throwIfCancelled, type CallOptions, type EnsureResult, type Grant, type IdentityBackend, type Person, type TeamRef } from './types.ts';
+import {
+  cancelledError,
+  IdentityBackendError,
+  throwIfCancelled,
+  type CallOptions,
+  type EnsureResult,
+  type Grant,
+  type IdentityBackend,
+  type Person,
+  type TeamRef,
+} from './types.ts';
 
 export const MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const TEAM_LABEL = 'roster.dev/team';
@@ -192,9 +202,7 @@ export function teamClusterRoleObjects(): KubeObject[] {
     rules,
   });
   return [
-    role(teamClusterRoles.owner, [
-      { apiGroups: [rosterGroup], resources: ['teams', 'projects', 'memberships', 'invitations'], verbs: [...read, ...write] },
-    ]),
+    role(teamClusterRoles.owner, [{ apiGroups: [rosterGroup], resources: ['teams', 'projects', 'memberships', 'invitations'], verbs: [...read, ...write] }]),
     role(teamClusterRoles.admin, [
       { apiGroups: [rosterGroup], resources: ['teams'], verbs: read },
       { apiGroups: [rosterGroup], resources: ['projects', 'memberships', 'invitations'], verbs: [...read, ...write] },

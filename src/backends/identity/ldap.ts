@@ -39,7 +39,17 @@ import {
   type Filter,
 } from 'ldapts';
 import { desiredGroups, groupName, groupTag, planMembership, teamTag, type GroupSpec, type HeldGroup } from './groups.ts';
-import { IdentityBackendError, throwIfCancelled, unlessCancelled, type CallOptions, type EnsureResult, type Grant, type IdentityBackend, type Person, type TeamRef } from './types.ts';
+import {
+  IdentityBackendError,
+  throwIfCancelled,
+  unlessCancelled,
+  type CallOptions,
+  type EnsureResult,
+  type Grant,
+  type IdentityBackend,
+  type Person,
+  type TeamRef,
+} from './types.ts';
 
 export const LDAP_MANAGED_MARKER = 'roster.dev/managed';
 export const LDAP_TEAM_MARKER = 'roster.dev/team=';
@@ -173,7 +183,10 @@ export class LdapIdentityBackend implements IdentityBackend {
    * naming the step. When `signal` aborts, the step in progress rejects at once, the connection
    * is closed (so an operation in flight goes no further on our side) and no step starts.
    */
-  private async session<T>(signal: AbortSignal | undefined, run: (c: Client, step: <R>(what: string, action: () => Promise<R>) => Promise<R>) => Promise<T>): Promise<T> {
+  private async session<T>(
+    signal: AbortSignal | undefined,
+    run: (c: Client, step: <R>(what: string, action: () => Promise<R>) => Promise<R>) => Promise<T>,
+  ): Promise<T> {
     throwIfCancelled(signal, `connect to LDAP server ${this.options.url}`);
     const client = new Client({
       url: this.options.url,
@@ -208,20 +221,28 @@ export class LdapIdentityBackend implements IdentityBackend {
   private async searchAll(c: Client, base: string, filter: Filter, attributes: string[], scope: 'one' | 'sub'): Promise<Entry[]> {
     const result = await c.search(base, { scope, filter, attributes, paged: { pageSize: this.options.pageSize ?? 200 } });
     if (result.searchReferences.length) {
-      throw new IdentityBackendError('PartialRead', `LDAP search under ${base} returned referrals (${result.searchReferences.length}); not acting on a partial result`);
+      throw new IdentityBackendError(
+        'PartialRead',
+        `LDAP search under ${base} returned referrals (${result.searchReferences.length}); not acting on a partial result`,
+      );
     }
     return result.searchEntries;
   }
 
   private async findPerson(c: Client, person: Person): Promise<string | undefined> {
-    const entries = await this.searchAll(c, 
+    const entries = await this.searchAll(
+      c,
       this.options.peopleDn,
       new AndFilter({ filters: [eq('objectClass', 'inetOrgPerson'), eq('mail', person.email)] }),
       ['mail'],
       'sub',
     );
     if (entries.length > 1) {
-      throw new IdentityBackendError('AmbiguousPerson', `${entries.length} LDAP entries under ${this.options.peopleDn} have mail ${person.email}: ${entries.map((e) => e.dn).join('; ')}; keep one`, { retryable: false });
+      throw new IdentityBackendError(
+        'AmbiguousPerson',
+        `${entries.length} LDAP entries under ${this.options.peopleDn} have mail ${person.email}: ${entries.map((e) => e.dn).join('; ')}; keep one`,
+        { retryable: false },
+      );
     }
     return entries[0]?.dn;
   }
@@ -254,7 +275,8 @@ export class LdapIdentityBackend implements IdentityBackend {
 
   /** The team's Roster groups, by tag. */
   private async teamGroups(c: Client, team: TeamRef): Promise<Map<string, string>> {
-    const entries = await this.searchAll(c, 
+    const entries = await this.searchAll(
+      c,
       this.options.groupsDn,
       new AndFilter({ filters: [eq('objectClass', 'groupOfNames'), eq('businessCategory', LDAP_TEAM_MARKER + teamTag(team))] }),
       ['businessCategory'],
@@ -270,7 +292,8 @@ export class LdapIdentityBackend implements IdentityBackend {
 
   /** The team's Roster groups the person is a member of. */
   private async heldGroups(c: Client, team: TeamRef, userDn: string): Promise<HeldGroup<string>[]> {
-    const entries = await this.searchAll(c, 
+    const entries = await this.searchAll(
+      c,
       this.options.groupsDn,
       new AndFilter({
         filters: [eq('objectClass', 'groupOfNames'), eq('businessCategory', LDAP_TEAM_MARKER + teamTag(team)), eq('member', userDn)],
@@ -310,7 +333,11 @@ export class LdapIdentityBackend implements IdentityBackend {
     });
     const entry = existing[0];
     if (!entry || tagOf(entry) !== tag.toLowerCase()) {
-      throw new IdentityBackendError('GroupNameTaken', `LDAP entry ${dn} exists but is not Roster's group for ${tag}; rename or remove it, or set a different groupPrefix`, { retryable: false });
+      throw new IdentityBackendError(
+        'GroupNameTaken',
+        `LDAP entry ${dn} exists but is not Roster's group for ${tag}; rename or remove it, or set a different groupPrefix`,
+        { retryable: false },
+      );
     }
     await this.addMember(c, entry.dn, userDn);
     return false;
@@ -342,11 +369,14 @@ function cnOf(dn: string): string {
 export function toBackendError(e: unknown, what: string, url: string): IdentityBackendError {
   const detail = e instanceof Error ? e.message.split('\n')[0] : String(e);
   const message = `could not ${what}: ${detail}`;
-  if (e instanceof InvalidCredentialsError) return new IdentityBackendError('InvalidCredentials', `${message} (check bindDn and the bind password file)`, { retryable: false, cause: e });
-  if (e instanceof InsufficientAccessError) return new IdentityBackendError('Forbidden', `${message} (the bind DN lacks the rights)`, { retryable: false, cause: e });
+  if (e instanceof InvalidCredentialsError)
+    return new IdentityBackendError('InvalidCredentials', `${message} (check bindDn and the bind password file)`, { retryable: false, cause: e });
+  if (e instanceof InsufficientAccessError)
+    return new IdentityBackendError('Forbidden', `${message} (the bind DN lacks the rights)`, { retryable: false, cause: e });
   if (e instanceof ResultCodeError) {
     // 3 timeLimit, 4 sizeLimit, 11 adminLimit, 10 referral: the read is incomplete.
-    if ([3, 4, 10, 11].includes(e.code)) return new IdentityBackendError('PartialRead', `${message} (incomplete result; nothing was removed)`, { retryable: true, cause: e });
+    if ([3, 4, 10, 11].includes(e.code))
+      return new IdentityBackendError('PartialRead', `${message} (incomplete result; nothing was removed)`, { retryable: true, cause: e });
     // 51 busy, 52 unavailable, 80 other: the server's trouble.
     const retryable = [51, 52, 53, 80].includes(e.code);
     return new IdentityBackendError(retryable ? 'Unavailable' : 'LdapError', `${message} (LDAP result ${e.code})`, { retryable, cause: e });

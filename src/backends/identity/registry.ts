@@ -21,9 +21,19 @@ type Wired = 'name' | 'holdsOtherGrant' | 'fetch';
 
 /** The configuration of each type: the backend's own settings, with secrets named by file. */
 // allowInsecure is checked when the config loads (src/config.ts) and not passed on.
-export type LdapBackendConfig = { type: 'ldap'; bindPasswordFile: string; caFile?: string; allowInsecure?: boolean } & Omit<LdapBackendOptions, Wired | 'bindPassword' | 'ca'>;
+export type LdapBackendConfig = { type: 'ldap'; bindPasswordFile: string; caFile?: string; allowInsecure?: boolean } & Omit<
+  LdapBackendOptions,
+  Wired | 'bindPassword' | 'ca'
+>;
 export type ScimBackendConfig = { type: 'scim'; tokenFile: string; allowInsecure?: boolean } & Omit<ScimBackendOptions, Wired | 'token'>;
-export type KeycloakBackendConfig = { type: 'keycloak'; clientId?: string; clientSecretFile?: string; username?: string; passwordFile?: string; allowInsecure?: boolean } & Omit<KeycloakBackendOptions, Wired | 'credentials'>;
+export type KeycloakBackendConfig = {
+  type: 'keycloak';
+  clientId?: string;
+  clientSecretFile?: string;
+  username?: string;
+  passwordFile?: string;
+  allowInsecure?: boolean;
+} & Omit<KeycloakBackendOptions, Wired | 'credentials'>;
 
 export interface KubernetesBackendConfig {
   type: 'kubernetes';
@@ -52,7 +62,10 @@ export interface IdentityBackendDeps {
 }
 
 /** Builds every configured backend; throws an IdentityConfigError naming the backend and the problem. */
-export function createIdentityBackends(configs: Record<string, { type: string; [key: string]: unknown }>, deps: IdentityBackendDeps = {}): Map<string, IdentityBackend> {
+export function createIdentityBackends(
+  configs: Record<string, { type: string; [key: string]: unknown }>,
+  deps: IdentityBackendDeps = {},
+): Map<string, IdentityBackend> {
   const backends = new Map<string, IdentityBackend>();
   for (const [name, raw] of Object.entries(configs)) {
     try {
@@ -86,7 +99,7 @@ export function createIdentityBackend(name: string, config: IdentityBackendConfi
   const common = { name, ...(deps.holdsOtherGrant ? { holdsOtherGrant: deps.holdsOtherGrant } : {}) };
   switch (config.type) {
     case 'kubernetes': {
-      if (!deps.kubernetes) throw new IdentityConfigError('the kubernetes backend needs the operator\'s Kubernetes client');
+      if (!deps.kubernetes) throw new IdentityConfigError("the kubernetes backend needs the operator's Kubernetes client");
       return new KubernetesIdentityBackend({ name, ...deps.kubernetes });
     }
     case 'ldap': {
@@ -121,7 +134,9 @@ export function createIdentityBackend(name: string, config: IdentityBackendConfi
       return new KeycloakIdentityBackend({ ...settings, ...common, credentials, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
     }
     default:
-      throw new IdentityConfigError(`unknown identity backend type ${JSON.stringify((config as { type: unknown }).type)}; use kubernetes, keycloak, ldap or scim`);
+      throw new IdentityConfigError(
+        `unknown identity backend type ${JSON.stringify((config as { type: unknown }).type)}; use kubernetes, keycloak, ldap or scim`,
+      );
   }
 }
 

@@ -25,7 +25,17 @@
 //   brings them back (Roster then owns `active` of the users it created).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { chunks, desiredGroups, groupName, groupTag, isTagOfTeam, planMembership, teamTag, type GroupSpec, type HeldGroup } from './groups.ts';
-import { cancelledError, IdentityBackendError, throwIfCancelled, type CallOptions, type EnsureResult, type Grant, type IdentityBackend, type Person, type TeamRef } from './types.ts';
+import {
+  cancelledError,
+  IdentityBackendError,
+  throwIfCancelled,
+  type CallOptions,
+  type EnsureResult,
+  type Grant,
+  type IdentityBackend,
+  type Person,
+  type TeamRef,
+} from './types.ts';
 
 const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -113,10 +123,16 @@ export function checkListPage(body: unknown, startIndex: number, seenSoFar: numb
     throw new IdentityBackendError('InvalidResponse', `could not ${what}: the SCIM provider's list response has malformed Resources`);
   }
   if (typeof page.startIndex === 'number' && page.startIndex !== startIndex) {
-    throw new IdentityBackendError('PartialRead', `could not ${what}: asked for results from ${startIndex}, the SCIM provider answered from ${page.startIndex}; nothing was changed`);
+    throw new IdentityBackendError(
+      'PartialRead',
+      `could not ${what}: asked for results from ${startIndex}, the SCIM provider answered from ${page.startIndex}; nothing was changed`,
+    );
   }
   if (resources.length === 0 && seenSoFar < page.totalResults) {
-    throw new IdentityBackendError('PartialRead', `could not ${what}: the SCIM provider announced ${page.totalResults} results but stopped after ${seenSoFar}; nothing was changed`);
+    throw new IdentityBackendError(
+      'PartialRead',
+      `could not ${what}: the SCIM provider announced ${page.totalResults} results but stopped after ${seenSoFar}; nothing was changed`,
+    );
   }
   return { resources: resources as ScimResource[], total: page.totalResults };
 }
@@ -154,7 +170,11 @@ export class ScimIdentityBackend implements IdentityBackend {
       filter: { supported: flag('filter'), maxResults: num(spc.filter?.maxResults) },
     };
     if (!this.discovered.filter.supported) {
-      const error = new IdentityBackendError('Unsupported', `SCIM provider ${this.baseUrl} does not support filtering; Roster needs filters to find people and groups`, { retryable: false });
+      const error = new IdentityBackendError(
+        'Unsupported',
+        `SCIM provider ${this.baseUrl} does not support filtering; Roster needs filters to find people and groups`,
+        { retryable: false },
+      );
       this.discovered = undefined;
       throw error;
     }
@@ -216,7 +236,9 @@ export class ScimIdentityBackend implements IdentityBackend {
       changes.push(`removed ${person.email} from SCIM group ${h.ref.name}`);
     }
     if (this.options.deactivateOnRemoval && isRosterCreated(user) && user.active !== false) {
-      const anyLeft = (await this.groupsOfUser(user.id, `read the SCIM groups of ${person.email}`)).some((g) => g.externalId?.startsWith(SCIM_EXTERNAL_ID_PREFIX));
+      const anyLeft = (await this.groupsOfUser(user.id, `read the SCIM groups of ${person.email}`)).some((g) =>
+        g.externalId?.startsWith(SCIM_EXTERNAL_ID_PREFIX),
+      );
       if (!anyLeft) {
         await this.setActive(user, false, caps);
         changes.push(`deactivated SCIM user ${person.email} (in no Roster group any more)`);
@@ -243,7 +265,9 @@ export class ScimIdentityBackend implements IdentityBackend {
       schemas: [USER_SCHEMA],
       userName: person.email,
       externalId: `${SCIM_EXTERNAL_ID_PREFIX}${person.email}`,
-      ...(name ? { displayName: name, name: { formatted: name, givenName: words.slice(0, -1).join(' ') || name, familyName: words[words.length - 1] ?? name } } : {}),
+      ...(name
+        ? { displayName: name, name: { formatted: name, givenName: words.slice(0, -1).join(' ') || name, familyName: words[words.length - 1] ?? name } }
+        : {}),
       emails: [{ value: person.email, type: 'work', primary: true }],
       active: true,
     };
@@ -263,7 +287,9 @@ export class ScimIdentityBackend implements IdentityBackend {
   private async setActive(user: ScimUser, active: boolean, caps: ScimCapabilities): Promise<void> {
     const what = `${active ? 'reactivate' : 'deactivate'} SCIM user ${user.userName ?? user.id}`;
     if (caps.patch) {
-      await this.request('PATCH', `/Users/${encodeURIComponent(user.id)}`, what, { body: { schemas: [PATCH_SCHEMA], Operations: [{ op: 'replace', path: 'active', value: active }] } });
+      await this.request('PATCH', `/Users/${encodeURIComponent(user.id)}`, what, {
+        body: { schemas: [PATCH_SCHEMA], Operations: [{ op: 'replace', path: 'active', value: active }] },
+      });
       return;
     }
     const { body, etag } = await this.request('GET', `/Users/${encodeURIComponent(user.id)}`, what);
@@ -301,7 +327,11 @@ export class ScimIdentityBackend implements IdentityBackend {
     const ours = exact.filter((g) => g.externalId === `${SCIM_EXTERNAL_ID_PREFIX}${groupTag(spec)}`);
     if (ours.length > 1) throw new IdentityBackendError('AmbiguousGroup', `${ours.length} SCIM groups are named ${name}; keep one`, { retryable: false });
     if (ours.length === 0 && exact.length > 0) {
-      throw new IdentityBackendError('GroupNameTaken', `SCIM group ${name} exists but is not Roster's (externalId ${exact[0]!.externalId ?? 'unset'}); rename it, or set a different groupPrefix`, { retryable: false });
+      throw new IdentityBackendError(
+        'GroupNameTaken',
+        `SCIM group ${name} exists but is not Roster's (externalId ${exact[0]!.externalId ?? 'unset'}); rename it, or set a different groupPrefix`,
+        { retryable: false },
+      );
     }
     return ours[0];
   }
@@ -422,7 +452,8 @@ export class ScimIdentityBackend implements IdentityBackend {
       try {
         body = JSON.parse(text);
       } catch {
-        if (response.ok) throw new IdentityBackendError('InvalidResponse', `could not ${what}: the SCIM provider answered ${response.status} with a body that is not JSON`);
+        if (response.ok)
+          throw new IdentityBackendError('InvalidResponse', `could not ${what}: the SCIM provider answered ${response.status} with a body that is not JSON`);
       }
     }
     if (!response.ok) throw httpError(response.status, body, what, this.baseUrl);
@@ -443,8 +474,10 @@ function asResource(body: unknown, what: string): ScimResource {
 
 /** An HTTP error status as an IdentityBackendError (the SCIM error's detail included, never the token). */
 export function httpError(status: number, body: unknown, what: string, baseUrl: string): IdentityBackendError {
-  const detail = body && typeof body === 'object' && typeof (body as { detail?: unknown }).detail === 'string' ? `: ${(body as { detail: string }).detail}` : '';
-  const scimType = body && typeof body === 'object' && typeof (body as { scimType?: unknown }).scimType === 'string' ? (body as { scimType: string }).scimType : undefined;
+  const detail =
+    body && typeof body === 'object' && typeof (body as { detail?: unknown }).detail === 'string' ? `: ${(body as { detail: string }).detail}` : '';
+  const scimType =
+    body && typeof body === 'object' && typeof (body as { scimType?: unknown }).scimType === 'string' ? (body as { scimType: string }).scimType : undefined;
   const message = `could not ${what}: ${baseUrl} answered ${status}${detail}`;
   if (status === 401) return new IdentityBackendError('Unauthorized', `${message} (check the SCIM token file)`, { retryable: false });
   if (status === 403) return new IdentityBackendError('Forbidden', message, { retryable: false });

@@ -32,7 +32,9 @@ export class LogMailBackend implements MailBackend {
     this.defaultFrom = options.defaultFrom;
     this.metrics = options.metrics;
     if (this.includeLinks) {
-      this.logger.warn('mail.log.includeLinks is on: invitation tokens will be written to the log. Development only; anyone reading these logs can accept the invitations');
+      this.logger.warn(
+        'mail.log.includeLinks is on: invitation tokens will be written to the log. Development only; anyone reading these logs can accept the invitations',
+      );
     }
   }
 
@@ -60,10 +62,7 @@ export class LogMailBackend implements MailBackend {
       text: clean(message.text),
       html: clean(message.html),
     };
-    this.logger.info(
-      { mail, ...(redactedLinks > 0 ? { redactedLinks, hint: LOG_BACKEND_HINT } : {}) },
-      `mail to ${message.to}: ${mail.subject}`,
-    );
+    this.logger.info({ mail, ...(redactedLinks > 0 ? { redactedLinks, hint: LOG_BACKEND_HINT } : {}) }, `mail to ${message.to}: ${mail.subject}`);
     this.metrics?.sent(this.name);
     return { messageId: message.messageId };
   }

@@ -119,7 +119,7 @@ export class SmtpMailBackend implements MailBackend {
       assertSendable(message);
       const from = message.from ?? this.defaultFrom;
       if (from === undefined || from.trim() === '') {
-        throw new MailError('invalid mail: no sender (set from, or the backend\'s default sender)', { reason: 'InvalidMessage', retryable: false });
+        throw new MailError("invalid mail: no sender (set from, or the backend's default sender)", { reason: 'InvalidMessage', retryable: false });
       }
       const info = await this.transporter.sendMail({
         from,
@@ -136,7 +136,10 @@ export class SmtpMailBackend implements MailBackend {
     } catch (error) {
       const failure = toMailError(error, this.endpoint);
       this.metrics?.failed(this.name);
-      this.logger.warn({ messageId: message.messageId, reason: failure.reason, retryable: failure.retryable, responseCode: failure.responseCode }, failure.message);
+      this.logger.warn(
+        { messageId: message.messageId, reason: failure.reason, retryable: failure.retryable, responseCode: failure.responseCode },
+        failure.message,
+      );
       throw failure;
     }
   }
@@ -159,7 +162,19 @@ export function createSmtpMailBackend(options: SmtpMailOptions): SmtpMailBackend
 }
 
 // Error codes that mean the connection or its TLS layer failed, not that the mail was refused.
-const CONNECTION_CODES = new Set(['ECONNECTION', 'ESOCKET', 'EDNS', 'EPROXY', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const CONNECTION_CODES = new Set([
+  'ECONNECTION',
+  'ESOCKET',
+  'EDNS',
+  'EPROXY',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT']);
 const AUTH_CODES = new Set(['EAUTH', 'ENOAUTH', 'EOAUTH2']);
 const MESSAGE_CODES = new Set(['EENVELOPE', 'EMESSAGE', 'EMAXRECIPIENTS', 'ECONFIG', 'ESTREAM']);
@@ -169,13 +184,18 @@ const AUTH_REPLIES = new Set([530, 534, 535]);
 /** TLS failures show up as socket errors carrying OpenSSL's or Node's own code. */
 function isTlsFailure(error: NodemailerError): boolean {
   const codes = [error.code, error.originalCode].filter((c): c is string => typeof c === 'string');
-  return codes.some((c) => c === 'ETLS' || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_SSL|ERR_TLS|EPROTO/.test(c)) || /certificate|\bTLS\b|SSL/i.test(error.message);
+  return (
+    codes.some((c) => c === 'ETLS' || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_SSL|ERR_TLS|EPROTO/.test(c)) || /certificate|\bTLS\b|SSL/i.test(error.message)
+  );
 }
 
 /** A server reply made fit for a condition message: one line, bounded, no accept links. */
 function describeResponse(response: string | undefined, responseCode: number): string {
-  // eslint-disable-next-line no-control-regex -- replies are made single-line on purpose
-  const oneLine = (response ?? String(responseCode)).replace(/[\x00-\x1f\x7f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const oneLine = (response ?? String(responseCode))
+    // eslint-disable-next-line no-control-regex -- replies are made single-line on purpose
+    .replace(/[\x00-\x1f\x7f]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   const bounded = oneLine.length > 200 ? `${oneLine.slice(0, 200)}…` : oneLine;
   return bounded.startsWith(String(responseCode)) ? bounded : `${responseCode} ${bounded}`;
 }
@@ -212,7 +232,8 @@ export function toMailError(error: unknown, endpoint: string): MailError {
       ? make('Rejected', false, `SMTP server ${endpoint} rejected the mail (${reply})`)
       : make('TemporarilyRejected', true, `SMTP server ${endpoint} temporarily refused the mail (${reply}); will retry`);
   }
-  if (code !== undefined && TIMEOUT_CODES.has(code)) return make('Timeout', true, `SMTP server ${endpoint} timed out${e.timeoutType ? ` (${e.timeoutType.toLowerCase().replace(/_/g, ' ')})` : ''}`);
+  if (code !== undefined && TIMEOUT_CODES.has(code))
+    return make('Timeout', true, `SMTP server ${endpoint} timed out${e.timeoutType ? ` (${e.timeoutType.toLowerCase().replace(/_/g, ' ')})` : ''}`);
   if (isTlsFailure(e)) return make('TLSFailed', true, `TLS with SMTP server ${endpoint} failed: ${shortReason(e)}`);
   if (code !== undefined && CONNECTION_CODES.has(code)) return make('ConnectionFailed', true, `cannot reach SMTP server ${endpoint}: ${shortReason(e)}`);
   if (code !== undefined && MESSAGE_CODES.has(code)) return make('InvalidMessage', false, `SMTP mail to ${endpoint} is not sendable: ${shortReason(e)}`);

@@ -211,7 +211,10 @@ export function invitationTemplateValues(data: InvitationMailData): Values {
     inviteeEmail,
     role,
     roleDescription: knownRole ? ROLE_DESCRIPTIONS[knownRole] : '',
-    scopeText: scope.length === 0 ? 'the whole team' : scope.map((e) => `${e.project} (${e.environments.length > 0 ? e.environments.join(', ') : 'all environments'})`).join('; '),
+    scopeText:
+      scope.length === 0
+        ? 'the whole team'
+        : scope.map((e) => `${e.project} (${e.environments.length > 0 ? e.environments.join(', ') : 'all environments'})`).join('; '),
     scopeHtml:
       scope.length === 0
         ? 'the whole team'

@@ -47,14 +47,7 @@ export interface MailMetricsSink {
  * problems are worth retrying; a server's permanent refusal of this mail is not.
  */
 export type MailErrorReason =
-  | 'ConnectionFailed'
-  | 'Timeout'
-  | 'TLSFailed'
-  | 'AuthFailed'
-  | 'TemporarilyRejected'
-  | 'Rejected'
-  | 'InvalidMessage'
-  | 'SendFailed';
+  'ConnectionFailed' | 'Timeout' | 'TLSFailed' | 'AuthFailed' | 'TemporarilyRejected' | 'Rejected' | 'InvalidMessage' | 'SendFailed';
 
 /**
  * A failed send or verify. The message is meant for people (conditions, Events, logs) and

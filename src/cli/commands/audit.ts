@@ -24,17 +24,12 @@ export const audit: Command = {
       'who accepted). Repeats of the same Event show as (xN).',
       '',
       'Events live as long as the API server keeps them (kube-apiserver --event-ttl, 1h by default);',
-      "for the long-term record read the operator's audit log (JSON lines with \"stream\":\"audit\").",
+      'for the long-term record read the operator\'s audit log (JSON lines with "stream":"audit").',
       'Events of deleted objects count for a team only when it is the only Team in its namespace.',
     ].join('\n'),
     args: [{ name: 'TEAM', description: 'the Team' }],
     flags: [{ name: 'since', value: 'DURATION|TIME', description: 'only what happened in the last DURATION (30m, 2h) or since TIME (RFC 3339)' }],
-    examples: [
-      `${PROGRAM} audit acme -n acme`,
-      '',
-      '# The last half hour, as JSON',
-      `${PROGRAM} audit acme -n acme --since 30m -o json`,
-    ],
+    examples: [`${PROGRAM} audit acme -n acme`, '', '# The last half hour, as JSON', `${PROGRAM} audit acme -n acme --since 30m -o json`],
   },
 
   async run({ args, flags, global, io, connect, now }) {
@@ -50,11 +45,7 @@ export const audit: Command = {
       listAll<Project>(conn, resources.project),
       listAll<EventRecord>(conn, resources.event),
     ]);
-    const entries = auditTrail(
-      { team, namespace: conn.namespace, teamsInNamespace: teams.length, memberships, invitations, projects },
-      events,
-      since,
-    );
+    const entries = auditTrail({ team, namespace: conn.namespace, teamsInNamespace: teams.length, memberships, invitations, projects }, events, since);
     if ((global.output === 'table' || global.output === 'wide') && entries.length === 0) {
       io.err(`No events found for team ${teamName} in namespace ${conn.namespace}${sinceText ? ` since ${sinceText}` : ''}.\n`);
       return ExitCode.ok;
@@ -62,7 +53,15 @@ export const audit: Command = {
     emit(io, global.output, { team: teamName, namespace: conn.namespace, events: entries }, (wide) =>
       renderTable(
         ['TIME', 'TYPE', 'REASON', 'OBJECT', 'ACTOR', 'MESSAGE', ...(wide ? ['REPORTER'] : [])],
-        entries.map((e) => [shortTime(e.time), e.type, e.reason, e.object, e.actor ?? '-', e.count > 1 ? `${e.note} (x${e.count})` : e.note, ...(wide ? [e.reporter ?? ''] : [])]),
+        entries.map((e) => [
+          shortTime(e.time),
+          e.type,
+          e.reason,
+          e.object,
+          e.actor ?? '-',
+          e.count > 1 ? `${e.note} (x${e.count})` : e.note,
+          ...(wide ? [e.reporter ?? ''] : []),
+        ]),
       ),
     );
     return ExitCode.ok;

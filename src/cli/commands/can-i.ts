@@ -29,7 +29,7 @@ export const canI: Command = {
       'is Active. Prints yes or no and the reason; exits 0 for yes and 1 for no.',
       '',
       'Where the answer involves project environments (view, deploy), it also applies the tenancy',
-      'rule: Roster grants nothing in a namespace not assigned to the team (label KEY=<the team\'s',
+      "rule: Roster grants nothing in a namespace not assigned to the team (label KEY=<the team's",
       'namespace>, KEY from --namespace-label), nor ever in kube-system, kube-public, kube-node-lease,',
       "the operator's namespace or a namespace holding a Team. It reads those namespaces' labels and",
       'Teams; where the API server does not let you, the answer is no and says it cannot tell.',
@@ -60,7 +60,11 @@ export const canI: Command = {
         value: 'KEY',
         description: `the label that assigns a namespace to a team, as in the operator's tenancy.namespaceLabel (default ${DEFAULT_NAMESPACE_LABEL})`,
       },
-      { name: 'operator-namespace', value: 'NAMESPACE', description: `the roster operator's namespace, as in its namespace setting (default ${DEFAULT_OPERATOR_NAMESPACE})` },
+      {
+        name: 'operator-namespace',
+        value: 'NAMESPACE',
+        description: `the roster operator's namespace, as in its namespace setting (default ${DEFAULT_OPERATOR_NAMESPACE})`,
+      },
       { name: 'quiet', short: 'q', description: 'print nothing; answer with the exit code only' },
     ],
     examples: [
@@ -92,7 +96,10 @@ export const canI: Command = {
     if (team !== undefined) parseObjectName(team, '--team', NAME);
     const namespaceLabel = flags.string('namespace-label') ?? DEFAULT_NAMESPACE_LABEL;
     if (namespaceLabel.length > 316 || !LABEL_KEY.test(namespaceLabel)) {
-      throw new UsageError(`--namespace-label ${JSON.stringify(namespaceLabel)} is not a label key; use the operator's tenancy.namespaceLabel, such as ${DEFAULT_NAMESPACE_LABEL}`, NAME);
+      throw new UsageError(
+        `--namespace-label ${JSON.stringify(namespaceLabel)} is not a label key; use the operator's tenancy.namespaceLabel, such as ${DEFAULT_NAMESPACE_LABEL}`,
+        NAME,
+      );
     }
     const operatorNamespace = parseObjectName(flags.string('operator-namespace') ?? DEFAULT_OPERATOR_NAMESPACE, '--operator-namespace', NAME);
     const policy = { namespaceLabel, operatorNamespace };

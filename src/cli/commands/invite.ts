@@ -100,8 +100,12 @@ export const invite: Command = {
       }
       throw e;
     }
-    emit(io, global.output, created, () =>
-      `invitation.roster.dev/${created.metadata.name} created: ${email} invited to team ${teamName} as ${role} (${describeScope(role, projects)}); the operator mails the link\n`,
+    emit(
+      io,
+      global.output,
+      created,
+      () =>
+        `invitation.roster.dev/${created.metadata.name} created: ${email} invited to team ${teamName} as ${role} (${describeScope(role, projects)}); the operator mails the link\n`,
     );
     return ExitCode.ok;
   },

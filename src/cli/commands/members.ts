@@ -45,9 +45,23 @@ export const members: Command = {
       wide
         ? renderTable(
             [...MEMBER_COLUMNS, 'DELIVERY', 'NAME', 'EXPIRES', 'DETAIL'],
-            rows.map((r) => [r.email, r.role, r.scope, phaseLabel(r), r.object, age(r.since, at), r.delivery ?? '', r.name ?? '', r.expiresAt ?? '', r.detail ?? '']),
+            rows.map((r) => [
+              r.email,
+              r.role,
+              r.scope,
+              phaseLabel(r),
+              r.object,
+              age(r.since, at),
+              r.delivery ?? '',
+              r.name ?? '',
+              r.expiresAt ?? '',
+              r.detail ?? '',
+            ]),
           )
-        : renderTable(MEMBER_COLUMNS, rows.map((r) => [r.email, r.role, r.scope, phaseLabel(r), r.object, age(r.since, at)])),
+        : renderTable(
+            MEMBER_COLUMNS,
+            rows.map((r) => [r.email, r.role, r.scope, phaseLabel(r), r.object, age(r.since, at)]),
+          ),
     );
     return ExitCode.ok;
   },

@@ -109,7 +109,8 @@ function readManifests(paths: readonly string[], defaultNamespace: string): Read
           ignored.push(`${item.kind}/${name} (${file}): not a roster object`);
           continue;
         }
-        if (item.apiVersion !== apiVersion) throw new CliError(ExitCode.no, `${file}: ${item.kind}/${name} has apiVersion ${item.apiVersion}; this plugin plans ${apiVersion}`);
+        if (item.apiVersion !== apiVersion)
+          throw new CliError(ExitCode.no, `${file}: ${item.kind}/${name} has apiVersion ${item.apiVersion}; this plugin plans ${apiVersion}`);
         const namespace = typeof item.metadata.namespace === 'string' && item.metadata.namespace !== '' ? item.metadata.namespace : defaultNamespace;
         const key = `${item.kind}/${namespace}/${name}`;
         if (seen.has(key)) throw new CliError(ExitCode.no, `${file}: ${item.kind} ${name} in namespace ${namespace} appears twice in the files; keep one`);
@@ -256,7 +257,10 @@ async function readFacts(conn: Connection, names: readonly string[]): Promise<Ma
     names.map(async (name) => {
       const reading = await readNamespace(conn, name);
       if (reading.labels !== undefined && 'unreadable' in reading.labels) {
-        throw new CliError(ExitCode.no, `cannot plan access in namespace ${name}: ${reading.labels.unreadable}; plan needs to read the environment namespaces' labels`);
+        throw new CliError(
+          ExitCode.no,
+          `cannot plan access in namespace ${name}: ${reading.labels.unreadable}; plan needs to read the environment namespaces' labels`,
+        );
       }
       if (typeof reading.holdsTeam !== 'boolean') throw new CliError(ExitCode.no, `cannot plan access in namespace ${name}: ${reading.holdsTeam.unreadable}`);
       facts.set(name, { labels: reading.labels as Readonly<Record<string, string>> | undefined, holdsTeam: reading.holdsTeam });
@@ -329,14 +333,25 @@ export const plan: Command = {
     ].join('\n'),
     args: [],
     flags: [
-      { name: 'filename', short: 'f', value: 'PATH', multiple: true, required: true, description: 'a manifest file or a directory of them (recursively: .yaml, .yml, .json); repeatable' },
+      {
+        name: 'filename',
+        short: 'f',
+        value: 'PATH',
+        multiple: true,
+        required: true,
+        description: 'a manifest file or a directory of them (recursively: .yaml, .yml, .json); repeatable',
+      },
       { name: 'prune', description: 'delete roster objects of the covered namespaces that the files do not hold' },
       {
         name: 'namespace-label',
         value: 'KEY',
         description: `the label that assigns a namespace to a team, as in the operator's tenancy.namespaceLabel (default ${DEFAULT_NAMESPACE_LABEL})`,
       },
-      { name: 'operator-namespace', value: 'NAMESPACE', description: `the roster operator's namespace, as in its namespace setting (default ${DEFAULT_OPERATOR_NAMESPACE})` },
+      {
+        name: 'operator-namespace',
+        value: 'NAMESPACE',
+        description: `the roster operator's namespace, as in its namespace setting (default ${DEFAULT_OPERATOR_NAMESPACE})`,
+      },
       { name: 'brake-max-fraction', value: 'FRACTION', description: `the operator's removalBrake.maxFraction (default ${DEFAULT_BRAKE.maxFraction})` },
       { name: 'brake-min-people', value: 'N', description: `the operator's removalBrake.minPeople (default ${DEFAULT_BRAKE.minPeople})` },
       { name: 'brake-window', value: 'DURATION', description: "the operator's removalBrake.window (default 10m)" },
@@ -412,7 +427,12 @@ export const plan: Command = {
       const teamBefore = before.teams.find((t) => !t.metadata.deletionTimestamp) ?? before.teams[0];
       const teamAfter = after.teams[0];
       if (!teamBefore && !teamAfter) continue;
-      const snapshot = (objects: NamespaceObjects, team: Team | undefined, namespaces: Map<string, NamespaceFacts>, held?: ReadonlySet<string>): AccessSnapshot => ({
+      const snapshot = (
+        objects: NamespaceObjects,
+        team: Team | undefined,
+        namespaces: Map<string, NamespaceFacts>,
+        held?: ReadonlySet<string>,
+      ): AccessSnapshot => ({
         controlNamespace: ns,
         team,
         memberships: objects.memberships,
@@ -481,16 +501,21 @@ function formatWindow(ms: number): string {
 function tenancyPolicy(label: string | undefined, operatorNamespace: string | undefined): TenancyPolicy {
   const namespaceLabel = label ?? DEFAULT_NAMESPACE_LABEL;
   if (namespaceLabel.length > 316 || !LABEL_KEY.test(namespaceLabel)) {
-    throw new UsageError(`--namespace-label ${JSON.stringify(namespaceLabel)} is not a label key; use the operator's tenancy.namespaceLabel, such as ${DEFAULT_NAMESPACE_LABEL}`, NAME);
+    throw new UsageError(
+      `--namespace-label ${JSON.stringify(namespaceLabel)} is not a label key; use the operator's tenancy.namespaceLabel, such as ${DEFAULT_NAMESPACE_LABEL}`,
+      NAME,
+    );
   }
   return { namespaceLabel, operatorNamespace: parseObjectName(operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE, '--operator-namespace', NAME) };
 }
 
 function brakePolicy(fraction: string | undefined, minPeople: string | undefined, window: string | undefined): BrakePolicy {
   const maxFraction = fraction === undefined ? DEFAULT_BRAKE.maxFraction : Number(fraction);
-  if (!Number.isFinite(maxFraction) || maxFraction < 0 || maxFraction > 1) throw new UsageError(`--brake-max-fraction takes a number from 0 to 1, such as 0.25, not ${JSON.stringify(fraction)}`, NAME);
+  if (!Number.isFinite(maxFraction) || maxFraction < 0 || maxFraction > 1)
+    throw new UsageError(`--brake-max-fraction takes a number from 0 to 1, such as 0.25, not ${JSON.stringify(fraction)}`, NAME);
   const people = minPeople === undefined ? DEFAULT_BRAKE.minPeople : Number(minPeople);
-  if (!Number.isInteger(people) || people < 0) throw new UsageError(`--brake-min-people takes a whole number, such as 2, not ${JSON.stringify(minPeople)}`, NAME);
+  if (!Number.isInteger(people) || people < 0)
+    throw new UsageError(`--brake-min-people takes a whole number, such as 2, not ${JSON.stringify(minPeople)}`, NAME);
   let windowMs = DEFAULT_BRAKE.windowMs;
   if (window !== undefined) {
     try {
@@ -591,7 +616,7 @@ export function renderText(report: PlanReport): string {
   const out: string[] = [];
   for (const t of report.teams) {
     out.push(`${teamTitle(t)}:`);
-    if (t.people.length === 0) out.push('  no change in anyone\'s access');
+    if (t.people.length === 0) out.push("  no change in anyone's access");
     for (const p of t.people) {
       const d = describePerson(p);
       out.push(`  ${d.sign} ${p.email}: ${d.headline}`);
@@ -633,7 +658,8 @@ export function renderMarkdown(report: PlanReport): string {
       out.push('');
     }
     out.push(`**Seats:** ${seatLine(t.seats.before, t.seats.after)}`, '');
-    for (const email of t.overSeatLimit) out.push(`:no_entry: **Over the seat limit:** ${mdCell(email)} would get no seat; raise spec.seats or remove a member`, '');
+    for (const email of t.overSeatLimit)
+      out.push(`:no_entry: **Over the seat limit:** ${mdCell(email)} would get no seat; raise spec.seats or remove a member`, '');
     const brake = brakeLines(t);
     if (brake.length > 0) out.push(`**Removal brake:** ${brake[0]!.replace(/^removal brake: /, '')}`, ...brake.slice(1).map((l) => `- ${l.trim()}`), '');
   }

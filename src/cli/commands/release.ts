@@ -19,7 +19,7 @@ export const release: Command = {
     summary: 'Let the removals the removal brake holds for a team go through',
     description: [
       'Let held removals go through. When deletions in a team would take access from more than a',
-      "share of its active members within a short window (a deleted folder, a wrong --prune), Roster",
+      'share of its active members within a short window (a deleted folder, a wrong --prune), Roster',
       'removes only a few and holds the rest: their access and their Memberships stay, and the Team',
       'shows RemovalsHeld=True listing them. An owner or admin who has checked that the removals are',
       'intended releases them with this command; they then lose access at once.',
@@ -49,7 +49,12 @@ export const release: Command = {
       released.push(`${h.email ?? m.spec.email} (${h.name})`);
     }
     if (released.length === 0) throw refuse(`team ${teamName}'s held removals are no longer pending`);
-    emit(io, global.output, { team: teamName, namespace: ns, holdId: removals.holdId, released }, () => `released ${released.length} removal(s) in team ${teamName}: ${released.join(', ')}; their access is being removed\n`);
+    emit(
+      io,
+      global.output,
+      { team: teamName, namespace: ns, holdId: removals.holdId, released },
+      () => `released ${released.length} removal(s) in team ${teamName}: ${released.join(', ')}; their access is being removed\n`,
+    );
     return ExitCode.ok;
   },
 };

@@ -52,7 +52,7 @@ export const resend: Command = {
       '# Resend an invitation by its name',
       `${PROGRAM} resend riley-7kq2p -n acme`,
       '',
-      "# Resend the invitation of the membership riley",
+      '# Resend the invitation of the membership riley',
       `${PROGRAM} resend riley -n acme`,
     ],
   },
@@ -64,7 +64,9 @@ export const resend: Command = {
     const invName = invitation.metadata.name ?? '';
     const phase = invitation.status?.phase;
     if (phase === 'Accepted') {
-      throw refuse(`invitation ${invName} was already accepted${invitation.status?.membership ? ` (membership ${invitation.status.membership})` : ''}; nothing to resend`);
+      throw refuse(
+        `invitation ${invName} was already accepted${invitation.status?.membership ? ` (membership ${invitation.status.membership})` : ''}; nothing to resend`,
+      );
     }
     if (phase === 'Revoked' || invitation.spec.revoked === true) {
       throw refuse(
@@ -79,8 +81,12 @@ export const resend: Command = {
       metadata: { annotations: { [RESEND_ANNOTATION]: value } },
     });
     const sent = invitation.status?.deliveries ?? 0;
-    emit(io, global.output, patched, () =>
-      `invitation.roster.dev/${invName}${via ? ` (${via})` : ''}: resend requested; a fresh link goes to ${invitation.spec.email}${phase === 'Pending' ? ' and the previous one stops working' : ''} (mailed ${sent} time${sent === 1 ? '' : 's'} so far)\n`,
+    emit(
+      io,
+      global.output,
+      patched,
+      () =>
+        `invitation.roster.dev/${invName}${via ? ` (${via})` : ''}: resend requested; a fresh link goes to ${invitation.spec.email}${phase === 'Pending' ? ' and the previous one stops working' : ''} (mailed ${sent} time${sent === 1 ? '' : 's'} so far)\n`,
     );
     return ExitCode.ok;
   },

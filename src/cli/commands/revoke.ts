@@ -37,7 +37,9 @@ export const revoke: Command = {
     const controller = (invitation.metadata.ownerReferences ?? []).find((r) => r.controller && r.apiVersion.startsWith('roster.dev/'));
     if (phase === 'Accepted') {
       if (controller?.kind === 'Team') {
-        throw refuse(`invitation ${name} was accepted: ${invitation.spec.email} owns team ${controller.name}; ownership moves with: ${PROGRAM} transfer ${controller.name} EMAIL -n ${ns}`);
+        throw refuse(
+          `invitation ${name} was accepted: ${invitation.spec.email} owns team ${controller.name}; ownership moves with: ${PROGRAM} transfer ${controller.name} EMAIL -n ${ns}`,
+        );
       }
       const membership = invitation.status?.membership ?? (controller?.kind === 'Membership' ? controller.name : undefined);
       throw refuse(
@@ -57,7 +59,12 @@ export const revoke: Command = {
       return ExitCode.ok;
     }
     const patched = await conn.client.patch<Invitation>(resources.invitation, ns, name, 'merge', { spec: { revoked: true } });
-    emit(io, global.output, patched, () => `invitation.roster.dev/${name} revoked: the link to ${invitation.spec.email} no longer works and its seat is free\n`);
+    emit(
+      io,
+      global.output,
+      patched,
+      () => `invitation.roster.dev/${name} revoked: the link to ${invitation.spec.email} no longer works and its seat is free\n`,
+    );
     return ExitCode.ok;
   },
 };

@@ -19,16 +19,11 @@ export const seats: Command = {
       'used (the owner and accepted members), pending (members and standalone invitations not accepted',
       'yet) and available. Below them, who holds which seat: used, pending, shared (the same person',
       'holds a seat through another object) or over limit (admitted past the limit; no access until a',
-      'seat frees). Raise the Team\'s spec.seats to add seats.',
+      "seat frees). Raise the Team's spec.seats to add seats.",
     ].join('\n'),
     args: [{ name: 'TEAM', description: 'the Team' }],
     flags: [],
-    examples: [
-      `${PROGRAM} seats acme -n acme`,
-      '',
-      '# Seats left, for a script',
-      `${PROGRAM} seats acme -n acme -o json | jq .available`,
-    ],
+    examples: [`${PROGRAM} seats acme -n acme`, '', '# Seats left, for a script', `${PROGRAM} seats acme -n acme -o json | jq .available`],
   },
 
   async run({ args, global, io, connect, now }) {

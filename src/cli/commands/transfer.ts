@@ -83,8 +83,12 @@ export const transfer: Command = {
     if (problem !== undefined) throw refuse(problem);
     const membership = snapshot.memberships.find((m) => sameEmail(m.spec.email, email))!;
     const updated = await patchOwner(conn, team, { email: membership.spec.email, ...(membership.spec.name ? { name: membership.spec.name } : {}) });
-    emit(io, global.output, updated, () =>
-      `team.roster.dev/${teamName}: ownership moves from ${previous} to ${membership.spec.email}; ${previous} stays on as admin. Follow it with: ${PROGRAM} members ${teamName} -n ${conn.namespace}\n`,
+    emit(
+      io,
+      global.output,
+      updated,
+      () =>
+        `team.roster.dev/${teamName}: ownership moves from ${previous} to ${membership.spec.email}; ${previous} stays on as admin. Follow it with: ${PROGRAM} members ${teamName} -n ${conn.namespace}\n`,
     );
     return ExitCode.ok;
   },

@@ -42,11 +42,15 @@ function presented(port: number): Promise<X509Certificate> {
 
 /** A roster create the webhook must answer: it refuses with its own message (proof the API server reached and trusted it). */
 async function webhookAnswers(): Promise<void> {
-  const result = await kubectl(kubeconfig, ['apply', '-f', '-'], `apiVersion: roster.dev/v1alpha1
+  const result = await kubectl(
+    kubeconfig,
+    ['apply', '-f', '-'],
+    `apiVersion: roster.dev/v1alpha1
 kind: Project
 metadata: { name: probe, namespace: ${ns} }
 spec: { team: nope, environments: [{ name: production, namespace: x }] }
-`);
+`,
+  );
   expect(result.stderr).toContain('team nope does not exist');
 }
 
@@ -104,20 +108,24 @@ describe('operator-managed webhook certificates', () => {
     let checks = 0;
     // Until the serving certificate is signed by a second CA: every second, the presented
     // certificate is valid and the API server still gets through.
-    await eventually(async () => {
-      const cert = await presented(admission.port);
-      seen.add(cert.fingerprint256);
-      expect(Date.parse(cert.validTo)).toBeGreaterThan(Date.now());
-      await webhookAnswers();
-      checks++;
-      const state = await secret();
-      const cas = splitPemBundle(state!.caBundle).map((pem) => new X509Certificate(pem));
-      expect(cas.length).toBeGreaterThanOrEqual(2);
-      // Every CA has the same name: only the signature tells them apart.
-      expect(cert.verify(cas[0]!.publicKey)).toBe(true);
-      expect(cert.verify(firstCa.publicKey)).toBe(false);
-      expect(await caBundleInConfig()).toBe(state!.caBundle);
-    }, 150_000, 1_000);
+    await eventually(
+      async () => {
+        const cert = await presented(admission.port);
+        seen.add(cert.fingerprint256);
+        expect(Date.parse(cert.validTo)).toBeGreaterThan(Date.now());
+        await webhookAnswers();
+        checks++;
+        const state = await secret();
+        const cas = splitPemBundle(state!.caBundle).map((pem) => new X509Certificate(pem));
+        expect(cas.length).toBeGreaterThanOrEqual(2);
+        // Every CA has the same name: only the signature tells them apart.
+        expect(cert.verify(cas[0]!.publicKey)).toBe(true);
+        expect(cert.verify(firstCa.publicKey)).toBe(false);
+        expect(await caBundleInConfig()).toBe(state!.caBundle);
+      },
+      150_000,
+      1_000,
+    );
     expect(checks).toBeGreaterThan(0);
     // Several serving certificates went by (renewed at two thirds of their life), all from the same process.
     expect(seen.size).toBeGreaterThanOrEqual(2);

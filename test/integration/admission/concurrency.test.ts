@@ -108,10 +108,14 @@ describe('100 concurrent Membership creates, two replicas, 10 free seats', () =>
     // Both replicas answered admission requests.
     for (const replica of replicas) expect(await webhookRequests(replica)).toBeGreaterThan(0);
     // The controller's second line never had to step in: nobody is OverSeatLimit.
-    await eventually(async () => {
-      const now = (await admin.list<Membership>(resources.membership, ns)).items;
-      expect(now.map((m) => m.status?.phase)).toEqual(now.map(() => 'Invited'));
-    }, 60_000, 500);
+    await eventually(
+      async () => {
+        const now = (await admin.list<Membership>(resources.membership, ns)).items;
+        expect(now.map((m) => m.status?.phase)).toEqual(now.map(() => 'Invited'));
+      },
+      60_000,
+      500,
+    );
     const team = await admin.get<Team>(resources.team, ns, 'rush');
     expect(team.status?.seats?.summary).toBe(`${1 + admitted}/${LIMIT}`);
   });

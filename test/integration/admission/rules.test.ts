@@ -129,22 +129,38 @@ describe('registration', () => {
 
 describe('every rule of SPEC §3 is a denied kubectl apply that says what to do instead', () => {
   it('references a Team that does not exist', async () => {
-    await refused(membership('ghost', '{ team: nope, email: ghost@acme.com, role: observer }'), /team nope does not exist in namespace adm-rules; create the Team first, or fix spec.team/);
-    await refused(`apiVersion: roster.dev/v1alpha1
+    await refused(
+      membership('ghost', '{ team: nope, email: ghost@acme.com, role: observer }'),
+      /team nope does not exist in namespace adm-rules; create the Team first, or fix spec.team/,
+    );
+    await refused(
+      `apiVersion: roster.dev/v1alpha1
 kind: Project
 metadata: { name: ghost, namespace: ${ns} }
 spec: { team: nope, environments: [{ name: production, namespace: x }] }
-`, /team nope does not exist/);
+`,
+      /team nope does not exist/,
+    );
   });
 
   it('a second owner: a Membership for the owner, role owner anywhere', async () => {
-    await refused(membership('liam', '{ team: acme, email: Liam@Acme.com, role: admin }'), /Liam@Acme.com is the owner of team acme \(Team spec.owner\) and needs no Membership; to make someone else the owner, edit Team spec.owner/);
+    await refused(
+      membership('liam', '{ team: acme, email: Liam@Acme.com, role: admin }'),
+      /Liam@Acme.com is the owner of team acme \(Team spec.owner\) and needs no Membership; to make someone else the owner, edit Team spec.owner/,
+    );
     await refused(membership('boss', '{ team: acme, email: boss@acme.com, role: owner }'), /role owner is not allowed/);
-    await refused(invitation('boss', '{ team: acme, email: boss@acme.com, role: owner }'), /role owner is not allowed: the operator invites the owner named in Team spec.owner itself/);
+    await refused(
+      invitation('boss', '{ team: acme, email: boss@acme.com, role: owner }'),
+      /role owner is not allowed: the operator invites the owner named in Team spec.owner itself/,
+    );
     // Even dressed up as the operator's own owner invitation, it has to come from the operator.
     const t = await team();
     await refused(
-      invitation('fake-owner', '{ team: acme, email: liam@acme.com, role: owner }', `, ownerReferences: [{ apiVersion: roster.dev/v1alpha1, kind: Team, name: acme, uid: ${t.metadata.uid}, controller: true }]`),
+      invitation(
+        'fake-owner',
+        '{ team: acme, email: liam@acme.com, role: owner }',
+        `, ownerReferences: [{ apiVersion: roster.dev/v1alpha1, kind: Team, name: acme, uid: ${t.metadata.uid}, controller: true }]`,
+      ),
       /role owner is not allowed/,
       '--as=mallory@acme.com',
       '--as-group=system:masters',
@@ -157,31 +173,64 @@ spec: { team: nope, environments: [{ name: production, namespace: x }] }
 
   it('malformed emails, past expiry, scopes on team-wide roles, unknown projects and environments', async () => {
     await refused(membership('bad', '{ team: acme, email: not-an-email, role: observer }'), /email must be an email address such as riley@acme.com/);
-    await refused(membership('late', '{ team: acme, email: late@acme.com, role: observer, expiresAt: "2020-01-01T00:00:00Z" }'), /spec.expiresAt 2020-01-01T00:00:00Z is in the past; set a future time, or omit it/);
-    await refused(membership('wide', '{ team: acme, email: wide@acme.com, role: admin, projects: [{ name: shop }] }'), /team-wide and take[s]? no projects; remove spec.projects, or use role developer or observer/);
-    await refused(membership('lost', '{ team: acme, email: lost@acme.com, role: developer, projects: [{ name: blog }] }'), /project blog does not exist; create a Project named blog first, or use one of: shop/);
-    await refused(membership('qa', '{ team: acme, email: qa@acme.com, role: developer, projects: [{ name: shop, environments: [qa] }] }'), /project shop has no environment "qa"; it has production, staging/);
-    await refused(invitation('qa', '{ team: acme, email: qa@acme.com, role: observer, projects: [{ name: shop, environments: [qa] }] }'), /project shop has no environment "qa"/);
+    await refused(
+      membership('late', '{ team: acme, email: late@acme.com, role: observer, expiresAt: "2020-01-01T00:00:00Z" }'),
+      /spec.expiresAt 2020-01-01T00:00:00Z is in the past; set a future time, or omit it/,
+    );
+    await refused(
+      membership('wide', '{ team: acme, email: wide@acme.com, role: admin, projects: [{ name: shop }] }'),
+      /team-wide and take[s]? no projects; remove spec.projects, or use role developer or observer/,
+    );
+    await refused(
+      membership('lost', '{ team: acme, email: lost@acme.com, role: developer, projects: [{ name: blog }] }'),
+      /project blog does not exist; create a Project named blog first, or use one of: shop/,
+    );
+    await refused(
+      membership('qa', '{ team: acme, email: qa@acme.com, role: developer, projects: [{ name: shop, environments: [qa] }] }'),
+      /project shop has no environment "qa"; it has production, staging/,
+    );
+    await refused(
+      invitation('qa', '{ team: acme, email: qa@acme.com, role: observer, projects: [{ name: shop, environments: [qa] }] }'),
+      /project shop has no environment "qa"/,
+    );
   });
 
   it('a second Membership for the same person, and spec.email/spec.team stay as created', async () => {
     await accepted(membership('riley', '{ team: acme, email: riley@acme.com, role: developer, projects: [{ name: shop, environments: [staging] }] }'));
-    await refused(membership('riley-again', '{ team: acme, email: RILEY@acme.com, role: observer }'), /RILEY@acme.com already has Membership riley in team acme; edit that Membership instead of creating a second one/);
-    await refused(invitation('riley-inv', '{ team: acme, email: riley@acme.com, role: observer }'), /riley@acme.com already has Membership riley in team acme; edit its spec.role instead of inviting again/);
-    await refused(membership('riley', '{ team: acme, email: riley2@acme.com, role: developer }'), /spec.email is immutable; create a new object for another person/);
+    await refused(
+      membership('riley-again', '{ team: acme, email: RILEY@acme.com, role: observer }'),
+      /RILEY@acme.com already has Membership riley in team acme; edit that Membership instead of creating a second one/,
+    );
+    await refused(
+      invitation('riley-inv', '{ team: acme, email: riley@acme.com, role: observer }'),
+      /riley@acme.com already has Membership riley in team acme; edit its spec.role instead of inviting again/,
+    );
+    await refused(
+      membership('riley', '{ team: acme, email: riley2@acme.com, role: developer }'),
+      /spec.email is immutable; create a new object for another person/,
+    );
   });
 
   it('the seat limit, for Memberships and standalone Invitations, and lowering spec.seats', async () => {
     // seats: 4 = liam (owner) + riley + one more + …
     await accepted(invitation('noah', '{ team: acme, email: noah@acme.com, role: admin }'));
     await accepted(membership('maya', '{ team: acme, email: maya@acme.com, role: billing }'));
-    await refused(membership('zoe', '{ team: acme, email: zoe@acme.com, role: observer }'), /team acme has 4 of 4 seats in use; raise spec.seats or remove a member/);
-    await refused(invitation('zoe', '{ team: acme, email: zoe@acme.com, role: observer }'), /team acme has 4 of 4 seats in use; raise spec.seats or remove a member/);
-    await refused(`apiVersion: roster.dev/v1alpha1
+    await refused(
+      membership('zoe', '{ team: acme, email: zoe@acme.com, role: observer }'),
+      /team acme has 4 of 4 seats in use; raise spec.seats or remove a member/,
+    );
+    await refused(
+      invitation('zoe', '{ team: acme, email: zoe@acme.com, role: observer }'),
+      /team acme has 4 of 4 seats in use; raise spec.seats or remove a member/,
+    );
+    await refused(
+      `apiVersion: roster.dev/v1alpha1
 kind: Team
 metadata: { name: acme, namespace: ${ns} }
 spec: { owner: { email: liam@acme.com, name: Liam Hillier }, seats: 2 }
-`, /team acme has 4 seats in use, so spec.seats cannot go below 4; remove members or revoke pending invitations first/);
+`,
+      /team acme has 4 seats in use, so spec.seats cannot go below 4; remove members or revoke pending invitations first/,
+    );
     // Deletes are always allowed, and free the seat.
     expect((await kubectl(kubeconfig, ['delete', 'membership', 'maya', '-n', ns, '--wait=false'])).code).toBe(0);
     // The seat frees as soon as the caches see the delete (within the ledger's short grace).
@@ -217,7 +266,10 @@ spec: { owner: { email: ${email} }, seats: 8 }
 `;
     await acceptInvitation('liam@acme.com');
     await eventually(async () => expect((await team()).status?.owner?.phase).toBe('Active'), 30_000);
-    await refused(to('stranger@acme.com'), /ownership of team acme can go only to an Active admin of the team, and stranger@acme.com is not a member; create a Membership for stranger@acme.com with role admin, wait until it is Active, then edit spec.owner/);
+    await refused(
+      to('stranger@acme.com'),
+      /ownership of team acme can go only to an Active admin of the team, and stranger@acme.com is not a member; create a Membership for stranger@acme.com with role admin, wait until it is Active, then edit spec.owner/,
+    );
     await refused(to('riley@acme.com'), /riley@acme.com has role developer; change Membership riley to role admin first/);
     // noah was invited as admin (standalone): accepting makes the Membership.
     await acceptInvitation('noah@acme.com');
@@ -241,7 +293,7 @@ spec:
     expect(result.stderr).toMatch(/Warning: environment staging is still named in the scope of riley/);
   });
 
-  it('namespaces outside the selector are not the webhook\'s business', async () => {
+  it("namespaces outside the selector are not the webhook's business", async () => {
     // No team there: without the webhook only the controller would notice.
     await accepted(membership('free', '{ team: nope, email: free@acme.com, role: observer }', other));
   });
@@ -261,7 +313,18 @@ spec: { team: acme, email: ava@acme.com, role: observer }
     expect(created.metadata.annotations?.[CREATED_BY]).toBe('roster-admin');
     expect(created.metadata.annotations?.[CHANGED_BY]).toBeUndefined();
 
-    const patch = await kubectl(kubeconfig, ['patch', 'membership', 'ava', '-n', ns, '--type=merge', '-p', '{"spec":{"role":"developer"}}', '--as=alice@acme.com', '--as-group=system:masters']);
+    const patch = await kubectl(kubeconfig, [
+      'patch',
+      'membership',
+      'ava',
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      '{"spec":{"role":"developer"}}',
+      '--as=alice@acme.com',
+      '--as-group=system:masters',
+    ]);
     expect(patch.stderr).toBe('');
     const changed = await admin.get<Membership>(resources.membership, ns, 'ava');
     expect(changed.metadata.annotations?.[CHANGED_BY]).toBe('alice@acme.com');
@@ -274,11 +337,22 @@ spec: { team: acme, email: ava@acme.com, role: observer }
     // Standalone invitation by a person: they are the inviter, in status and the audit stream.
     await accepted(invitation('kai', '{ team: acme, email: kai@acme.com, role: observer }'), '--as=alice@acme.com', '--as-group=system:masters');
     await eventually(async () => expect((await admin.get<Invitation>(resources.invitation, ns, 'kai')).status?.inviter).toBe('alice@acme.com'), 30_000);
-    const audit = operator.logs().split('\n').filter((l) => l.includes('"stream":"audit"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const audit = operator
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('"stream":"audit"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const kaiUid = (await admin.get<Invitation>(resources.invitation, ns, 'kai')).metadata.uid;
-    expect(audit.find((a) => a.kind === 'Invitation' && a.name === 'kai' && a.action === 'create')).toMatchObject({ actor: 'alice@acme.com', uid: kaiUid, team: 'acme' });
+    expect(audit.find((a) => a.kind === 'Invitation' && a.name === 'kai' && a.action === 'create')).toMatchObject({
+      actor: 'alice@acme.com',
+      uid: kaiUid,
+      team: 'acme',
+    });
     await eventually(() => {
-      const lines = operator.logs().split('\n').filter((l) => l.includes('"stream":"audit"') && l.includes('"action":"invite"') && l.includes('kai@acme.com'));
+      const lines = operator
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('"stream":"audit"') && l.includes('"action":"invite"') && l.includes('kai@acme.com'));
       expect(lines.join('\n')).toContain('"actor":"alice@acme.com"');
     }, 30_000);
     // One audit line per spec change (the operator's finalizer edits are not team changes).

@@ -34,7 +34,11 @@ export function webhookConfig(suite: string, url: string): Record<string, unknow
  */
 export async function startWebhookOperator(admin: KubeClient, suite: string, options: Omit<OperatorOptions, 'webhookPort'>): Promise<OperatorProcess> {
   const webhookPort = await freePort();
-  const operator = await startOperator({ ...options, webhookPort, config: { webhook: webhookConfig(suite, `https://127.0.0.1:${webhookPort}`), ...options.config } });
+  const operator = await startOperator({
+    ...options,
+    webhookPort,
+    config: { webhook: webhookConfig(suite, `https://127.0.0.1:${webhookPort}`), ...options.config },
+  });
   await eventually(async () => {
     const v = await admin.get<WebhookConfigurationObject>(webhookConfigurationResources.validating, undefined, `roster-test-${suite}`);
     expect(v.webhooks[0]?.clientConfig.caBundle).toBeTruthy();

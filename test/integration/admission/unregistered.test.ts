@@ -95,7 +95,7 @@ describe('a served webhook that nobody registered', () => {
   });
 });
 
-describe('the webhook in the operator\'s lifecycle (the manager runs it)', () => {
+describe("the webhook in the operator's lifecycle (the manager runs it)", () => {
   it('serves before the caches sync, and on SIGTERM stops last, after the controllers, every step timed', async () => {
     const from = await restart();
     await operator.kill('SIGTERM');

@@ -65,7 +65,10 @@ export function parseManifests(text: string): K8sObject[] {
 }
 
 /** `helm template` of the chart with these values; throws with helm's message on failure. */
-export async function renderChart(values: Record<string, unknown> = {}, options: { namespace?: string; release?: string; includeCrds?: boolean } = {}): Promise<K8sObject[]> {
+export async function renderChart(
+  values: Record<string, unknown> = {},
+  options: { namespace?: string; release?: string; includeCrds?: boolean } = {},
+): Promise<K8sObject[]> {
   const args = ['template', options.release ?? 'roster', chartDirectory, '--namespace', options.namespace ?? 'roster-system', '-f', valuesFile(values)];
   if (options.includeCrds) args.push('--include-crds');
   const result = await helm(args);
@@ -75,6 +78,7 @@ export async function renderChart(values: Record<string, unknown> = {}, options:
 
 export function find(objects: K8sObject[], kind: string, name?: string): K8sObject {
   const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
-  if (found.length !== 1) throw new Error(`expected one ${kind}${name ? ` ${name}` : ''}, found ${found.length}: ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+  if (found.length !== 1)
+    throw new Error(`expected one ${kind}${name ? ` ${name}` : ''}, found ${found.length}: ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
   return found[0]!;
 }

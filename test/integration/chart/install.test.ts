@@ -85,12 +85,16 @@ function mailsTo(email: string): ParsedMail[] {
 }
 
 async function linkFor(email: string): Promise<string> {
-  return await eventually(() => {
-    const mail = mailsTo(email).at(-1);
-    const match = new RegExp(`(http://127\\.0\\.0\\.1:${acceptPort}/invite/[A-Za-z0-9_-]+)`).exec(mail?.text ?? '');
-    if (!match) throw new Error(`no invitation mail with a link for ${email} yet`);
-    return match[1]!;
-  }, 30_000, 200);
+  return await eventually(
+    () => {
+      const mail = mailsTo(email).at(-1);
+      const match = new RegExp(`(http://127\\.0\\.0\\.1:${acceptPort}/invite/[A-Za-z0-9_-]+)`).exec(mail?.text ?? '');
+      if (!match) throw new Error(`no invitation mail with a link for ${email} yet`);
+      return match[1]!;
+    },
+    30_000,
+    200,
+  );
 }
 
 async function canI(user: string, verb: string, resource: string, namespace: string, group = '', name?: string): Promise<boolean> {
@@ -105,8 +109,12 @@ async function canI(user: string, verb: string, resource: string, namespace: str
 
 /** The operator's RoleBindings in a namespace, as [ClusterRole, subject] pairs. */
 async function grantsIn(ns: string): Promise<Array<[string, string]>> {
-  const bindings = await admin.list<KubeObject & { roleRef: { name: string }; subjects?: Array<{ name: string }> }>(resources.roleBinding, ns, { labelSelector: `${MANAGED_BY}=roster` });
-  return bindings.items.flatMap((b) => (b.subjects ?? []).map((s) => [b.roleRef.name, s.name] as [string, string])).sort((a, b) => a.join().localeCompare(b.join()));
+  const bindings = await admin.list<KubeObject & { roleRef: { name: string }; subjects?: Array<{ name: string }> }>(resources.roleBinding, ns, {
+    labelSelector: `${MANAGED_BY}=roster`,
+  });
+  return bindings.items
+    .flatMap((b) => (b.subjects ?? []).map((s) => [b.roleRef.name, s.name] as [string, string]))
+    .sort((a, b) => a.join().localeCompare(b.join()));
 }
 
 async function namespace(name: string, labels: Record<string, string> = {}): Promise<void> {
@@ -127,11 +135,15 @@ async function runOperator(mapPath: (p: string) => string, container: ReturnType
   });
   closeSync(log);
   operator = child;
-  await eventually(async () => {
-    if (child.exitCode !== null) throw new Error(`operator exited with ${child.exitCode}:\n${logs().slice(-3000)}`);
-    const res = await fetch(`http://127.0.0.1:${probesPort}/readyz`);
-    if (res.status !== 200) throw new Error(await res.text());
-  }, 60_000, 250);
+  await eventually(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`operator exited with ${child.exitCode}:\n${logs().slice(-3000)}`);
+      const res = await fetch(`http://127.0.0.1:${probesPort}/readyz`);
+      if (res.status !== 200) throw new Error(await res.text());
+    },
+    60_000,
+    250,
+  );
 }
 
 async function stopOperator(): Promise<void> {
@@ -172,7 +184,18 @@ beforeAll(async () => {
     // Fail closed, but only for this run's namespaces: the cluster is shared.
     webhook: { namespaceSelector: { matchLabels: { [WEBHOOK_LABEL]: run } } },
   };
-  installed = await helm(['install', release, chartDirectory, '--namespace', releaseNs, '--create-namespace', '--kubeconfig', kubeconfig, '-f', valuesFile(values)]);
+  installed = await helm([
+    'install',
+    release,
+    chartDirectory,
+    '--namespace',
+    releaseNs,
+    '--create-namespace',
+    '--kubeconfig',
+    kubeconfig,
+    '-f',
+    valuesFile(values),
+  ]);
   if (installed.code !== 0) return; // the first test reports it
   const manifest = await helm(['get', 'manifest', release, '--namespace', releaseNs, '--kubeconfig', kubeconfig]);
   manifests = parseManifests(manifest.stdout);
@@ -191,7 +214,8 @@ afterAll(async () => {
     for (const ref of [resources.membership, resources.team]) {
       const left = await admin.list(ref, teamNs).catch(() => ({ items: [] as KubeObject[] }));
       for (const o of left.items) {
-        if (o.metadata.finalizers?.length) await admin.patch(ref, teamNs, o.metadata.name ?? '', 'merge', { metadata: { finalizers: null } }).catch(() => undefined);
+        if (o.metadata.finalizers?.length)
+          await admin.patch(ref, teamNs, o.metadata.name ?? '', 'merge', { metadata: { finalizers: null } }).catch(() => undefined);
       }
     }
     for (const name of [teamNs, stagingNs, releaseNs]) await admin.delete(resources.namespace, undefined, name).catch(() => false);
@@ -233,7 +257,10 @@ describe('helm install into a cluster', () => {
       const ref = refs[o.kind];
       expect(ref, o.kind).toBeDefined();
       const live = await admin.get(ref!, o.metadata.namespace, o.metadata.name);
-      expect(live.metadata.annotations, `${o.kind}/${o.metadata.name}`).toMatchObject({ 'meta.helm.sh/release-name': release, 'meta.helm.sh/release-namespace': releaseNs });
+      expect(live.metadata.annotations, `${o.kind}/${o.metadata.name}`).toMatchObject({
+        'meta.helm.sh/release-name': release,
+        'meta.helm.sh/release-namespace': releaseNs,
+      });
       // Helm stamps app.kubernetes.io/managed-by=Helm on everything it installs, over the
       // chart's own value (the roster:team-* roles say "roster"; the operator puts that back).
       expect(live.metadata.labels, `${o.kind}/${o.metadata.name}`).toEqual({ ...o.metadata.labels, 'app.kubernetes.io/managed-by': 'Helm' });
@@ -251,19 +278,31 @@ describe('helm install into a cluster', () => {
 
     // The webhooks as installed: fail closed, limited to this run's namespaces.
     for (const ref of Object.values(webhookConfigurationResources)) {
-      const config = await admin.get<KubeObject & { webhooks: Array<{ name: string; failurePolicy: string; namespaceSelector: unknown; clientConfig: { service?: { name: string; namespace: string } } }> }>(ref, undefined, release);
+      const config = await admin.get<
+        KubeObject & {
+          webhooks: Array<{ name: string; failurePolicy: string; namespaceSelector: unknown; clientConfig: { service?: { name: string; namespace: string } } }>;
+        }
+      >(ref, undefined, release);
       // validate.roster.dev (fails closed) and deletions.roster.dev (fails open: it only records who deleted); actor.roster.dev.
       expect(config.webhooks.map((w) => [w.name, w.failurePolicy])).toEqual(
-        ref === webhookConfigurationResources.validating ? [['validate.roster.dev', 'Fail'], ['deletions.roster.dev', 'Ignore']] : [['actor.roster.dev', 'Fail']],
+        ref === webhookConfigurationResources.validating
+          ? [
+              ['validate.roster.dev', 'Fail'],
+              ['deletions.roster.dev', 'Ignore'],
+            ]
+          : [['actor.roster.dev', 'Fail']],
       );
       for (const webhook of config.webhooks) {
-        expect(webhook).toMatchObject({ namespaceSelector: { matchLabels: { [WEBHOOK_LABEL]: run } }, clientConfig: { service: { name: 'roster', namespace: releaseNs } } });
+        expect(webhook).toMatchObject({
+          namespaceSelector: { matchLabels: { [WEBHOOK_LABEL]: run } },
+          clientConfig: { service: { name: 'roster', namespace: releaseNs } },
+        });
       }
     }
   });
 });
 
-describe('the operator with the chart\'s ServiceAccount, config and environment', () => {
+describe("the operator with the chart's ServiceAccount, config and environment", () => {
   beforeAll(async () => {
     if (installed.code !== 0) throw new Error(`helm install failed: ${installed.stderr}`);
     const deployment = find(manifests, 'Deployment');
@@ -291,7 +330,14 @@ describe('the operator with the chart\'s ServiceAccount, config and environment'
     adjusted = {
       ...rendered,
       kubeconfig: saKubeconfig,
-      server: { ...(rendered.server as object), host: '127.0.0.1', probesPort, acceptPort, webhookPort, metrics: { ...(rendered.server as { metrics: object }).metrics, port: metricsPort } },
+      server: {
+        ...(rendered.server as object),
+        host: '127.0.0.1',
+        probesPort,
+        acceptPort,
+        webhookPort,
+        metrics: { ...(rendered.server as { metrics: object }).metrics, port: metricsPort },
+      },
       webhook: { ...webhook, tls: { ...webhook.tls, ipAddresses: ['127.0.0.1'] } },
     };
     parseConfig(adjusted);
@@ -300,8 +346,13 @@ describe('the operator with the chart\'s ServiceAccount, config and environment'
     // The chart's webhook configurations call the Service, which has no endpoints here (and
     // no kube-proxy): point them at the operator on loopback instead. The operator still has
     // to inject the caBundle itself, with the chart's RBAC.
-    for (const [ref, path] of [[webhookConfigurationResources.validating, '/validate'], [webhookConfigurationResources.mutating, '/mutate']] as const) {
-      await admin.patch(ref, undefined, release, 'json', [{ op: 'replace', path: '/webhooks/0/clientConfig', value: { url: `https://127.0.0.1:${webhookPort}${path}` } }]);
+    for (const [ref, path] of [
+      [webhookConfigurationResources.validating, '/validate'],
+      [webhookConfigurationResources.mutating, '/mutate'],
+    ] as const) {
+      await admin.patch(ref, undefined, release, 'json', [
+        { op: 'replace', path: '/webhooks/0/clientConfig', value: { url: `https://127.0.0.1:${webhookPort}${path}` } },
+      ]);
     }
 
     await namespace(teamNs, { [WEBHOOK_LABEL]: run });
@@ -312,7 +363,11 @@ describe('the operator with the chart\'s ServiceAccount, config and environment'
   });
 
   it('runs as the ServiceAccount, which holds exactly what the chart grants', async () => {
-    expect(Object.keys(adjusted).filter((k) => JSON.stringify(adjusted[k]) !== JSON.stringify(rendered[k])).sort()).toEqual(['kubeconfig', 'server', 'webhook']);
+    expect(
+      Object.keys(adjusted)
+        .filter((k) => JSON.stringify(adjusted[k]) !== JSON.stringify(rendered[k]))
+        .sort(),
+    ).toEqual(['kubeconfig', 'server', 'webhook']);
     // The token is not an administrator's: RBAC applies to it.
     expect(await canI(serviceAccountUser, 'list', 'teams', teamNs, 'roster.dev')).toBe(true);
     expect(await canI(serviceAccountUser, 'get', 'secrets', teamNs)).toBe(false);
@@ -325,11 +380,15 @@ describe('the operator with the chart\'s ServiceAccount, config and environment'
     expect(await canI(serviceAccountUser, 'create', 'subjectaccessreviews', '', 'authorization.k8s.io')).toBe(true);
   });
 
-  it('leads on the chart\'s Lease, keeps its webhook certificates in the chart\'s Secret and injects the CA into the chart\'s webhooks', async () => {
-    await eventually(async () => {
-      const lease = await admin.get<KubeObject & { spec: { holderIdentity?: string } }>(resources.lease, releaseNs, leaseName);
-      expect(lease.spec.holderIdentity).toBe(podName); // POD_NAME from the downward API
-    }, 30_000, 200);
+  it("leads on the chart's Lease, keeps its webhook certificates in the chart's Secret and injects the CA into the chart's webhooks", async () => {
+    await eventually(
+      async () => {
+        const lease = await admin.get<KubeObject & { spec: { holderIdentity?: string } }>(resources.lease, releaseNs, leaseName);
+        expect(lease.spec.holderIdentity).toBe(podName); // POD_NAME from the downward API
+      },
+      30_000,
+      200,
+    );
     const secret = await admin.get<KubeObject & { data: Record<string, string> }>(resources.secret, releaseNs, 'roster-webhook-tls');
     expect(Object.keys(secret.data).sort()).toEqual(['ca.crt', 'ca.key', 'tls.crt', 'tls.key']);
     // It keeps its roster:team-* ClusterRoles in place (patch + escalate on those names):
@@ -338,15 +397,19 @@ describe('the operator with the chart\'s ServiceAccount, config and environment'
       const live = await admin.get(resources.clusterRole, undefined, role.metadata.name ?? '');
       expect(live.metadata.labels?.[MANAGED_BY], role.metadata.name).toBe('roster');
     }
-    await eventually(async () => {
-      for (const ref of Object.values(webhookConfigurationResources)) {
-        const config = await admin.get<KubeObject & { webhooks: Array<{ clientConfig: { caBundle?: string } }> }>(ref, undefined, release);
-        expect(config.webhooks[0]!.clientConfig.caBundle).toBe(secret.data['ca.crt']);
-      }
-    }, 20_000, 200);
+    await eventually(
+      async () => {
+        for (const ref of Object.values(webhookConfigurationResources)) {
+          const config = await admin.get<KubeObject & { webhooks: Array<{ clientConfig: { caBundle?: string } }> }>(ref, undefined, release);
+          expect(config.webhooks[0]!.clientConfig.caBundle).toBe(secret.data['ca.crt']);
+        }
+      },
+      20_000,
+      200,
+    );
   });
 
-  it('invites: a Team and a Membership through the chart\'s webhooks, a mail for each person', async () => {
+  it("invites: a Team and a Membership through the chart's webhooks, a mail for each person", async () => {
     await admin.create<Team>(resources.team, {
       apiVersion: 'roster.dev/v1alpha1',
       kind: 'Team',
@@ -380,7 +443,7 @@ describe('the operator with the chart\'s ServiceAccount, config and environment'
     expect(invitations.items.map((i) => i.metadata.annotations?.[CREATED_BY]).sort()).toEqual([serviceAccountUser, serviceAccountUser]);
   });
 
-  it('refuses a member over the seat limit (the seat ledger, written with the chart\'s RBAC)', async () => {
+  it("refuses a member over the seat limit (the seat ledger, written with the chart's RBAC)", async () => {
     const over = admin.create(resources.membership, {
       apiVersion: 'roster.dev/v1alpha1',
       kind: 'Membership',
@@ -401,10 +464,17 @@ describe('the operator with the chart\'s ServiceAccount, config and environment'
     // The owner: ClusterRole admin in the project's namespace, roster:team-owner in the team's.
     expect((await fetch(await linkFor('olivia@chart.example'), { method: 'POST' })).status).toBe(200);
     await eventually(async () => expect((await admin.get<Team>(resources.team, teamNs, 'acme')).status?.owner?.phase).toBe('Active'), 30_000, 200);
-    await eventually(async () => {
-      expect(await grantsIn(stagingNs)).toEqual([['admin', 'olivia@chart.example'], ['edit', 'riley@chart.example']]);
-      expect(await grantsIn(teamNs)).toEqual([['roster:team-owner', 'olivia@chart.example']]);
-    }, 30_000, 200);
+    await eventually(
+      async () => {
+        expect(await grantsIn(stagingNs)).toEqual([
+          ['admin', 'olivia@chart.example'],
+          ['edit', 'riley@chart.example'],
+        ]);
+        expect(await grantsIn(teamNs)).toEqual([['roster:team-owner', 'olivia@chart.example']]);
+      },
+      30_000,
+      200,
+    );
     expect(await canI('olivia@chart.example', 'update', 'teams', teamNs, 'roster.dev')).toBe(true);
   });
 
@@ -415,7 +485,7 @@ describe('the operator with the chart\'s ServiceAccount, config and environment'
     expect(await canI('riley@chart.example', 'update', 'deployments', stagingNs, 'apps')).toBe(false);
   });
 
-  it('deleting the Team removes the owner\'s access, then the Team', async () => {
+  it("deleting the Team removes the owner's access, then the Team", async () => {
     await admin.delete(resources.team, teamNs, 'acme');
     await eventually(async () => expect(await admin.find(resources.team, teamNs, 'acme')).toBeUndefined(), 30_000, 200);
     expect(await grantsIn(stagingNs)).toEqual([]);

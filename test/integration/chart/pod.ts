@@ -110,7 +110,13 @@ interface DataObject extends KubeObject {
  * emptyDir, read from the API server and written under `root`. Returns a function that
  * maps a path in the container to the file on this machine.
  */
-export async function materializeMounts(client: KubeClient, namespace: string, pod: PodSpec, container: Container, root: string): Promise<(path: string) => string> {
+export async function materializeMounts(
+  client: KubeClient,
+  namespace: string,
+  pod: PodSpec,
+  container: Container,
+  root: string,
+): Promise<(path: string) => string> {
   const local = (path: string) => join(root, path);
   for (const mount of container.volumeMounts ?? []) {
     const volume = pod.volumes?.find((v) => v.name === mount.name);
@@ -168,7 +174,13 @@ interface TokenRequest extends KubeObject {
  * (`serviceaccounts/<name>/token`, asked with `admin`), written into a kubeconfig for the
  * cluster of `adminKubeconfigPath` at `path` (outside a pod there is no in-cluster config).
  */
-export async function serviceAccountKubeconfig(admin: KubeClient, adminKubeconfigPath: string, namespace: string, serviceAccount: string, path: string): Promise<string> {
+export async function serviceAccountKubeconfig(
+  admin: KubeClient,
+  adminKubeconfigPath: string,
+  namespace: string,
+  serviceAccount: string,
+  path: string,
+): Promise<string> {
   const request = await admin.request<TokenRequest>('create', 'POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`, {
     body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
   });

@@ -37,7 +37,8 @@ interface FencePolicy {
   spec: { matchConditions: Array<{ expression: string }>; variables: Array<{ name: string; expression: string }> };
 }
 const fenceVariable = (objects: K8sObject[], kind: string, name: string) =>
-  (find(objects, 'ValidatingAdmissionPolicy', `roster-operator-fence-${kind}`) as unknown as FencePolicy).spec.variables.find((v) => v.name === name)!.expression;
+  (find(objects, 'ValidatingAdmissionPolicy', `roster-operator-fence-${kind}`) as unknown as FencePolicy).spec.variables.find((v) => v.name === name)!
+    .expression;
 const fenceRefusal = (objects: K8sObject[], kind: string) => fenceVariable(objects, kind, 'refusal');
 const operatorContainer = (objects: K8sObject[]): Container => podOf(find(objects, 'Deployment')).containers.find((c) => c.name === 'operator')!;
 
@@ -49,13 +50,24 @@ const everythingOn = {
   networkPolicy: {
     enabled: true,
     acceptFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }],
-    egress: [{ ports: [{ port: 443, protocol: 'TCP' }, { port: 587, protocol: 'TCP' }] }],
+    egress: [
+      {
+        ports: [
+          { port: 443, protocol: 'TCP' },
+          { port: 587, protocol: 'TCP' },
+        ],
+      },
+    ],
   },
   mail: {
     backend: 'smtp',
     from: 'Acme <team@acme.example>',
     smtp: { host: 'smtp.acme.example', user: 'roster', passwordSecret: { name: 'roster-smtp', key: 'pw' }, caSecret: { name: 'smtp-ca', key: 'bundle.pem' } },
-    templates: { subject: 'Join {{teamDisplayName}}', text: 'Hello {{invitee}}: {{acceptUrl}}', html: '<p>Hello {{invitee}}: <a href="{{acceptUrl}}">accept</a></p>' },
+    templates: {
+      subject: 'Join {{teamDisplayName}}',
+      text: 'Hello {{invitee}}: {{acceptUrl}}',
+      html: '<p>Hello {{invitee}}: <a href="{{acceptUrl}}">accept</a></p>',
+    },
   },
   secretMounts: [{ name: 'keycloak', secretName: 'roster-keycloak' }],
 };
@@ -85,7 +97,11 @@ describe('values.schema.json', () => {
     ['an unknown failure policy', ['--set', 'webhook.failurePolicy=Sometimes'], /failurePolicy/],
     ['an unknown mail backend', ['--set', 'mail.backend=sendmail'], /backend/],
     ['a publicUrl that is not http(s)', ['--set', 'operator.publicUrl=ftp://x'], /publicUrl/],
-    ['identity backends without "default"', ['--set', 'operator.identityBackends.default=null', '--set', 'operator.identityBackends.corp.type=ldap'], /default/],
+    [
+      'identity backends without "default"',
+      ['--set', 'operator.identityBackends.default=null', '--set', 'operator.identityBackends.corp.type=ldap'],
+      /default/,
+    ],
   ])('refuses %s', async (_what, args, message) => {
     const result = await helm(['template', 'roster', chartDirectory, ...args]);
     expect(result.code).not.toBe(0);
@@ -123,7 +139,8 @@ describe('helm template with the defaults', async () => {
       'ValidatingWebhookConfiguration/roster',
     ]);
     for (const o of objects) {
-      if (o.kind.startsWith('Cluster') || o.kind.endsWith('WebhookConfiguration') || o.kind.startsWith('ValidatingAdmissionPolicy')) expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBeUndefined();
+      if (o.kind.startsWith('Cluster') || o.kind.endsWith('WebhookConfiguration') || o.kind.startsWith('ValidatingAdmissionPolicy'))
+        expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBeUndefined();
       else expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe(ns);
     }
   });
@@ -131,12 +148,12 @@ describe('helm template with the defaults', async () => {
   it('leaves the CRDs out of the templates (they come from crds/), and --include-crds brings all four', async () => {
     expect(objects.filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(0);
     const withCrds = await renderChart({}, { includeCrds: true });
-    expect(withCrds.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name).sort()).toEqual([
-      'invitations.roster.dev',
-      'memberships.roster.dev',
-      'projects.roster.dev',
-      'teams.roster.dev',
-    ]);
+    expect(
+      withCrds
+        .filter((o) => o.kind === 'CustomResourceDefinition')
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(['invitations.roster.dev', 'memberships.roster.dev', 'projects.roster.dev', 'teams.roster.dev']);
   });
 
   it('runs two replicas that elect a leader, named by the pod name from the downward API', () => {
@@ -179,7 +196,12 @@ describe('helm template with the defaults', async () => {
     expect(container.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'probes' });
     const config = configOf(objects);
     const ports = Object.fromEntries((container.ports ?? []).map((p) => [p.name, p.containerPort]));
-    expect(ports).toEqual({ probes: config.server.probesPort, accept: config.server.acceptPort, webhook: config.server.webhookPort, metrics: config.server.metrics.port });
+    expect(ports).toEqual({
+      probes: config.server.probesPort,
+      accept: config.server.acceptPort,
+      webhook: config.server.webhookPort,
+      metrics: config.server.metrics.port,
+    });
   });
 
   it('serves /metrics over HTTPS behind TokenReview + SubjectAccessReview, with a reader ClusterRole to bind', async () => {
@@ -193,12 +215,17 @@ describe('helm template with the defaults', async () => {
         { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
       ]),
     );
-    expect((find(objects, 'ClusterRole', 'roster-metrics-reader') as unknown as { rules: unknown[] }).rules).toEqual([{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
+    expect((find(objects, 'ClusterRole', 'roster-metrics-reader') as unknown as { rules: unknown[] }).rules).toEqual([
+      { nonResourceURLs: ['/metrics'], verbs: ['get'] },
+    ]);
 
     // Plain: /metrics back on the probes port, no review rights, no metrics container port.
     const plain = await renderChart({ metrics: { secure: false } });
     expect(configOf(plain).server.metrics.secure).toBe(false);
-    expect((find(plain, 'Service') as unknown as { spec: { ports: Array<{ name: string; targetPort: string }> } }).spec.ports.find((p) => p.name === 'metrics')?.targetPort).toBe('probes');
+    expect(
+      (find(plain, 'Service') as unknown as { spec: { ports: Array<{ name: string; targetPort: string }> } }).spec.ports.find((p) => p.name === 'metrics')
+        ?.targetPort,
+    ).toBe('probes');
     expect(JSON.stringify(rulesOf(find(plain, 'ClusterRole', 'roster-operator')))).not.toMatch(/tokenreviews|subjectaccessreviews/);
     expect((operatorContainer(plain).ports ?? []).map((p) => p.name)).not.toContain('metrics');
 
@@ -206,24 +233,33 @@ describe('helm template with the defaults', async () => {
     const mounted = await renderChart({ metrics: { certSecret: 'roster-metrics-tls', serviceMonitor: { enabled: true } } });
     const certDir = configOf(mounted).server.metrics.certDir!;
     const pod = podOf(find(mounted, 'Deployment'));
-    for (const key of ['tls.crt', 'tls.key']) expect(fileBehind(pod, operatorContainer(mounted), `${certDir}/${key}`)).toEqual({ kind: 'secret', name: 'roster-metrics-tls', key });
+    for (const key of ['tls.crt', 'tls.key'])
+      expect(fileBehind(pod, operatorContainer(mounted), `${certDir}/${key}`)).toEqual({ kind: 'secret', name: 'roster-metrics-tls', key });
     const endpoint = (find(mounted, 'ServiceMonitor') as unknown as { spec: { endpoints: Array<Record<string, unknown>> } }).spec.endpoints[0]!;
-    expect(endpoint).toMatchObject({ scheme: 'https', bearerTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token', tlsConfig: { serverName: 'roster.roster-system.svc', ca: { secret: { name: 'roster-metrics-tls', key: 'ca.crt' } } } });
+    expect(endpoint).toMatchObject({
+      scheme: 'https',
+      bearerTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+      tlsConfig: { serverName: 'roster.roster-system.svc', ca: { secret: { name: 'roster-metrics-tls', key: 'ca.crt' } } },
+    });
   });
 
   it('has a Service whose ports all reach named container ports', () => {
-    const service = find(objects, 'Service') as unknown as { spec: { selector: Record<string, string>; ports: Array<{ name: string; port: number; targetPort: string }> } };
+    const service = find(objects, 'Service') as unknown as {
+      spec: { selector: Record<string, string>; ports: Array<{ name: string; port: number; targetPort: string }> };
+    };
     expect(service.spec.ports.map((p) => p.name)).toEqual(['accept', 'webhook', 'metrics']);
     const containerPorts = (operatorContainer(objects).ports ?? []).map((p) => p.name);
     for (const p of service.spec.ports) expect(containerPorts).toContain(p.targetPort);
-    const podLabels = (find(objects, 'Deployment') as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template.metadata.labels;
+    const podLabels = (find(objects, 'Deployment') as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template
+      .metadata.labels;
     expect(podLabels).toMatchObject(service.spec.selector);
   });
 
   it('keeps one replica through voluntary disruptions', () => {
     const pdb = find(objects, 'PodDisruptionBudget') as unknown as { spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } } };
     expect(pdb.spec.minAvailable).toBe(1);
-    const podLabels = (find(objects, 'Deployment') as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template.metadata.labels;
+    const podLabels = (find(objects, 'Deployment') as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template
+      .metadata.labels;
     expect(podLabels).toMatchObject(pdb.spec.selector.matchLabels);
   });
 
@@ -239,13 +275,28 @@ describe('helm template with the defaults', async () => {
       { apiGroups: ['roster.dev'], resources: ['teams/finalizers', 'memberships/finalizers'], verbs: ['update'] },
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'create', 'update'] },
       { apiGroups: ['rbac.authorization.k8s.io'], resources: ['rolebindings'], verbs: ['list', 'watch', 'create', 'patch', 'delete'] },
-      { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['admin', 'edit', 'view', 'roster:team-owner', 'roster:team-admin', 'roster:team-billing'] },
-      { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['patch', 'escalate'], resourceNames: ['roster:team-owner', 'roster:team-admin', 'roster:team-billing'] },
+      {
+        apiGroups: ['rbac.authorization.k8s.io'],
+        resources: ['clusterroles'],
+        verbs: ['bind'],
+        resourceNames: ['admin', 'edit', 'view', 'roster:team-owner', 'roster:team-admin', 'roster:team-billing'],
+      },
+      {
+        apiGroups: ['rbac.authorization.k8s.io'],
+        resources: ['clusterroles'],
+        verbs: ['patch', 'escalate'],
+        resourceNames: ['roster:team-owner', 'roster:team-admin', 'roster:team-billing'],
+      },
       { apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'watch'] },
       { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
       { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
       { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
-      { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'], verbs: ['get', 'update'], resourceNames: ['roster'] },
+      {
+        apiGroups: ['admissionregistration.k8s.io'],
+        resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'],
+        verbs: ['get', 'update'],
+        resourceNames: ['roster'],
+      },
     ]);
     for (const rule of rules) {
       expect(rule.verbs).not.toContain('*');
@@ -275,23 +326,28 @@ describe('helm template with the defaults', async () => {
     expect(configOf(custom).roleBindings).toEqual({ admin: 'acme-admin', developer: 'acme-dev', observer: 'view' });
   });
 
-  it('fences the operator\'s ServiceAccount with the same roles, label and namespace as its config', async () => {
+  it("fences the operator's ServiceAccount with the same roles, label and namespace as its config", async () => {
     const config = configOf(objects);
     expect(config.tenancy.namespaceLabel).toBe('roster.dev/team');
     for (const kind of ['rolebindings', 'configmaps', 'secrets', 'clusterroles']) {
       const policy = find(objects, 'ValidatingAdmissionPolicy', `roster-operator-fence-${kind}`) as unknown as FencePolicy;
-      expect(policy.spec.matchConditions).toEqual([{ name: 'operator-service-account', expression: `request.userInfo.username == "system:serviceaccount:${ns}:roster"` }]);
+      expect(policy.spec.matchConditions).toEqual([
+        { name: 'operator-service-account', expression: `request.userInfo.username == "system:serviceaccount:${ns}:roster"` },
+      ]);
     }
     const rolebindings = fenceRefusal(objects, 'rolebindings');
     expect(rolebindings).toContain('["admin","edit","view","roster:team-owner","roster:team-admin","roster:team-billing"]');
     expect(fenceVariable(objects, 'rolebindings', 'assignedTo')).toContain('namespaceObject.metadata.labels["roster.dev/team"]');
-    expect(rolebindings).toContain('kubectl label namespace \' + request.namespace + \' \' + "roster.dev/team"');
+    expect(rolebindings).toContain("kubectl label namespace ' + request.namespace + ' ' + \"roster.dev/team\"");
     expect(fenceVariable(objects, 'rolebindings', 'reservedNamespace')).toBe(`request.namespace in ["kube-system","kube-public","kube-node-lease","${ns}"]`);
     expect(fenceRefusal(objects, 'secrets')).toContain(`request.name != "${config.webhook.tls.secretName}"`);
 
     // The fence follows the configuration, extraConfig included.
     const custom = await renderChart({
-      operator: { roleBindings: { admin: 'acme-admin', developer: 'acme-dev', observer: 'view' }, extraConfig: { tenancy: { namespaceLabel: 'platform.example/owner' } } },
+      operator: {
+        roleBindings: { admin: 'acme-admin', developer: 'acme-dev', observer: 'view' },
+        extraConfig: { tenancy: { namespaceLabel: 'platform.example/owner' } },
+      },
     });
     expect(configOf(custom).tenancy.namespaceLabel).toBe('platform.example/owner');
     expect(fenceRefusal(custom, 'rolebindings')).toContain('["acme-admin","acme-dev","view","roster:team-owner","roster:team-admin","roster:team-billing"]');
@@ -306,13 +362,24 @@ describe('helm template with the defaults', async () => {
     const off = await renderChart({ fence: { enabled: false } });
     expect(off.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy'))).toEqual([]);
     const ownRbac = await renderChart({ rbac: { create: false } });
-    expect(ownRbac.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy')).map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(fenceKinds);
+    expect(
+      ownRbac
+        .filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy'))
+        .map((o) => `${o.kind}/${o.metadata.name}`)
+        .sort(),
+    ).toEqual(fenceKinds);
   });
 
   it('passes the tenancy and mail safety settings through to the config', async () => {
     expect(configOf(objects).mail).toMatchObject({ allowedSenderDomains: [], resendCooldownSeconds: 60, dailyQuotaPerTeam: 200 });
     const custom = await renderChart({
-      mail: { backend: 'smtp', allowedSenderDomains: ['acme.example'], resendCooldownSeconds: 300, dailyQuotaPerTeam: 0, smtp: { host: 'smtp.acme.example', requireTLS: false, allowInsecure: true } },
+      mail: {
+        backend: 'smtp',
+        allowedSenderDomains: ['acme.example'],
+        resendCooldownSeconds: 300,
+        dailyQuotaPerTeam: 0,
+        smtp: { host: 'smtp.acme.example', requireTLS: false, allowInsecure: true },
+      },
     });
     const config = configOf(custom);
     expect(config.mail).toMatchObject({ allowedSenderDomains: ['acme.example'], resendCooldownSeconds: 300, dailyQuotaPerTeam: 0 });
@@ -365,17 +432,32 @@ describe('helm template with every option on', async () => {
   const config = configOf(objects);
 
   it('exposes only /invite through the Ingress, and links use its host', () => {
-    const ingress = find(objects, 'Ingress') as unknown as { spec: { ingressClassName: string; tls: unknown[]; rules: Array<{ host: string; http: { paths: Array<{ path: string; pathType: string; backend: { service: { name: string; port: { name: string } } } }> } }> } };
+    const ingress = find(objects, 'Ingress') as unknown as {
+      spec: {
+        ingressClassName: string;
+        tls: unknown[];
+        rules: Array<{
+          host: string;
+          http: { paths: Array<{ path: string; pathType: string; backend: { service: { name: string; port: { name: string } } } }> };
+        }>;
+      };
+    };
     expect(ingress.spec.ingressClassName).toBe('nginx');
     expect(ingress.spec.tls).toEqual([{ secretName: 'roster-tls', hosts: ['roster.acme.example'] }]);
     expect(ingress.spec.rules).toEqual([
-      { host: 'roster.acme.example', http: { paths: [{ path: '/invite', pathType: 'Prefix', backend: { service: { name: 'roster', port: { name: 'accept' } } } }] } },
+      {
+        host: 'roster.acme.example',
+        http: { paths: [{ path: '/invite', pathType: 'Prefix', backend: { service: { name: 'roster', port: { name: 'accept' } } } }] },
+      },
     ]);
     expect(config.publicUrl).toBe('https://roster.acme.example');
   });
 
   it('takes the webhook certificate from cert-manager: Certificate, self-signed Issuer, CA injection, mounted Secret', () => {
-    const certificate = find(objects, 'Certificate') as unknown as { metadata: { name: string }; spec: { secretName: string; dnsNames: string[]; issuerRef: { name: string; kind: string } } };
+    const certificate = find(objects, 'Certificate') as unknown as {
+      metadata: { name: string };
+      spec: { secretName: string; dnsNames: string[]; issuerRef: { name: string; kind: string } };
+    };
     const issuer = find(objects, 'Issuer') as unknown as { metadata: { name: string }; spec: Record<string, unknown> };
     expect(issuer.spec).toEqual({ selfSigned: {} });
     expect(certificate.spec.issuerRef).toMatchObject({ name: issuer.metadata.name, kind: 'Issuer' });
@@ -395,13 +477,22 @@ describe('helm template with every option on', async () => {
   });
 
   it('uses a given issuer instead of making one', async () => {
-    const custom = await renderChart({ webhook: { certificates: 'cert-manager', certManager: { issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' } } } });
+    const custom = await renderChart({
+      webhook: { certificates: 'cert-manager', certManager: { issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' } } },
+    });
     expect(custom.some((o) => o.kind === 'Issuer')).toBe(false);
-    expect((find(custom, 'Certificate') as unknown as { spec: { issuerRef: unknown } }).spec.issuerRef).toEqual({ name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' });
+    expect((find(custom, 'Certificate') as unknown as { spec: { issuerRef: unknown } }).spec.issuerRef).toEqual({
+      name: 'corp-ca',
+      kind: 'ClusterIssuer',
+      group: 'cert-manager.io',
+    });
   });
 
   it('scrapes /metrics through a ServiceMonitor that selects the Service', () => {
-    const monitor = find(objects, 'ServiceMonitor') as unknown as { metadata: { labels: Record<string, string> }; spec: { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string; path: string }> } };
+    const monitor = find(objects, 'ServiceMonitor') as unknown as {
+      metadata: { labels: Record<string, string> };
+      spec: { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string; path: string }> };
+    };
     const service = find(objects, 'Service') as unknown as { metadata: { labels: Record<string, string> }; spec: { ports: Array<{ name: string }> } };
     expect(service.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
     expect(monitor.spec.endpoints).toMatchObject([{ port: 'metrics', path: '/metrics', scheme: 'https', tlsConfig: { insecureSkipVerify: true } }]);
@@ -410,16 +501,27 @@ describe('helm template with every option on', async () => {
   });
 
   it('limits ingress with a NetworkPolicy on the named ports, and egress to DNS plus the given rules', () => {
-    const policy = find(objects, 'NetworkPolicy') as unknown as { spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: Array<{ ports: Array<{ port: string }>; from?: unknown[] }>; egress: Array<{ ports: Array<{ port: number; protocol: string }> }> } };
+    const policy = find(objects, 'NetworkPolicy') as unknown as {
+      spec: {
+        podSelector: { matchLabels: Record<string, string> };
+        policyTypes: string[];
+        ingress: Array<{ ports: Array<{ port: string }>; from?: unknown[] }>;
+        egress: Array<{ ports: Array<{ port: number; protocol: string }> }>;
+      };
+    };
     expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(policy.spec.ingress.map((r) => r.ports.map((p) => p.port))).toEqual([['webhook'], ['accept'], ['probes', 'metrics']]);
     expect(policy.spec.ingress[1]!.from).toEqual(everythingOn.networkPolicy.acceptFrom);
     expect(policy.spec.ingress[0]!.from).toBeUndefined(); // the API server may come from anywhere
     const names = (container.ports ?? []).map((p) => p.name);
     for (const rule of policy.spec.ingress) expect(names).toContain(rule.ports[0]!.port);
-    expect(policy.spec.egress[0]!.ports).toEqual([{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }]);
+    expect(policy.spec.egress[0]!.ports).toEqual([
+      { port: 53, protocol: 'UDP' },
+      { port: 53, protocol: 'TCP' },
+    ]);
     expect(policy.spec.egress[1]).toEqual(everythingOn.networkPolicy.egress[0]);
-    const podLabels = (find(objects, 'Deployment') as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template.metadata.labels;
+    const podLabels = (find(objects, 'Deployment') as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template
+      .metadata.labels;
     expect(podLabels).toMatchObject(policy.spec.podSelector.matchLabels);
   });
 
@@ -433,7 +535,11 @@ describe('helm template with every option on', async () => {
 
   it('renders the mail templates into a ConfigMap mounted where mail.templates.*File point', () => {
     const templates = find(objects, 'ConfigMap', 'roster-mail-templates') as unknown as { data: Record<string, string> };
-    const sources = { subjectFile: everythingOn.mail.templates.subject, textFile: everythingOn.mail.templates.text, htmlFile: everythingOn.mail.templates.html };
+    const sources = {
+      subjectFile: everythingOn.mail.templates.subject,
+      textFile: everythingOn.mail.templates.text,
+      htmlFile: everythingOn.mail.templates.html,
+    };
     for (const [field, source] of Object.entries(sources)) {
       const path = config.mail.templates[field as keyof typeof config.mail.templates];
       expect(path, field).toBeDefined();
@@ -454,7 +560,10 @@ describe('helm template with every option on', async () => {
   });
 
   it('rolls the pods when the configuration changes', async () => {
-    const annotation = (objs: K8sObject[]) => (find(objs, 'Deployment') as unknown as { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template.metadata.annotations['checksum/config'];
+    const annotation = (objs: K8sObject[]) =>
+      (find(objs, 'Deployment') as unknown as { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template.metadata.annotations[
+        'checksum/config'
+      ];
     const other = await renderChart({ ...everythingOn, operator: { logLevel: 'debug' } });
     expect(annotation(objects)).toMatch(/^[a-f0-9]{64}$/);
     expect(annotation(other)).not.toBe(annotation(objects));
@@ -480,7 +589,12 @@ function restrictedViolations(pod: PodSpec): string[] {
   if (p.hostNetwork || p.hostPID || p.hostIPC) problems.push('host namespaces');
   for (const v of pod.volumes ?? []) {
     const allowed = ['configMap', 'secret', 'emptyDir', 'projected', 'downwardAPI', 'persistentVolumeClaim', 'csi', 'ephemeral'];
-    if (!Object.keys(v).filter((k) => k !== 'name').every((k) => allowed.includes(k))) problems.push(`volume ${v.name} type`);
+    if (
+      !Object.keys(v)
+        .filter((k) => k !== 'name')
+        .every((k) => allowed.includes(k))
+    )
+      problems.push(`volume ${v.name} type`);
   }
   for (const c of pod.containers) {
     const sc = c.securityContext ?? {};

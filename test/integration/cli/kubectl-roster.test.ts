@@ -121,7 +121,11 @@ beforeAll(async () => {
   admin = KubeClient.fromFile(kubeconfig);
   for (const name of [ns, prod, staging]) {
     // The environment namespaces are assigned to the team (SPEC §7).
-    await admin.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...(name === ns ? {} : { labels: { 'roster.dev/team': ns } }) } });
+    await admin.apply(resources.namespace, {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, ...(name === ns ? {} : { labels: { 'roster.dev/team': ns } }) },
+    });
   }
   const config = parseYaml(readFileSync(kubeconfig, 'utf8')) as { contexts: { context: Record<string, string> }[] };
   for (const c of config.contexts) c.context.namespace = ns;
@@ -192,15 +196,19 @@ describe('kubectl-roster', () => {
   });
 
   it('members: the owner and the memberships with role, scope and phase once the operator reconciled them', async () => {
-    const rows = await eventually(async () => {
-      const r = await memberRows();
-      expect(r.map((m) => [m.email, m.role, m.phase, m.source])).toEqual([
-        ['liam@acme.com', 'owner', 'Invited', 'owner'],
-        ['noah@acme.com', 'admin', 'Invited', 'membership'],
-        ['riley@acme.com', 'developer', 'Invited', 'membership'],
-      ]);
-      return r;
-    }, 30_000, 500);
+    const rows = await eventually(
+      async () => {
+        const r = await memberRows();
+        expect(r.map((m) => [m.email, m.role, m.phase, m.source])).toEqual([
+          ['liam@acme.com', 'owner', 'Invited', 'owner'],
+          ['noah@acme.com', 'admin', 'Invited', 'membership'],
+          ['riley@acme.com', 'developer', 'Invited', 'membership'],
+        ]);
+        return r;
+      },
+      30_000,
+      500,
+    );
     expect(rowOf(rows, 'riley@acme.com')).toMatchObject({ scope: 'shop (staging)', object: 'membership/riley' });
 
     const table = await roster('members', 'acme');
@@ -231,15 +239,34 @@ describe('kubectl-roster', () => {
     const run = await roster('invite', 'jordan@acme.com', '--team', 'acme', '--role', 'observer', '--project', 'shop:staging', '--message', 'Welcome aboard');
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    const match = /^invitation\.roster\.dev\/(jordan-[a-z0-9]{5}) created: jordan@acme\.com invited to team acme as observer \(shop \(staging\)\)/.exec(run.stdout);
+    const match = /^invitation\.roster\.dev\/(jordan-[a-z0-9]{5}) created: jordan@acme\.com invited to team acme as observer \(shop \(staging\)\)/.exec(
+      run.stdout,
+    );
     expect(match, run.stdout).not.toBeNull();
     jordanInvitation = match![1]!;
     const created = await admin.get<Invitation>(resources.invitation, ns, jordanInvitation);
-    expect(created.spec).toEqual({ team: 'acme', email: 'jordan@acme.com', role: 'observer', projects: [{ name: 'shop', environments: ['staging'] }], message: 'Welcome aboard', revoked: false });
+    expect(created.spec).toEqual({
+      team: 'acme',
+      email: 'jordan@acme.com',
+      role: 'observer',
+      projects: [{ name: 'shop', environments: ['staging'] }],
+      message: 'Welcome aboard',
+      revoked: false,
+    });
 
     await latestLink('jordan@acme.com');
     expect(mailsTo('jordan@acme.com')[0]!.text).toContain('Welcome aboard');
-    await eventually(async () => expect(rowOf(await memberRows(), 'jordan@acme.com')).toMatchObject({ source: 'invitation', object: `invitation/${jordanInvitation}`, phase: 'Pending', role: 'observer' }), 20_000, 500);
+    await eventually(
+      async () =>
+        expect(rowOf(await memberRows(), 'jordan@acme.com')).toMatchObject({
+          source: 'invitation',
+          object: `invitation/${jordanInvitation}`,
+          phase: 'Pending',
+          role: 'observer',
+        }),
+      20_000,
+      500,
+    );
 
     const again = await roster('invite', 'jordan@acme.com', '--team', 'acme', '--role', 'developer');
     expect(again.code).toBe(1);
@@ -261,14 +288,22 @@ describe('kubectl-roster', () => {
   });
 
   it('seats: the numbers from Team status, who holds them, and no invitation past the limit', async () => {
-    const seats = await eventually(async () => {
-      const s = await json<SeatsJson>('seats', 'acme');
-      expect(s).toMatchObject({ limit: 5, used: 0, pending: 5, available: 0, source: 'status' });
-      return s;
-    }, 30_000, 500);
-    expect(seats.breakdown.map((b) => `${b.email}:${b.seat}`).sort()).toEqual(
-      ['jordan@acme.com:pending', 'kai@acme.com:pending', 'liam@acme.com:pending', 'noah@acme.com:pending', 'riley@acme.com:pending'],
+    const seats = await eventually(
+      async () => {
+        const s = await json<SeatsJson>('seats', 'acme');
+        expect(s).toMatchObject({ limit: 5, used: 0, pending: 5, available: 0, source: 'status' });
+        return s;
+      },
+      30_000,
+      500,
     );
+    expect(seats.breakdown.map((b) => `${b.email}:${b.seat}`).sort()).toEqual([
+      'jordan@acme.com:pending',
+      'kai@acme.com:pending',
+      'liam@acme.com:pending',
+      'noah@acme.com:pending',
+      'riley@acme.com:pending',
+    ]);
     const table = await roster('seats', 'acme');
     expect(table.stdout).toMatch(/^TEAM +LIMIT +USED +PENDING +AVAILABLE\nacme +5 +0 +5 +0\n\nEMAIL +SEAT +ROLE +PHASE +OBJECT\n/);
 
@@ -284,10 +319,14 @@ describe('kubectl-roster', () => {
     expect(before.stdout).toMatch(/^no\nriley@acme\.com has not accepted the invitation yet \(membership riley is Invited\)/);
 
     for (const email of ['riley@acme.com', 'noah@acme.com', 'liam@acme.com']) await accept(email);
-    await eventually(async () => {
-      const rows = await memberRows();
-      for (const email of ['riley@acme.com', 'noah@acme.com', 'liam@acme.com']) expect(rowOf(rows, email)?.phase, email).toBe('Active');
-    }, 30_000, 500);
+    await eventually(
+      async () => {
+        const rows = await memberRows();
+        for (const email of ['riley@acme.com', 'noah@acme.com', 'liam@acme.com']) expect(rowOf(rows, email)?.phase, email).toBe('Active');
+      },
+      30_000,
+      500,
+    );
 
     const staged = await roster('can-i', 'riley@acme.com', 'deploy', '--project', 'shop', '--environment', 'staging');
     expect(staged.code).toBe(0);
@@ -338,7 +377,7 @@ describe('kubectl-roster', () => {
     expect(errorLine(unknown)).toBe(`error: invitation nosuch not found in namespace ${ns} (nor a membership or team of that name)`);
   });
 
-  it("revoke: the link dies and the seat frees; an operator-kept invitation says to delete its membership", async () => {
+  it('revoke: the link dies and the seat frees; an operator-kept invitation says to delete its membership', async () => {
     const kaiLink = await latestLink('kai@acme.com');
     const run = await roster('revoke', kaiInvitation);
     expect(run.code).toBe(0);
@@ -361,7 +400,9 @@ spec: { team: acme, email: pat@acme.com, role: developer }
     });
     const owned = await roster('revoke', patInvitation);
     expect(owned.code).toBe(1);
-    expect(errorLine(owned)).toBe(`error: invitation ${patInvitation} belongs to membership pat, which would only send a new one; to withdraw it delete the membership: kubectl delete membership pat -n ${ns}`);
+    expect(errorLine(owned)).toBe(
+      `error: invitation ${patInvitation} belongs to membership pat, which would only send a new one; to withdraw it delete the membership: kubectl delete membership pat -n ${ns}`,
+    );
     expect((await admin.get<Invitation>(resources.invitation, ns, patInvitation)).spec.revoked).toBe(false); // the CRD default, untouched
   });
 
@@ -380,11 +421,15 @@ spec: { team: acme, email: pat@acme.com, role: developer }
     expect(run.stdout).toContain('team.roster.dev/acme: ownership moves from liam@acme.com to noah@acme.com; liam@acme.com stays on as admin');
     const team = await admin.get<Team>(resources.team, ns, 'acme');
     expect(team.spec.owner).toEqual({ email: 'noah@acme.com' }); // the old owner's display name is not carried over
-    await eventually(async () => {
-      const rows = await memberRows();
-      expect(rows[0]).toMatchObject({ email: 'noah@acme.com', role: 'owner', phase: 'Active', source: 'owner' });
-      expect(rowOf(rows, 'liam@acme.com', 'membership')).toMatchObject({ role: 'admin', phase: 'Active' });
-    }, 30_000, 500);
+    await eventually(
+      async () => {
+        const rows = await memberRows();
+        expect(rows[0]).toMatchObject({ email: 'noah@acme.com', role: 'owner', phase: 'Active', source: 'owner' });
+        expect(rowOf(rows, 'liam@acme.com', 'membership')).toMatchObject({ role: 'admin', phase: 'Active' });
+      },
+      30_000,
+      500,
+    );
     expect(await roster('transfer', 'acme', 'noah@acme.com')).toMatchObject({ code: 0, stdout: 'noah@acme.com already owns team acme; nothing to do\n' });
   });
 
@@ -393,11 +438,19 @@ spec: { team: acme, email: pat@acme.com, role: developer }
       events: { time: string; reason: string; object: string; note: string }[];
     }
     const wanted = ['OwnerInvited', 'Sent', 'Activated', 'Resent', 'Revoked', 'OwnershipTransferred'];
-    const trail = await eventually(async () => {
-      const { events } = await json<AuditJson>('audit', 'acme');
-      for (const reason of wanted) expect(events.map((e) => e.reason), reason).toContain(reason);
-      return events;
-    }, 20_000, 500);
+    const trail = await eventually(
+      async () => {
+        const { events } = await json<AuditJson>('audit', 'acme');
+        for (const reason of wanted)
+          expect(
+            events.map((e) => e.reason),
+            reason,
+          ).toContain(reason);
+        return events;
+      },
+      20_000,
+      500,
+    );
     const times = trail.map((e) => Date.parse(e.time));
     expect(times).toEqual([...times].sort((a, b) => a - b));
     const at = (reason: string, object: string) => trail.findIndex((e) => e.reason === reason && e.object === object);
@@ -410,7 +463,13 @@ spec: { team: acme, email: pat@acme.com, role: developer }
     expect(table.code).toBe(0);
     const lines = table.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^TIME +TYPE +REASON +OBJECT +ACTOR +MESSAGE$/);
-    expect(lines.slice(1).some((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ +Normal +OwnershipTransferred +team\/acme +\S+ +ownership moved from liam@acme\.com to noah@acme\.com/.test(l))).toBe(true);
+    expect(
+      lines
+        .slice(1)
+        .some((l) =>
+          /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ +Normal +OwnershipTransferred +team\/acme +\S+ +ownership moved from liam@acme\.com to noah@acme\.com/.test(l),
+        ),
+    ).toBe(true);
 
     const future = await roster('audit', 'acme', '--since', '2099-01-01T00:00:00Z');
     expect(future).toMatchObject({ code: 0, stdout: '', stderr: `No events found for team acme in namespace ${ns} since 2099-01-01T00:00:00Z.\n` });
@@ -423,7 +482,10 @@ spec: { team: acme, email: pat@acme.com, role: developer }
     expect(elsewhere.code).toBe(1);
     expect(errorLine(elsewhere)).toBe(`error: team acme not found: there are no teams in namespace ${prod} (pick the team's namespace with -n)`);
 
-    const config = parseYaml(readFileSync(contextKubeconfig, 'utf8')) as { clusters: { cluster: { server: string } }[]; users: { user: Record<string, unknown> }[] };
+    const config = parseYaml(readFileSync(contextKubeconfig, 'utf8')) as {
+      clusters: { cluster: { server: string } }[];
+      users: { user: Record<string, unknown> }[];
+    };
     const unreachable = structuredClone(config);
     for (const c of unreachable.clusters) c.cluster.server = 'https://127.0.0.1:1';
     const unreachablePath = join(dir, 'unreachable');
@@ -443,7 +505,9 @@ spec: { team: acme, email: pat@acme.com, role: developer }
     writeFileSync(nobodyPath, stringifyYaml(nobody));
     const forbidden = await roster('members', 'acme', '--kubeconfig', nobodyPath);
     expect(forbidden.code).toBe(3);
-    expect(errorLine(forbidden)).toMatch(/^error: teams\.roster\.dev "acme" is forbidden: User "system:serviceaccount:cli-e2e:nobody" cannot get resource "teams"/);
+    expect(errorLine(forbidden)).toMatch(
+      /^error: teams\.roster\.dev "acme" is forbidden: User "system:serviceaccount:cli-e2e:nobody" cannot get resource "teams"/,
+    );
 
     const objects = await admin.list<KubeObject>(resources.invitation, ns);
     expect(objects.items.length).toBeGreaterThan(0); // the refusals above changed nothing
@@ -470,16 +534,23 @@ describe('kubectl-roster can-i and namespace assignment (SPEC §7)', () => {
     // noah holds deploy team-wide (admin, or owner after the transfer above): only the namespace can say no.
     const missing = await roster(...asked);
     expect(missing.code).toBe(1);
-    expect(missing.stdout).toMatch(/^no\nnoah@acme\.com (owns team acme|is admin in team acme \(membership\/noah\)): role (owner|admin) would grant deploy in legacy\/ops, but Roster grants nothing there: /);
+    expect(missing.stdout).toMatch(
+      /^no\nnoah@acme\.com (owns team acme|is admin in team acme \(membership\/noah\)): role (owner|admin) would grant deploy in legacy\/ops, but Roster grants nothing there: /,
+    );
     expect(missing.stdout).toContain(`namespace ${legacy} does not exist yet`);
 
     await admin.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: legacy } });
     const unlabelled = await roster(...asked);
     expect(unlabelled.code).toBe(1);
-    expect(unlabelled.stdout).toContain(`namespace ${legacy} is not assigned to the team in namespace ${ns}; a cluster admin assigns it with \`${labelCommand}\``);
+    expect(unlabelled.stdout).toContain(
+      `namespace ${legacy} is not assigned to the team in namespace ${ns}; a cluster admin assigns it with \`${labelCommand}\``,
+    );
     const asJson = await roster(...asked, '-o', 'json');
     expect(asJson.code).toBe(1);
-    expect(JSON.parse(asJson.stdout)).toMatchObject({ allowed: false, unreachable: [{ project: 'legacy', environment: 'ops', namespace: legacy, assignment: 'refused' }] });
+    expect(JSON.parse(asJson.stdout)).toMatchObject({
+      allowed: false,
+      unreachable: [{ project: 'legacy', environment: 'ops', namespace: legacy, assignment: 'refused' }],
+    });
     // The whole team: yes (shop is assigned), naming the environment that is not.
     const anywhere = await roster('can-i', 'noah@acme.com', 'deploy');
     expect(anywhere.code).toBe(0);
@@ -515,7 +586,14 @@ describe('kubectl-roster can-i and namespace assignment (SPEC §7)', () => {
       apiVersion: 'roster.dev/v1alpha1',
       kind: 'Project',
       metadata: { name: 'sneaky', namespace: ns },
-      spec: { team: 'acme', environments: [{ name: 'system', namespace: 'kube-system' }, { name: 'operator', namespace: 'roster-system' }, { name: 'control', namespace: ns }] },
+      spec: {
+        team: 'acme',
+        environments: [
+          { name: 'system', namespace: 'kube-system' },
+          { name: 'operator', namespace: 'roster-system' },
+          { name: 'control', namespace: ns },
+        ],
+      },
     });
     for (const [environment, reason] of [
       ['system', 'namespace kube-system is a system namespace and never serves as an environment'],
@@ -556,13 +634,19 @@ describe('kubectl-roster can-i and namespace assignment (SPEC §7)', () => {
     const readerPath = join(dir, 'roster-reader');
     writeFileSync(readerPath, stringifyYaml(config), { mode: 0o600 });
 
-    const unsure = await eventually(async () => {
-      const run = await roster(...asked, '--kubeconfig', readerPath);
-      expect(run.stderr).toBe('');
-      expect(run.code).toBe(1);
-      return run;
-    }, 20_000, 500);
-    expect(unsure.stdout).toContain(`cannot tell whether namespace ${legacy} is assigned to the team in namespace ${ns}: the API server does not let you get namespace ${legacy}`);
+    const unsure = await eventually(
+      async () => {
+        const run = await roster(...asked, '--kubeconfig', readerPath);
+        expect(run.stderr).toBe('');
+        expect(run.code).toBe(1);
+        return run;
+      },
+      20_000,
+      500,
+    );
+    expect(unsure.stdout).toContain(
+      `cannot tell whether namespace ${legacy} is assigned to the team in namespace ${ns}: the API server does not let you get namespace ${legacy}`,
+    );
     expect(unsure.stdout).toContain(`kubectl get namespace ${legacy} --show-labels`);
     // The same question with the admin's credentials is a yes: the no above is about the reader.
     expect((await roster(...asked)).code).toBe(0);

@@ -42,8 +42,11 @@ interface Run {
 
 function roster(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(plugin, args, { cwd: projectRoot, env: { ...process.env, KUBECONFIG: kubeconfig }, timeout: 60_000, maxBuffer: 8 * 1024 * 1024 }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 99) : 0, stdout, stderr }),
+    execFile(
+      plugin,
+      args,
+      { cwd: projectRoot, env: { ...process.env, KUBECONFIG: kubeconfig }, timeout: 60_000, maxBuffer: 8 * 1024 * 1024 },
+      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 99) : 0, stdout, stderr }),
     );
   });
 }
@@ -82,10 +85,16 @@ beforeAll(async () => {
   admin = KubeClient.fromFile(kubeconfig);
   // The control namespace is in the test webhook's selector; the environments are assigned to the team (SPEC §7).
   await admin.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { [TEST_LABEL]: suite } } });
-  for (const name of [prod, staging]) await admin.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'roster.dev/team': ns } } });
+  for (const name of [prod, staging])
+    await admin.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'roster.dev/team': ns } } });
   smtp = await startSmtpServer();
   const webhookPort = await freePort();
-  operator = await startOperator({ kubeconfigPath: kubeconfig, smtpPort: smtp.port, webhookPort, config: { webhook: webhookConfig(suite, `https://127.0.0.1:${webhookPort}`) } });
+  operator = await startOperator({
+    kubeconfigPath: kubeconfig,
+    smtpPort: smtp.port,
+    webhookPort,
+    config: { webhook: webhookConfig(suite, `https://127.0.0.1:${webhookPort}`) },
+  });
   await eventually(async () => {
     const config = await admin.find(resources.validatingWebhookConfiguration, undefined, `roster-test-${suite}`);
     expect(config).toBeDefined();
@@ -117,7 +126,9 @@ async function releaseHolds(): Promise<void> {
     if (!team) return;
     const { holdId, held = [] } = team.status?.removals ?? {};
     for (const h of holdId ? held : []) {
-      await admin.patch(resources.membership, ns, h.name ?? '', 'merge', { metadata: { annotations: { [RELEASE_ANNOTATION]: holdId } } }).catch(() => undefined);
+      await admin
+        .patch(resources.membership, ns, h.name ?? '', 'merge', { metadata: { annotations: { [RELEASE_ANNOTATION]: holdId } } })
+        .catch(() => undefined);
     }
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -154,7 +165,9 @@ describe('kubectl roster plan', () => {
     expect(run.stdout).toMatch(/create membership\/nina -n plan-e2e +allowed/);
     expect(run.code).toBe(2);
 
-    const json = JSON.parse((await roster('plan', '-f', dir, '-o', 'json')).stdout) as { teams: { people: { email: string; mailed: boolean; gained: unknown[] }[] }[] };
+    const json = JSON.parse((await roster('plan', '-f', dir, '-o', 'json')).stdout) as {
+      teams: { people: { email: string; mailed: boolean; gained: unknown[] }[] }[];
+    };
     expect(json.teams[0]!.people).toEqual([expect.objectContaining({ email: 'nina@acme.com', mailed: true, gained: [] })]);
     // Nothing was created: it was a dry run.
     expect(await admin.find(resources.membership, ns, 'nina')).toBeUndefined();
@@ -185,7 +198,9 @@ describe('kubectl roster plan', () => {
     const dir = branch();
     rmSync(join(dir, 'm3.yaml'));
     const pruned = await roster('plan', '-f', dir, '--prune');
-    expect(pruned.stdout).toContain(`  - m3@acme.com: removed (was developer, the whole team, active)\n      - deploy, view in shop/production (namespace ${prod})\n      - deploy, view in shop/staging (namespace ${staging})\n`);
+    expect(pruned.stdout).toContain(
+      `  - m3@acme.com: removed (was developer, the whole team, active)\n      - deploy, view in shop/production (namespace ${prod})\n      - deploy, view in shop/staging (namespace ${staging})\n`,
+    );
     expect(pruned.stdout).toContain('removal brake: 1 removal of 10 active members; 2 allowed within 10m');
     expect(pruned.stdout).toMatch(/delete membership\/m3 -n plan-e2e +allowed/);
     expect(pruned.stdout).toContain('  seats: 11/12 (1 available) → 10/12 (2 available)\n');
@@ -203,7 +218,8 @@ describe('kubectl roster plan', () => {
     expect(run.stdout).toContain('removal brake: 6 removals of 10 active members; 2 allowed within 10m');
     const held = /held \(keep their access until released\): (.*)\n/.exec(run.stdout)?.[1]?.split(', ') ?? [];
     expect(held).toHaveLength(4);
-    for (const email of held) expect(run.stdout).toContain(`  ! ${email}: removal held by the removal brake: keeps developer access until an owner or admin releases it\n`);
+    for (const email of held)
+      expect(run.stdout).toContain(`  ! ${email}: removal held by the removal brake: keeps developer access until an owner or admin releases it\n`);
     expect(run.stdout.match(/^ {2}- m\d@acme\.com: removed/gm)).toHaveLength(2);
     expect(run.stdout).toContain(`release after the apply with: kubectl roster release acme -n ${ns}`);
     expect(run.code).toBe(2);
@@ -240,7 +256,8 @@ describe('kubectl roster plan', () => {
     const run = await roster('plan', '-f', dir, '--prune');
     expect(run.code).toBe(2);
     expect(run.stdout).toContain('Plan: 1 invitation(s) to mail, 0 gaining access, 2 losing access, 0 held by the brake; changes.');
-    if (process.env.ROSTER_PLAN_EXAMPLE) writeFileSync(process.env.ROSTER_PLAN_EXAMPLE, run.stdout + '\n---\n' + (await roster('plan', '-f', dir, '--prune', '-o', 'markdown')).stdout);
+    if (process.env.ROSTER_PLAN_EXAMPLE)
+      writeFileSync(process.env.ROSTER_PLAN_EXAMPLE, run.stdout + '\n---\n' + (await roster('plan', '-f', dir, '--prune', '-o', 'markdown')).stdout);
     const team = await admin.get<Team>(resources.team, ns, 'acme');
     expect(team.spec.seats).toBe(12); // still nothing changed in the cluster
   });

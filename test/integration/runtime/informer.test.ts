@@ -53,7 +53,12 @@ describe('Informer', () => {
     informer.on((e) => events.push(e));
     informer.start();
     await informer.waitForSync();
-    expect(informer.list().map((t) => t.metadata.name).sort()).toEqual(['a', 'b', 'c']);
+    expect(
+      informer
+        .list()
+        .map((t) => t.metadata.name)
+        .sort(),
+    ).toEqual(['a', 'b', 'c']);
 
     await cp.restartApiServer({
       whileDown: async () => {
@@ -68,7 +73,12 @@ describe('Informer', () => {
     await cp.client.patch(resources.team, ns, 'c', 'merge', { spec: { seats: 7 } });
 
     await eventually(() => {
-      expect(informer.list().map((t) => t.metadata.name).sort()).toEqual(['a', 'c', 'd']);
+      expect(
+        informer
+          .list()
+          .map((t) => t.metadata.name)
+          .sort(),
+      ).toEqual(['a', 'c', 'd']);
       expect(informer.get(ns, 'c')?.spec.seats).toBe(7);
     }, 60_000);
     expect(events).toContainEqual(expect.objectContaining({ type: 'deleted', key: `${ns}/b` }));

@@ -134,11 +134,15 @@ describe('LeaderElector in-process', () => {
     // Someone else takes the Lease (as after a partition): a's renewals now conflict and
     // then find a valid lease held by another. (A conflict here means a renewal came in
     // between our read and write: read again.)
-    await eventually(async () => {
-      const lease = await getLease('stolen');
-      if (!lease) throw new Error('no lease');
-      await cp.client.replace<Lease>(resources.lease, { ...lease, spec: { ...lease.spec, holderIdentity: 'intruder', leaseDurationSeconds: 60 } });
-    }, 5_000, 10);
+    await eventually(
+      async () => {
+        const lease = await getLease('stolen');
+        if (!lease) throw new Error('no lease');
+        await cp.client.replace<Lease>(resources.lease, { ...lease, spec: { ...lease.spec, holderIdentity: 'intruder', leaseDurationSeconds: 60 } });
+      },
+      5_000,
+      10,
+    );
     // run() returns once leadership is lost: at the latest a renew deadline after the last
     // renewal, plus a request's worth of slack.
     await within(running, timings.renewDeadlineMs + timings.retryPeriodMs + 2_000, 'stepped down');
@@ -190,9 +194,7 @@ function startReplica(identity: string): ChildProcess {
 const exited = (child: ChildProcess) =>
   child.exitCode !== null || child.signalCode !== null
     ? Promise.resolve({ code: child.exitCode, signal: child.signalCode })
-    : new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-        child.once('exit', (code, signal) => resolve({ code, signal })),
-      );
+    : new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 
 type LogLine = { what: string; identity: string; key?: string; at: number };
 function readLog(): LogLine[] {
@@ -210,7 +212,15 @@ function readLog(): LogLine[] {
 }
 const workers = (lines: LogLine[]) => new Set(lines.filter((l) => l.what === 'start').map((l) => l.identity));
 const diagnostics = () =>
-  [...replicas.keys()].map((id) => `--- ${id} ---\n${readFileSync(join(dir, `${id}.out`), 'utf8').split('\n').slice(-15).join('\n')}`).join('\n');
+  [...replicas.keys()]
+    .map(
+      (id) =>
+        `--- ${id} ---\n${readFileSync(join(dir, `${id}.out`), 'utf8')
+          .split('\n')
+          .slice(-15)
+          .join('\n')}`,
+    )
+    .join('\n');
 
 // The holder's renewTime as last seen by the test, for the takeover's lower bound.
 async function watchRenewals(holder: string, until: () => boolean): Promise<number> {
@@ -230,12 +240,16 @@ describe('replicas in separate processes', () => {
   it('exactly one of two replicas leads', async () => {
     startReplica('r1');
     startReplica('r2');
-    await eventually(async () => {
-      const holder = (await getLease(leaseName))?.spec?.holderIdentity ?? '';
-      expect(['r1', 'r2']).toContain(holder);
-      expect(readLog().filter((l) => l.what === 'start' && l.identity === holder).length).toBeGreaterThan(20);
-      leader = holder;
-    }, 60_000, 200).catch((e: unknown) => {
+    await eventually(
+      async () => {
+        const holder = (await getLease(leaseName))?.spec?.holderIdentity ?? '';
+        expect(['r1', 'r2']).toContain(holder);
+        expect(readLog().filter((l) => l.what === 'start' && l.identity === holder).length).toBeGreaterThan(20);
+        leader = holder;
+      },
+      60_000,
+      200,
+    ).catch((e: unknown) => {
       throw new Error(`${String(e)}\n${diagnostics()}`);
     });
     standby = leader === 'r1' ? 'r2' : 'r1';
@@ -261,11 +275,15 @@ describe('replicas in separate processes', () => {
     expect((await exited(victim)).signal).toBe('SIGKILL');
     const lastRenewTime = await lastRenewal;
 
-    const lease = await eventually(async () => {
-      const l = await getLease(leaseName);
-      expect(l?.spec?.holderIdentity).toBe(standby);
-      return l;
-    }, 30_000, 50);
+    const lease = await eventually(
+      async () => {
+        const l = await getLease(leaseName);
+        expect(l?.spec?.holderIdentity).toBe(standby);
+        return l;
+      },
+      30_000,
+      50,
+    );
     const acquiredAt = ms(lease?.spec?.acquireTime);
     // Worst case: the standby saw the last renewal up to one retry period late, and notices
     // the expiry up to one retry period late; plus scheduling slack.
@@ -290,11 +308,15 @@ describe('replicas in separate processes', () => {
     expect((await exited(stopping)).code).toBe(0);
     expect(readLog().some((l) => l.what === 'released' && l.identity === leader)).toBe(true);
 
-    const lease = await eventually(async () => {
-      const l = await getLease(leaseName);
-      expect(l?.spec?.holderIdentity).toBe('r3');
-      return l;
-    }, 30_000, 50);
+    const lease = await eventually(
+      async () => {
+        const l = await getLease(leaseName);
+        expect(l?.spec?.holderIdentity).toBe('r3');
+        return l;
+      },
+      30_000,
+      50,
+    );
     // Well under the lease duration: r3 took it at its next retry, not after expiry.
     expect(ms(lease?.spec?.acquireTime) - termAt).toBeLessThan(leaseMs / 2);
     await eventually(() => expect(readLog().some((l) => l.what === 'start' && l.identity === 'r3')).toBe(true), 10_000);

@@ -72,7 +72,13 @@ beforeAll(async () => {
     config: {
       webhook: webhookConfig(suite, `https://127.0.0.1:${webhookPort}`),
       // The test SMTP server on loopback speaks plain SMTP: allowInsecure is for exactly this.
-      mail: { backend: 'smtp', from: 'Roster <roster@roster.example>', allowedSenderDomains: ['acme.com'], resendCooldownSeconds: COOLDOWN, smtp: { host: '127.0.0.1', port: smtp.port, pool: false, allowInsecure: true } },
+      mail: {
+        backend: 'smtp',
+        from: 'Roster <roster@roster.example>',
+        allowedSenderDomains: ['acme.com'],
+        resendCooldownSeconds: COOLDOWN,
+        smtp: { host: '127.0.0.1', port: smtp.port, pool: false, allowInsecure: true },
+      },
     },
   });
   await eventually(async () => {
@@ -120,7 +126,10 @@ describe('a spoofed sender', () => {
   it('is denied to the team owner, naming the allowed domains and what to do', async () => {
     expect(await canI(owner, 'patch', 'teams.roster.dev')).toBe(true); // so the denial below is the webhook's
     const spoof = await apply(teamManifest(ns, 'Acme Billing <billing@evil.example>'), ...as(owner));
-    deniedWith(spoof, /spec.invitations.from "Acme Billing <billing@evil.example>" sends from domain evil.example, which this operator may not send from \(allowed: acme.com\)/);
+    deniedWith(
+      spoof,
+      /spec.invitations.from "Acme Billing <billing@evil.example>" sends from domain evil.example, which this operator may not send from \(allowed: acme.com\)/,
+    );
     expect(spoof.stderr).toContain('remove spec.invitations.from');
     // Dressed up: the address in the display name is not the one that goes out.
     deniedWith(await apply(teamManifest(ns, '"team@acme.com" <billing@evil.example>'), ...as(owner)), /sends from domain evil.example/);
@@ -139,9 +148,12 @@ describe('a spoofed sender', () => {
     expect(await admin.find(resources.team, ns2, 'acme')).toBeUndefined();
   });
 
-  it('is out of a team admin\'s reach altogether (RBAC)', async () => {
+  it("is out of a team admin's reach altogether (RBAC)", async () => {
     expect(await canI(teamAdmin, 'patch', 'teams.roster.dev')).toBe(false);
-    deniedWith(await run(['patch', 'team', 'acme', '-n', ns, '--type=merge', '-p', '{"spec":{"invitations":{"from":"x@evil.example"}}}', ...as(teamAdmin)]), /forbidden/i);
+    deniedWith(
+      await run(['patch', 'team', 'acme', '-n', ns, '--type=merge', '-p', '{"spec":{"invitations":{"from":"x@evil.example"}}}', ...as(teamAdmin)]),
+      /forbidden/i,
+    );
   });
 
   it('never reached the SMTP server', () => {
@@ -184,14 +196,17 @@ describe('a resend flood', () => {
   });
 });
 
-describe('revoking a Membership\'s invitation', () => {
+describe("revoking a Membership's invitation", () => {
   it('is denied to a team admin with what to do instead, and mails nobody again', async () => {
     const email = 'riley@acme.com';
-    const created = await apply(`apiVersion: roster.dev/v1alpha1
+    const created = await apply(
+      `apiVersion: roster.dev/v1alpha1
 kind: Membership
 metadata: { name: riley, namespace: ${ns} }
 spec: { team: acme, email: ${email}, role: observer }
-`, ...as(teamAdmin));
+`,
+      ...as(teamAdmin),
+    );
     expect(created.code, created.stderr).toBe(0);
     await eventually(() => expect(mailsTo(email)).toHaveLength(1), 30_000);
     const inv = (await admin.list<Invitation>(resources.invitation, ns)).items.find((i) => i.spec.email === email)!;
@@ -199,7 +214,10 @@ spec: { team: acme, email: ${email}, role: observer }
     expect(await canI(teamAdmin, 'patch', 'invitations.roster.dev')).toBe(true); // so the denial is the webhook's
 
     const revoke = await run(['patch', 'invitation', inv.metadata.name!, '-n', ns, '--type=merge', '-p', '{"spec":{"revoked":true}}', ...as(teamAdmin)]);
-    deniedWith(revoke, `invitation ${inv.metadata.name} belongs to Membership riley: revoking it would only make the operator mail ${email} a new link; to withdraw the invitation delete the Membership (kubectl delete membership riley -n ${ns}), or set its spec.expiresAt`);
+    deniedWith(
+      revoke,
+      `invitation ${inv.metadata.name} belongs to Membership riley: revoking it would only make the operator mail ${email} a new link; to withdraw the invitation delete the Membership (kubectl delete membership riley -n ${ns}), or set its spec.expiresAt`,
+    );
     expect((await admin.get<Invitation>(resources.invitation, ns, inv.metadata.name!)).spec.revoked).not.toBe(true);
     await new Promise((r) => setTimeout(r, 1500));
     expect(mailsTo(email)).toHaveLength(1);
@@ -214,7 +232,10 @@ spec: { team: acme, email: ${email}, role: observer }
     const ownerInvitation = (await admin.list<Invitation>(resources.invitation, ns)).items.find((i) => i.spec.role === 'owner' && i.spec.email === owner)!;
     const moved = await apply(teamManifest(ns, 'Acme Team <hello@ACME.com>', 'noah@acme.com'));
     expect(moved.code, moved.stderr).toBe(0);
-    await eventually(async () => expect((await admin.get<Invitation>(resources.invitation, ns, ownerInvitation.metadata.name!)).spec.revoked).toBe(true), 30_000);
+    await eventually(
+      async () => expect((await admin.get<Invitation>(resources.invitation, ns, ownerInvitation.metadata.name!)).spec.revoked).toBe(true),
+      30_000,
+    );
     await eventually(() => expect(mailsTo('noah@acme.com')).toHaveLength(1), 30_000);
   });
 });

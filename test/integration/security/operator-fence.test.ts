@@ -173,18 +173,26 @@ beforeAll(async () => {
   }
 
   const dir = mkdtempSync(join(tmpdir(), 'roster-fence-'));
-  sa = KubeClient.fromFile(await serviceAccountKubeconfig(admin, kubeconfig, releaseNs, fullname, join(dir, 'kubeconfig')), { fieldManager: 'roster-operator' });
+  sa = KubeClient.fromFile(await serviceAccountKubeconfig(admin, kubeconfig, releaseNs, fullname, join(dir, 'kubeconfig')), {
+    fieldManager: 'roster-operator',
+  });
 
   // The API server loads policies asynchronously: wait until each of the four refuses (dry runs, nothing is stored).
-  await eventually(async () => {
-    expect((await refused(() => createDry(sa, resources.configMap, configMap(acmeNs, 'probe')))).message).toContain('roster operator fence');
-    expect((await refused(() => createDry(sa, resources.roleBinding, binding(acmeProd, 'edit', { name: 'probe', teamNamespace: null })))).message).toContain('roster operator fence');
-    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'probe', namespace: releaseNs }, type: 'Opaque' } as KubeObject;
-    expect((await refused(() => createDry(sa, resources.secret, secret)))).toMatchObject({ status: 403 });
-    expect((await refused(() => createDry(sa, resources.secret, secret))).message).toContain('roster operator fence');
-    const wide = { ...teamClusterRoleObjects()[0]!, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] } as KubeObject;
-    expect((await refused(() => applyAs(sa, resources.clusterRole, wide, true))).message).toContain('roster operator fence');
-  }, 30_000, 250);
+  await eventually(
+    async () => {
+      expect((await refused(() => createDry(sa, resources.configMap, configMap(acmeNs, 'probe')))).message).toContain('roster operator fence');
+      expect((await refused(() => createDry(sa, resources.roleBinding, binding(acmeProd, 'edit', { name: 'probe', teamNamespace: null })))).message).toContain(
+        'roster operator fence',
+      );
+      const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'probe', namespace: releaseNs }, type: 'Opaque' } as KubeObject;
+      expect(await refused(() => createDry(sa, resources.secret, secret))).toMatchObject({ status: 403 });
+      expect((await refused(() => createDry(sa, resources.secret, secret))).message).toContain('roster operator fence');
+      const wide = { ...teamClusterRoleObjects()[0]!, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] } as KubeObject;
+      expect((await refused(() => applyAs(sa, resources.clusterRole, wide, true))).message).toContain('roster operator fence');
+    },
+    30_000,
+    250,
+  );
 });
 
 afterAll(async () => {
@@ -202,12 +210,22 @@ afterAll(async () => {
 describe('the chart installs the fence for its own ServiceAccount', () => {
   it('one policy per kind the operator writes, each bound with Deny and matching only the ServiceAccount', async () => {
     const policies = installed.filter((o) => o.kind === 'ValidatingAdmissionPolicy');
-    expect(policies.map((p) => p.metadata.name).sort()).toEqual(['clusterroles', 'configmaps', 'rolebindings', 'secrets'].map((k) => `${fullname}-operator-fence-${k}`));
+    expect(policies.map((p) => p.metadata.name).sort()).toEqual(
+      ['clusterroles', 'configmaps', 'rolebindings', 'secrets'].map((k) => `${fullname}-operator-fence-${k}`),
+    );
     for (const p of policies) {
-      const live = await admin.get<KubeObject & { spec: { failurePolicy: string; matchConditions: Array<{ expression: string }> } }>(policyRefs.ValidatingAdmissionPolicy, undefined, p.metadata.name);
+      const live = await admin.get<KubeObject & { spec: { failurePolicy: string; matchConditions: Array<{ expression: string }> } }>(
+        policyRefs.ValidatingAdmissionPolicy,
+        undefined,
+        p.metadata.name,
+      );
       expect(live.spec.failurePolicy).toBe('Fail');
       expect(live.spec.matchConditions).toEqual([{ name: 'operator-service-account', expression: `request.userInfo.username == "${saUser}"` }]);
-      const bound = await admin.get<KubeObject & { spec: { policyName: string; validationActions: string[] } }>(policyRefs.ValidatingAdmissionPolicyBinding, undefined, p.metadata.name);
+      const bound = await admin.get<KubeObject & { spec: { policyName: string; validationActions: string[] } }>(
+        policyRefs.ValidatingAdmissionPolicyBinding,
+        undefined,
+        p.metadata.name,
+      );
       expect(bound.spec).toMatchObject({ policyName: p.metadata.name, validationActions: ['Deny'] });
     }
   });
@@ -218,27 +236,29 @@ describe('the chart installs the fence for its own ServiceAccount', () => {
   });
 });
 
-describe('the ServiceAccount, with the chart\'s RBAC, cannot grant outside the fence', () => {
+describe("the ServiceAccount, with the chart's RBAC, cannot grant outside the fence", () => {
   it('binds ClusterRole admin in kube-system: refused (system namespace), and the grantee has nothing there', async () => {
     // RBAC alone would allow it: the operator has `bind` on admin and creates RoleBindings cluster-wide.
     expect(await canI(saUser, 'create', 'rolebindings', 'kube-system', 'rbac.authorization.k8s.io')).toBe(true);
     const name = `fence-${run}-admin`;
     const denial = await refused(() => sa.create(resources.roleBinding, binding('kube-system', 'admin', { name })));
     expect(denial.status).toBe(403);
-    expect(denial.message).toContain(`${fenceMessage('RoleBinding', 'kube-system', name)}namespace kube-system is a system namespace or the operator's own; no team gets access there`);
+    expect(denial.message).toContain(
+      `${fenceMessage('RoleBinding', 'kube-system', name)}namespace kube-system is a system namespace or the operator's own; no team gets access there`,
+    );
     // Labelled as assigned does not help: no label opens a system namespace.
     await gainedNothing(mallory, 'kube-system');
     expect(await admin.find(resources.roleBinding, 'kube-system', name)).toBeUndefined();
   });
 
-  it('binds ClusterRole admin in the operator\'s own namespace (its token, its Secrets): refused', async () => {
+  it("binds ClusterRole admin in the operator's own namespace (its token, its Secrets): refused", async () => {
     const name = `fence-${run}-own`;
     const denial = await refused(() => sa.create(resources.roleBinding, binding(releaseNs, 'admin', { name })));
     expect(denial.message).toContain(`${fenceMessage('RoleBinding', releaseNs, name)}namespace ${releaseNs} is a system namespace or the operator's own`);
     await gainedNothing(mallory, releaseNs);
   });
 
-  it('binds cluster-admin with Roster\'s labels in an assigned namespace: refused by RBAC, and by the fence even when RBAC would allow it', async () => {
+  it("binds cluster-admin with Roster's labels in an assigned namespace: refused by RBAC, and by the fence even when RBAC would allow it", async () => {
     const name = `fence-${run}-cluster-admin`;
     const byRbac = await refused(() => sa.create(resources.roleBinding, binding(acmeProd, 'cluster-admin', { name })));
     expect(byRbac.status).toBe(403);
@@ -263,12 +283,16 @@ describe('the ServiceAccount, with the chart\'s RBAC, cannot grant outside the f
       await eventually(async () => expect(await canI(saUser, 'bind', 'clusterroles', acmeProd, 'rbac.authorization.k8s.io')).toBe(true), 10_000, 100);
       const denial = await refused(() => sa.create(resources.roleBinding, binding(acmeProd, 'cluster-admin', { name })));
       expect(denial.status).toBe(403);
-      expect(denial.message).toContain(`${fenceMessage('RoleBinding', acmeProd, name)}ClusterRole cluster-admin is not one the operator binds (admin, edit, view, roster:team-owner, roster:team-admin, roster:team-billing, from operator.roleBindings)`);
+      expect(denial.message).toContain(
+        `${fenceMessage('RoleBinding', acmeProd, name)}ClusterRole cluster-admin is not one the operator binds (admin, edit, view, roster:team-owner, roster:team-admin, roster:team-billing, from operator.roleBindings)`,
+      );
       await gainedNothing(mallory, acmeProd);
 
       // A Role of the namespace, whatever it holds, is refused the same way.
       const role = await refused(() => sa.create(resources.roleBinding, binding(acmeProd, 'anything', { name: `fence-${run}-role`, roleKind: 'Role' })));
-      expect(role.message).toContain(`${fenceMessage('RoleBinding', acmeProd, `fence-${run}-role`)}it references Role anything; the operator binds only the ClusterRoles admin, edit, view`);
+      expect(role.message).toContain(
+        `${fenceMessage('RoleBinding', acmeProd, `fence-${run}-role`)}it references Role anything; the operator binds only the ClusterRoles admin, edit, view`,
+      );
     } finally {
       await admin.delete(resources.clusterRoleBinding, undefined, `fence-${run}-widened`);
       await admin.delete(resources.clusterRole, undefined, `fence-${run}-widened`);
@@ -280,39 +304,51 @@ describe('the ServiceAccount, with the chart\'s RBAC, cannot grant outside the f
     const name = `fence-${run}-foreign`;
     const denial = await refused(() => sa.create(resources.roleBinding, binding(globexProd, 'edit', { name })));
     expect(denial.status).toBe(403);
-    expect(denial.message).toContain(`${fenceMessage('RoleBinding', globexProd, name)}namespace ${globexProd} is assigned to the team in namespace ${globexNs} (${ASSIGN}=${globexNs}), not to the team in namespace ${acmeNs}`);
+    expect(denial.message).toContain(
+      `${fenceMessage('RoleBinding', globexProd, name)}namespace ${globexProd} is assigned to the team in namespace ${globexNs} (${ASSIGN}=${globexNs}), not to the team in namespace ${acmeNs}`,
+    );
     await gainedNothing(mallory, globexProd);
   });
 
   it('binds edit in a namespace no team is assigned: refused, with the command that assigns it', async () => {
     const name = `fence-${run}-loose`;
     const denial = await refused(() => sa.create(resources.roleBinding, binding(looseNs, 'edit', { name })));
-    expect(denial.message).toContain(`${fenceMessage('RoleBinding', looseNs, name)}namespace ${looseNs} is not assigned to a team; a cluster admin assigns it with \`kubectl label namespace ${looseNs} ${ASSIGN}=${acmeNs}\``);
+    expect(denial.message).toContain(
+      `${fenceMessage('RoleBinding', looseNs, name)}namespace ${looseNs} is not assigned to a team; a cluster admin assigns it with \`kubectl label namespace ${looseNs} ${ASSIGN}=${acmeNs}\``,
+    );
     await gainedNothing(mallory, looseNs);
   });
 
-  it('binds edit in the team\'s own control namespace (where its Team and seat ledger live): refused', async () => {
+  it("binds edit in the team's own control namespace (where its Team and seat ledger live): refused", async () => {
     await namespace(acmeNs, { [ASSIGN]: acmeNs }); // even labelled as its own environment
     try {
       const name = `fence-${run}-control`;
       const denial = await refused(() => sa.create(resources.roleBinding, binding(acmeNs, 'edit', { name })));
-      expect(denial.message).toContain(`${fenceMessage('RoleBinding', acmeNs, name)}namespace ${acmeNs} is the team's control namespace, which never serves as an environment`);
+      expect(denial.message).toContain(
+        `${fenceMessage('RoleBinding', acmeNs, name)}namespace ${acmeNs} is the team's control namespace, which never serves as an environment`,
+      );
       await gainedNothing(mallory, acmeNs);
     } finally {
       await namespace(acmeNs);
     }
   });
 
-  it('binds roster:team-admin for team acme in team globex\'s control namespace: refused', async () => {
+  it("binds roster:team-admin for team acme in team globex's control namespace: refused", async () => {
     const name = `fence-${run}-team-admin`;
     const denial = await refused(() => sa.create(resources.roleBinding, binding(globexNs, 'roster:team-admin', { name })));
-    expect(denial.message).toContain(`${fenceMessage('RoleBinding', globexNs, name)}ClusterRole roster:team-admin is bound only in the team's own namespace (${acmeNs}, from its roster.dev/team-namespace label), not in ${globexNs}`);
+    expect(denial.message).toContain(
+      `${fenceMessage('RoleBinding', globexNs, name)}ClusterRole roster:team-admin is bound only in the team's own namespace (${acmeNs}, from its roster.dev/team-namespace label), not in ${globexNs}`,
+    );
     await gainedNothing(mallory, globexNs);
   });
 
-  it('writes a binding without Roster\'s labels, or one for a group, or for a system identity: refused', async () => {
-    const unlabelled = await refused(() => sa.create(resources.roleBinding, binding(acmeProd, 'edit', { name: `fence-${run}-unlabelled`, teamNamespace: null })));
-    expect(unlabelled.message).toContain(`${fenceMessage('RoleBinding', acmeProd, `fence-${run}-unlabelled`)}it is not labelled app.kubernetes.io/managed-by=roster`);
+  it("writes a binding without Roster's labels, or one for a group, or for a system identity: refused", async () => {
+    const unlabelled = await refused(() =>
+      sa.create(resources.roleBinding, binding(acmeProd, 'edit', { name: `fence-${run}-unlabelled`, teamNamespace: null })),
+    );
+    expect(unlabelled.message).toContain(
+      `${fenceMessage('RoleBinding', acmeProd, `fence-${run}-unlabelled`)}it is not labelled app.kubernetes.io/managed-by=roster`,
+    );
     await gainedNothing(mallory, acmeProd);
 
     const everyone = [{ kind: 'Group', name: 'system:authenticated', apiGroup: 'rbac.authorization.k8s.io' }];
@@ -331,13 +367,15 @@ describe('the ServiceAccount, with the chart\'s RBAC, cannot grant outside the f
     await admin.create(resources.roleBinding, binding(acmeProd, 'view', { name, teamNamespace: null, user: riley }));
     const takeover = binding(acmeProd, 'view', { name, user: mallory });
     const denial = await refused(() => applyAs(sa, resources.roleBinding, takeover));
-    expect(denial.message).toContain('the existing RoleBinding is not labelled app.kubernetes.io/managed-by=roster; the operator does not take over bindings it did not make');
+    expect(denial.message).toContain(
+      'the existing RoleBinding is not labelled app.kubernetes.io/managed-by=roster; the operator does not take over bindings it did not make',
+    );
     expect(await canI(mallory, 'get', 'pods', acmeProd)).toBe(false);
     await admin.delete(resources.roleBinding, acmeProd, name);
   });
 });
 
-describe('the ServiceAccount still does the operator\'s work (positive controls)', () => {
+describe("the ServiceAccount still does the operator's work (positive controls)", () => {
   it('binds edit for team acme in a namespace assigned to acme, updates it, and removes it after the assignment is withdrawn', async () => {
     const name = `fence-${run}-riley`;
     await sa.create(resources.roleBinding, binding(acmeProd, 'edit', { name, user: riley }));
@@ -358,7 +396,7 @@ describe('the ServiceAccount still does the operator\'s work (positive controls)
     }
   });
 
-  it('binds roster:team-admin in the team\'s own control namespace', async () => {
+  it("binds roster:team-admin in the team's own control namespace", async () => {
     const name = `fence-${run}-own-team-admin`;
     await sa.create(resources.roleBinding, binding(acmeNs, 'roster:team-admin', { name, user: riley }));
     expect(await canI(riley, 'create', 'memberships', acmeNs, 'roster.dev')).toBe(true);
@@ -375,11 +413,13 @@ describe('the ServiceAccount writes only seat ledgers, its own certificate and i
   it('refuses ConfigMap evil in kube-system and not-seats in a team namespace; allows roster-seats-acme in acme', async () => {
     const evil = await refused(() => sa.create(resources.configMap, configMap('kube-system', `evil-${run}`)));
     expect(evil.status).toBe(403);
-    expect(evil.message).toContain(`${fenceMessage('ConfigMap', 'kube-system', `evil-${run}`)}the operator writes only seat ledgers (ConfigMaps named roster-seats-<team>)`);
+    expect(evil.message).toContain(
+      `${fenceMessage('ConfigMap', 'kube-system', `evil-${run}`)}the operator writes only seat ledgers (ConfigMaps named roster-seats-<team>)`,
+    );
     expect(await admin.find(resources.configMap, 'kube-system', `evil-${run}`)).toBeUndefined();
 
     const seatsInSystem = await refused(() => sa.create(resources.configMap, configMap('kube-system', `roster-seats-${run}`)));
-    expect(seatsInSystem.message).toContain('namespace kube-system is a system namespace or the operator\'s own; no team\'s seat ledger lives there');
+    expect(seatsInSystem.message).toContain("namespace kube-system is a system namespace or the operator's own; no team's seat ledger lives there");
 
     const notSeats = await refused(() => sa.create(resources.configMap, configMap(acmeNs, 'not-seats')));
     expect(notSeats.message).toContain(`${fenceMessage('ConfigMap', acmeNs, 'not-seats')}the operator writes only seat ledgers`);
@@ -387,30 +427,54 @@ describe('the ServiceAccount writes only seat ledgers, its own certificate and i
 
     const ledger = await sa.create(resources.configMap, configMap(acmeNs, 'roster-seats-acme'));
     await sa.replace(resources.configMap, { ...ledger, data: { seats: '{"a":1}' } } as KubeObject); // compare-and-swap update
-    expect((await admin.get<KubeObject & { data: Record<string, string> }>(resources.configMap, acmeNs, 'roster-seats-acme')).data).toEqual({ seats: '{"a":1}' });
+    expect((await admin.get<KubeObject & { data: Record<string, string> }>(resources.configMap, acmeNs, 'roster-seats-acme')).data).toEqual({
+      seats: '{"a":1}',
+    });
   });
 
-  it('refuses a Secret that is not its webhook certificate, such as a service-account token under the certificate\'s name', async () => {
+  it("refuses a Secret that is not its webhook certificate, such as a service-account token under the certificate's name", async () => {
     const secretName = `${fullname}-webhook-tls`;
-    const token = { apiVersion: 'v1', kind: 'Secret', metadata: { name: secretName, namespace: releaseNs, annotations: { 'kubernetes.io/service-account.name': fullname } }, type: 'kubernetes.io/service-account-token' } as KubeObject;
+    const token = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: secretName, namespace: releaseNs, annotations: { 'kubernetes.io/service-account.name': fullname } },
+      type: 'kubernetes.io/service-account-token',
+    } as KubeObject;
     const denial = await refused(() => sa.create(resources.secret, token));
-    expect(denial.message).toContain(`${fenceMessage('Secret', releaseNs, secretName)}its webhook certificate is a Secret of type kubernetes.io/tls; another type (such as a service-account token) is refused`);
-    const other = await refused(() => sa.create(resources.secret, { ...token, metadata: { name: `other-${run}`, namespace: releaseNs }, type: 'Opaque' } as KubeObject));
+    expect(denial.message).toContain(
+      `${fenceMessage('Secret', releaseNs, secretName)}its webhook certificate is a Secret of type kubernetes.io/tls; another type (such as a service-account token) is refused`,
+    );
+    const other = await refused(() =>
+      sa.create(resources.secret, { ...token, metadata: { name: `other-${run}`, namespace: releaseNs }, type: 'Opaque' } as KubeObject),
+    );
     expect(other.message).toContain(`the operator writes only its webhook certificate, Secret ${releaseNs}/${secretName}`);
     expect(await admin.find(resources.secret, releaseNs, secretName)).toBeUndefined();
     // Its certificate itself goes through.
-    await sa.create(resources.secret, { apiVersion: 'v1', kind: 'Secret', metadata: { name: secretName, namespace: releaseNs }, type: 'kubernetes.io/tls', data: { 'tls.crt': '', 'tls.key': '' } } as KubeObject);
+    await sa.create(resources.secret, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: secretName, namespace: releaseNs },
+      type: 'kubernetes.io/tls',
+      data: { 'tls.crt': '', 'tls.key': '' },
+    } as KubeObject);
   });
 
   it('refuses to widen its roster:team-* ClusterRoles (it holds escalate on them) or to aggregate other roles into them', async () => {
     const owner = teamClusterRoleObjects()[0]!;
     expect(await canI(saUser, 'escalate', 'clusterroles', '', 'rbac.authorization.k8s.io')).toBe(false); // only by name
-    const wide = await refused(() => applyAs(sa, resources.clusterRole, { ...owner, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }] } as KubeObject));
-    expect(wide.message).toContain(`roster operator fence: ClusterRole ${owner.metadata.name} refused: the rules of ${owner.metadata.name} may only cover teams, projects, memberships and invitations (roster.dev)`);
-    const aggregated = await refused(() =>
-      applyAs(sa, resources.clusterRole, { ...owner, aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'rbac.authorization.k8s.io/aggregate-to-admin': 'true' } }] } } as KubeObject),
+    const wide = await refused(() =>
+      applyAs(sa, resources.clusterRole, { ...owner, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }] } as KubeObject),
     );
-    expect(aggregated.message).toContain('an aggregationRule would pull other roles\' rules into');
+    expect(wide.message).toContain(
+      `roster operator fence: ClusterRole ${owner.metadata.name} refused: the rules of ${owner.metadata.name} may only cover teams, projects, memberships and invitations (roster.dev)`,
+    );
+    const aggregated = await refused(() =>
+      applyAs(sa, resources.clusterRole, {
+        ...owner,
+        aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'rbac.authorization.k8s.io/aggregate-to-admin': 'true' } }] },
+      } as KubeObject),
+    );
+    expect(aggregated.message).toContain("an aggregationRule would pull other roles' rules into");
     // The live role is what the operator applies, nothing more.
     const live = await admin.get<KubeObject & { rules: unknown[]; aggregationRule?: unknown }>(resources.clusterRole, undefined, owner.metadata.name ?? '');
     expect(live.aggregationRule).toBeUndefined();

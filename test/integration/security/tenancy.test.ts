@@ -89,7 +89,9 @@ beforeAll(async () => {
   smtp = await startSmtpServer();
   operator = await startWebhookOperator(admin, suite, { kubeconfigPath: kubeconfig, smtpPort: smtp.port });
 
-  const setup = await applyAs(undefined, `apiVersion: roster.dev/v1alpha1
+  const setup = await applyAs(
+    undefined,
+    `apiVersion: roster.dev/v1alpha1
 kind: Team
 metadata: { name: acme, namespace: ${acme} }
 spec: { owner: { email: ${owen} }, seats: 5 }
@@ -113,21 +115,26 @@ apiVersion: roster.dev/v1alpha1
 kind: Project
 metadata: { name: web, namespace: ${globex} }
 spec: { team: globex, environments: [{ name: production, namespace: ${globexWeb} }] }
-`);
+`,
+  );
   expect(setup.code, setup.stderr).toBe(0);
   await acceptLatest(smtp, owen);
   await acceptLatest(smtp, ada);
   // Positive control: Roster made Ada an admin of the team's environment and its roster objects.
-  await eventually(async () => {
-    const m = await admin.get<Membership>(resources.membership, acme, 'ada');
-    expect(m.status?.phase).toBe('Active');
-    expect(await adminThere(ada, shopProd)).toBe(true);
-    expect(await canI(ada, 'create', 'projects', acme, 'roster.dev')).toBe(true);
-    // kstatus sees a settled team as Current (Flux health checks, `kstatus`).
-    expect(kstatusCompute(m as KstatusObject).status).toBe('Current');
-    expect(kstatusCompute((await admin.get<KstatusObject & KubeObject>(resources.team, acme, 'acme')) as KstatusObject).status).toBe('Current');
-    expect(kstatusCompute((await admin.get<KstatusObject & KubeObject>(resources.project, acme, 'shop')) as KstatusObject).status).toBe('Current');
-  }, 60_000, 250);
+  await eventually(
+    async () => {
+      const m = await admin.get<Membership>(resources.membership, acme, 'ada');
+      expect(m.status?.phase).toBe('Active');
+      expect(await adminThere(ada, shopProd)).toBe(true);
+      expect(await canI(ada, 'create', 'projects', acme, 'roster.dev')).toBe(true);
+      // kstatus sees a settled team as Current (Flux health checks, `kstatus`).
+      expect(kstatusCompute(m as KstatusObject).status).toBe('Current');
+      expect(kstatusCompute((await admin.get<KstatusObject & KubeObject>(resources.team, acme, 'acme')) as KstatusObject).status).toBe('Current');
+      expect(kstatusCompute((await admin.get<KstatusObject & KubeObject>(resources.project, acme, 'shop')) as KstatusObject).status).toBe('Current');
+    },
+    60_000,
+    250,
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -145,7 +152,10 @@ describe('a team admin claiming namespaces that are not the team’s', () => {
     [acme, /holds the team's own roster objects/],
     [globex, /holds another team's roster objects/],
     [globexWeb, /is assigned to the team in namespace sec-globex \(roster\.dev\/team=sec-globex\), not to the team in namespace sec-acme/],
-    [unassigned, /is not assigned to the team in namespace sec-acme; a cluster admin assigns it with `kubectl label namespace sec-free roster.dev\/team=sec-acme`/],
+    [
+      unassigned,
+      /is not assigned to the team in namespace sec-acme; a cluster admin assigns it with `kubectl label namespace sec-free roster.dev\/team=sec-acme`/,
+    ],
   ])('is refused for %s, and gains nothing there', async (namespace, message) => {
     await refusedAs(ada, project(`claim-${namespace.replace(/[^a-z0-9-]/g, '')}`, [namespace]), message);
     expect(await adminThere(ada, namespace)).toBe(false);
@@ -153,22 +163,30 @@ describe('a team admin claiming namespaces that are not the team’s', () => {
   });
 
   it('cannot move an existing environment there either', async () => {
-    await refusedAs(ada, `apiVersion: roster.dev/v1alpha1
+    await refusedAs(
+      ada,
+      `apiVersion: roster.dev/v1alpha1
 kind: Project
 metadata: { name: shop, namespace: ${acme} }
 spec: { team: acme, environments: [{ name: production, namespace: kube-system }] }
-`, /namespace kube-system is a system namespace/);
+`,
+      /namespace kube-system is a system namespace/,
+    );
     expect(await adminThere(ada, 'kube-system')).toBe(false);
     expect(await adminThere(ada, shopProd)).toBe(true);
   });
 
   it('a second Team in the control namespace is refused, even for the owner', async () => {
     await eventually(async () => expect(await canI(owen, 'create', 'teams', acme, 'roster.dev')).toBe(true), 30_000);
-    await refusedAs(owen, `apiVersion: roster.dev/v1alpha1
+    await refusedAs(
+      owen,
+      `apiVersion: roster.dev/v1alpha1
 kind: Team
 metadata: { name: acme-shadow, namespace: ${acme} }
 spec: { owner: { email: ${owen} }, seats: 50 }
-`, /namespace sec-acme already holds team acme, and a namespace holds one team/);
+`,
+      /namespace sec-acme already holds team acme, and a namespace holds one team/,
+    );
   });
 });
 
@@ -200,14 +218,21 @@ describe('the operator’s own check, whatever admission let through', () => {
       expect(await adminThere(ada, shopProd)).toBe(true);
 
       // A second Team in the control namespace gets in the same way: it stays inert.
-      const shadow = await applyAs(owen, `apiVersion: roster.dev/v1alpha1
+      const shadow = await applyAs(
+        owen,
+        `apiVersion: roster.dev/v1alpha1
 kind: Team
 metadata: { name: acme-shadow, namespace: ${acme} }
 spec: { owner: { email: mallory@evil.example }, seats: 50 }
-`);
+`,
+      );
       expect(shadow.code, shadow.stderr).toBe(0);
       await eventually(async () => {
-        const t = await admin.get<KubeObject & { status?: { conditions?: Array<{ type: string; reason: string; message: string }> } }>(resources.team, acme, 'acme-shadow');
+        const t = await admin.get<KubeObject & { status?: { conditions?: Array<{ type: string; reason: string; message: string }> } }>(
+          resources.team,
+          acme,
+          'acme-shadow',
+        );
         const ready = t.status?.conditions?.find((c) => c.type === 'Ready');
         expect(ready?.reason).toBe('NamespaceTaken');
         expect(ready?.message).toContain('already holds team acme');
@@ -219,7 +244,10 @@ spec: { owner: { email: mallory@evil.example }, seats: 50 }
       await admin.delete(resources.team, acme, 'acme-shadow');
     } finally {
       const { metadata, ...rest } = saved;
-      await admin.create(webhookConfigurationResources.validating, { ...rest, metadata: { name: metadata.name, labels: metadata.labels } } as WebhookConfigurationObject);
+      await admin.create(webhookConfigurationResources.validating, {
+        ...rest,
+        metadata: { name: metadata.name, labels: metadata.labels },
+      } as WebhookConfigurationObject);
       await admin.delete(resources.project, acme, 'sneaky');
     }
   });
@@ -237,41 +265,57 @@ spec: { owner: { email: mallory@evil.example }, seats: 50 }
 
     const label = (value: string | null) => admin.patch(resources.namespace, undefined, later, 'merge', { metadata: { labels: { [TEAM_LABEL]: value } } });
     await label(acme);
-    await eventually(async () => {
-      expect(await adminThere(ada, later)).toBe(true);
-      expect(await adminThere(owen, later)).toBe(true);
-      expect((await projectCondition('later', 'EnvironmentsAssigned'))?.status).toBe('True');
-    }, 30_000, 250);
+    await eventually(
+      async () => {
+        expect(await adminThere(ada, later)).toBe(true);
+        expect(await adminThere(owen, later)).toBe(true);
+        expect((await projectCondition('later', 'EnvironmentsAssigned'))?.status).toBe('True');
+      },
+      30_000,
+      250,
+    );
 
     await label(null);
-    await eventually(async () => {
-      expect(await adminThere(ada, later)).toBe(false);
-      expect(await adminThere(owen, later)).toBe(false);
-      expect(await rosterBindingsIn(later)).toEqual([]);
-    }, 30_000, 250);
+    await eventually(
+      async () => {
+        expect(await adminThere(ada, later)).toBe(false);
+        expect(await adminThere(owen, later)).toBe(false);
+        expect(await rosterBindingsIn(later)).toEqual([]);
+      },
+      30_000,
+      250,
+    );
 
     await label(acme);
     await eventually(async () => expect(await adminThere(ada, later)).toBe(true), 30_000, 250);
     await label(globex); // reassigned to another team: acme's people lose it
-    await eventually(async () => {
-      expect(await adminThere(ada, later)).toBe(false);
-      expect(await rosterBindingsIn(later)).toEqual([]);
-    }, 30_000, 250);
+    await eventually(
+      async () => {
+        expect(await adminThere(ada, later)).toBe(false);
+        expect(await rosterBindingsIn(later)).toEqual([]);
+      },
+      30_000,
+      250,
+    );
   });
 });
 
 describe('the seat ledger', () => {
   it('forged entries do not block seats', async () => {
-    const applied = await applyAs(undefined, `apiVersion: roster.dev/v1alpha1
+    const applied = await applyAs(
+      undefined,
+      `apiVersion: roster.dev/v1alpha1
 kind: Team
 metadata: { name: ledger, namespace: ${ledgerNs} }
 spec: { owner: { email: lea@ledger.example }, seats: 3 }
-`);
+`,
+    );
     expect(applied.code, applied.stderr).toBe(0);
     // Someone who can write ConfigMaps in the team's namespace fills the ledger: two entries
     // that claim to last until 2099, one that claims to be created in 2099.
     const longAgo = new Date(Date.now() - 10 * 60_000).toISOString();
-    const entry = (name: string, createdAt: string) => JSON.stringify({ kind: 'Membership', name, email: `${name}@evil.example`, createdAt, expiresAt: '2099-01-01T00:00:00Z' });
+    const entry = (name: string, createdAt: string) =>
+      JSON.stringify({ kind: 'Membership', name, email: `${name}@evil.example`, createdAt, expiresAt: '2099-01-01T00:00:00Z' });
     await admin.apply(resources.configMap, {
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -306,17 +350,32 @@ describe('an unauthenticated caller of the webhook', () => {
         namespace: acme,
         operation: 'CREATE',
         userInfo: { username: owen, groups: ['system:authenticated'] },
-        object: { apiVersion: 'roster.dev/v1alpha1', kind: 'Membership', metadata: { name: 'mallory', namespace: acme }, spec: { team: 'acme', email: 'mallory@evil.example', role: 'admin' } },
+        object: {
+          apiVersion: 'roster.dev/v1alpha1',
+          kind: 'Membership',
+          metadata: { name: 'mallory', namespace: acme },
+          spec: { team: 'acme', email: 'mallory@evil.example', role: 'admin' },
+        },
         dryRun: false,
       },
     };
     const { request } = await import('node:https');
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: operator.webhookPort, path: '/validate', method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: operator.webhookPort,
+          path: '/validate',
+          method: 'POST',
+          rejectUnauthorized: false,
+          headers: { 'content-type': 'application/json' },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
       req.on('error', reject);
       req.end(JSON.stringify(review));
     });

@@ -3,7 +3,15 @@
 import { resources } from '../../../src/api/resources.ts';
 import type { KubeClient, KubeObject } from '../../../src/runtime/kube-client.ts';
 
-export async function canI(client: KubeClient, user: string, verb: string, resource: string, namespace: string, group = '', groups: string[] = ['system:authenticated']): Promise<boolean> {
+export async function canI(
+  client: KubeClient,
+  user: string,
+  verb: string,
+  resource: string,
+  namespace: string,
+  group = '',
+  groups: string[] = ['system:authenticated'],
+): Promise<boolean> {
   const review = await client.create<KubeObject & { status?: { allowed: boolean } }>(resources.subjectAccessReview, {
     apiVersion: 'authorization.k8s.io/v1',
     kind: 'SubjectAccessReview',

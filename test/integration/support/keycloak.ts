@@ -151,7 +151,15 @@ export async function startKeycloak(options: KeycloakOptions): Promise<TestKeycl
       realm,
       enabled: true,
       // Keycloak mails through the test SMTP server (no TLS, no auth on loopback).
-      smtpServer: { host: '127.0.0.1', port: String(options.smtpPort), from: 'keycloak@roster.test', fromDisplayName: 'Keycloak', auth: 'false', ssl: 'false', starttls: 'false' },
+      smtpServer: {
+        host: '127.0.0.1',
+        port: String(options.smtpPort),
+        from: 'keycloak@roster.test',
+        fromDisplayName: 'Keycloak',
+        auth: 'false',
+        ssl: 'false',
+        starttls: 'false',
+      },
       // Direct grants let a test log a user in (and create a session) with a password.
       accessTokenLifespan: 300,
     });

@@ -146,7 +146,10 @@ userPassword: ${rosterPassword}
 `;
   writeFileSync(join(dir, 'config.ldif'), config);
   writeFileSync(join(dir, 'data.ldif'), data);
-  for (const args of [['-n0', '-F', configDir, '-l', join(dir, 'config.ldif')], ['-n1', '-F', configDir, '-l', join(dir, 'data.ldif')]]) {
+  for (const args of [
+    ['-n0', '-F', configDir, '-l', join(dir, 'config.ldif')],
+    ['-n1', '-F', configDir, '-l', join(dir, 'data.ldif')],
+  ]) {
     const result = spawnSync(SLAPADD, args, { encoding: 'utf8' });
     if (result.status !== 0) throw new Error(`slapadd ${args.join(' ')} failed:\n${result.stderr}`);
   }
@@ -164,15 +167,19 @@ userPassword: ${rosterPassword}
       writeFileSync(logPath, stderr);
     });
     proc.once('exit', () => running.delete(proc));
-    await eventually(async () => {
-      if (proc.exitCode !== null) throw new Error(`slapd exited with ${proc.exitCode}: ${stderr}`);
-      const c = new Client({ url, connectTimeout: 1000, timeout: 2000 });
-      try {
-        await c.bind(adminDn, adminPassword);
-      } finally {
-        await c.unbind().catch(() => undefined);
-      }
-    }, 20_000, 100);
+    await eventually(
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`slapd exited with ${proc.exitCode}: ${stderr}`);
+        const c = new Client({ url, connectTimeout: 1000, timeout: 2000 });
+        try {
+          await c.bind(adminDn, adminPassword);
+        } finally {
+          await c.unbind().catch(() => undefined);
+        }
+      },
+      20_000,
+      100,
+    );
   };
   const halt = async () => {
     const proc = child;

@@ -59,7 +59,12 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorP
       ? // The test SMTP server on loopback speaks plain SMTP (tests of TLS start their own).
         // Tests resend seconds after the first mail; the resend cooldown has tests of its own
         // (invitation-delivery.test.ts), so it is off here.
-        { backend: 'smtp', from: 'Roster <roster@test.example>', resendCooldownSeconds: 0, smtp: { host: '127.0.0.1', port: options.smtpPort, pool: false, allowInsecure: true } }
+        {
+          backend: 'smtp',
+          from: 'Roster <roster@test.example>',
+          resendCooldownSeconds: 0,
+          smtp: { host: '127.0.0.1', port: options.smtpPort, pool: false, allowInsecure: true },
+        }
       : { backend: 'log', resendCooldownSeconds: 0 },
     ...options.config,
   };
@@ -75,11 +80,15 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorP
     running.add(child);
     const me = child;
     child.once('exit', () => running.delete(me));
-    await eventually(async () => {
-      if (me.exitCode !== null) throw new Error(`operator exited with ${me.exitCode}:\n${readFileSync(logPath, 'utf8').slice(-3000)}`);
-      const res = await fetch(`http://127.0.0.1:${probesPort}/readyz`);
-      if (res.status !== 200) throw new Error(await res.text());
-    }, 60_000, 200);
+    await eventually(
+      async () => {
+        if (me.exitCode !== null) throw new Error(`operator exited with ${me.exitCode}:\n${readFileSync(logPath, 'utf8').slice(-3000)}`);
+        const res = await fetch(`http://127.0.0.1:${probesPort}/readyz`);
+        if (res.status !== 200) throw new Error(await res.text());
+      },
+      60_000,
+      200,
+    );
   };
   await launch();
 

@@ -73,11 +73,15 @@ export async function startScimServer(options: ScimServerOptions = {}): Promise<
     return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
   };
   try {
-    await eventually(async () => {
-      if (child.exitCode !== null) throw new Error(`scim2-server exited with ${child.exitCode}: ${stderr}`);
-      const res = await api('GET', '/ServiceProviderConfig');
-      if (res.status !== 200) throw new Error(`ServiceProviderConfig answered ${res.status}`);
-    }, 30_000, 200);
+    await eventually(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`scim2-server exited with ${child.exitCode}: ${stderr}`);
+        const res = await api('GET', '/ServiceProviderConfig');
+        if (res.status !== 200) throw new Error(`ServiceProviderConfig answered ${res.status}`);
+      },
+      30_000,
+      200,
+    );
   } catch (e) {
     child.kill('SIGKILL');
     throw e;

@@ -61,10 +61,25 @@ export function selfSignedCertificate(): Promise<{ key: string; cert: string }> 
       const keyPath = join(dir, 'key.pem');
       const certPath = join(dir, 'cert.pem');
       await run('openssl', [
-        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-        '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', '/CN=localhost',
-        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-addext', 'basicConstraints=critical,CA:TRUE',
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        keyPath,
+        '-out',
+        certPath,
+        '-days',
+        '2',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
       ]);
       return { key: await readFile(keyPath, 'utf8'), cert: await readFile(certPath, 'utf8') };
     } finally {
@@ -125,7 +140,10 @@ export async function startSmtpServer(options: TestSmtpOptions = {}): Promise<Te
             secure: session.secure,
           });
           for (const wake of [...waiters]) wake();
-          (options.beforeReply?.(mail) ?? Promise.resolve()).then(() => callback(), () => callback());
+          (options.beforeReply?.(mail) ?? Promise.resolve()).then(
+            () => callback(),
+            () => callback(),
+          );
         },
         (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
       );

@@ -10,7 +10,7 @@ const t0 = new Date('2026-11-23T12:00:00Z');
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
 
 describe('webhook certificate rotation', () => {
-  it('counts a certificate\'s life from issuance, not from its back-dated notBefore', async () => {
+  it("counts a certificate's life from issuance, not from its back-dated notBefore", async () => {
     const { state } = await rotate(undefined, sans, t0, policy);
     expect(rotationDue(state, sans, at(1), policy)).toMatchObject({ ca: false, serving: false });
     // Serving: 30 s, renewed with a third left (after 20 s). CA: 90 s, renewed after 60 s.

@@ -29,7 +29,12 @@ export function membership(name: string, spec: Partial<Membership['spec']> = {},
   };
 }
 
-export function invitation(name: string, spec: Partial<Invitation['spec']> = {}, metadata: Partial<Invitation['metadata']> = {}, status?: Invitation['status']): Invitation {
+export function invitation(
+  name: string,
+  spec: Partial<Invitation['spec']> = {},
+  metadata: Partial<Invitation['metadata']> = {},
+  status?: Invitation['status'],
+): Invitation {
   return {
     apiVersion: 'roster.dev/v1alpha1',
     kind: 'Invitation',

@@ -42,7 +42,10 @@ describe('parseSender', () => {
 
 describe('allowedSenderDomains', () => {
   it('is the configured list (lower-case), or else the domain of mail.from', () => {
-    expect(allowedSenderDomains({ allowedSenderDomains: ['Acme.com', 'acme.io', 'acme.com'], defaultFrom: 'x@other.example' })).toEqual(['acme.com', 'acme.io']);
+    expect(allowedSenderDomains({ allowedSenderDomains: ['Acme.com', 'acme.io', 'acme.com'], defaultFrom: 'x@other.example' })).toEqual([
+      'acme.com',
+      'acme.io',
+    ]);
     expect(allowedSenderDomains({ allowedSenderDomains: [], defaultFrom: 'Roster <roster@Acme.com>' })).toEqual(['acme.com']);
   });
 });
@@ -99,13 +102,21 @@ describe('resendCooldownProblem', () => {
 
   it('leaves invitations never mailed, accepted or revoked alone (nothing would be mailed, or the controller refuses)', () => {
     expect(resendCooldownProblem(inv('2', null), inv('1', null), NOW, 60)).toBeUndefined();
-    expect(resendCooldownProblem(inv('2', { phase: 'Accepted', sentAt: sentAt(1) }), inv('1', { phase: 'Accepted', sentAt: sentAt(1) }), NOW, 60)).toBeUndefined();
-    expect(resendCooldownProblem(inv('2', { phase: 'Revoked', sentAt: sentAt(1) }), inv('1', { phase: 'Revoked', sentAt: sentAt(1) }), NOW, 60)).toBeUndefined();
+    expect(
+      resendCooldownProblem(inv('2', { phase: 'Accepted', sentAt: sentAt(1) }), inv('1', { phase: 'Accepted', sentAt: sentAt(1) }), NOW, 60),
+    ).toBeUndefined();
+    expect(
+      resendCooldownProblem(inv('2', { phase: 'Revoked', sentAt: sentAt(1) }), inv('1', { phase: 'Revoked', sentAt: sentAt(1) }), NOW, 60),
+    ).toBeUndefined();
   });
 
   it('counts an expired invitation (a resend revives it and mails) and a sentAt ahead of the clock as just mailed', () => {
-    expect(resendCooldownProblem(inv('2', { phase: 'Expired', sentAt: sentAt(5) }), inv('1', { phase: 'Expired', sentAt: sentAt(5) }), NOW, 60)).toMatch(/mailed 5 s ago; resend again in 55 s/);
-    expect(resendCooldownProblem(inv('2', { phase: 'Pending', sentAt: sentAt(-30) }), inv('1', { phase: 'Pending', sentAt: sentAt(-30) }), NOW, 60)).toMatch(/mailed 0 s ago; resend again in 60 s/);
+    expect(resendCooldownProblem(inv('2', { phase: 'Expired', sentAt: sentAt(5) }), inv('1', { phase: 'Expired', sentAt: sentAt(5) }), NOW, 60)).toMatch(
+      /mailed 5 s ago; resend again in 55 s/,
+    );
+    expect(resendCooldownProblem(inv('2', { phase: 'Pending', sentAt: sentAt(-30) }), inv('1', { phase: 'Pending', sentAt: sentAt(-30) }), NOW, 60)).toMatch(
+      /mailed 0 s ago; resend again in 60 s/,
+    );
   });
 });
 
@@ -126,18 +137,26 @@ describe('validateTeam: the sender allow-list', () => {
     allowedVerdict(validateTeam(update(legacy, { ...legacy, spec: { ...legacy.spec, displayName: 'Acme' } }), view(), mailCtx));
   });
 
-  it('is off without the operator\'s mail settings (unit callers)', () => {
+  it("is off without the operator's mail settings (unit callers)", () => {
     allowedVerdict(validateTeam(create(withFrom('team@evil.example')), view({ team: undefined }), ctx));
   });
 });
 
 describe('validateInvitation: revoking an invitation the operator keeps', () => {
   const m = membership('riley');
-  const forMembership = invitation('riley-abcde', { email: 'riley@acme.com' }, { ownerReferences: [{ apiVersion: 'roster.dev/v1alpha1', kind: 'Membership', name: 'riley', uid: m.metadata.uid ?? '', controller: true }] });
-  const forOwner = invitation('acme-owner-x', { email: 'liam@acme.com', role: 'owner' }, { ownerReferences: [{ apiVersion: 'roster.dev/v1alpha1', kind: 'Team', name: 'acme', uid: 'team-uid', controller: true }] });
+  const forMembership = invitation(
+    'riley-abcde',
+    { email: 'riley@acme.com' },
+    { ownerReferences: [{ apiVersion: 'roster.dev/v1alpha1', kind: 'Membership', name: 'riley', uid: m.metadata.uid ?? '', controller: true }] },
+  );
+  const forOwner = invitation(
+    'acme-owner-x',
+    { email: 'liam@acme.com', role: 'owner' },
+    { ownerReferences: [{ apiVersion: 'roster.dev/v1alpha1', kind: 'Team', name: 'acme', uid: 'team-uid', controller: true }] },
+  );
   const revoked = (i: Invitation): Invitation => ({ ...i, spec: { ...i.spec, revoked: true } });
 
-  it('denies a person revoking a Membership\'s invitation, saying to delete the Membership or set its expiresAt', () => {
+  it("denies a person revoking a Membership's invitation, saying to delete the Membership or set its expiresAt", () => {
     deniedWith(
       validateInvitation(update(forMembership, revoked(forMembership), 'alice@acme.com'), view({ memberships: [m] }), ctx),
       'invitation riley-abcde belongs to Membership riley: revoking it would only make the operator mail riley@acme.com a new link; to withdraw the invitation delete the Membership (kubectl delete membership riley -n acme), or set its spec.expiresAt',
@@ -155,31 +174,57 @@ describe('validateInvitation: revoking an invitation the operator keeps', () => 
     allowedVerdict(validateInvitation(update(standalone, revoked(standalone), 'alice@acme.com'), view(), ctx));
   });
 
-  it('fails closed when the operator\'s user name is unknown', () => {
-    deniedWith(validateInvitation(update(forMembership, revoked(forMembership), ctx.operatorUsername), view({ memberships: [m] }), { now: NOW }), /belongs to Membership riley/);
+  it("fails closed when the operator's user name is unknown", () => {
+    deniedWith(
+      validateInvitation(update(forMembership, revoked(forMembership), ctx.operatorUsername), view({ memberships: [m] }), { now: NOW }),
+      /belongs to Membership riley/,
+    );
   });
 });
 
 describe('the handler: the resend cooldown runs before "spec unchanged" admits', () => {
   const reserver: SeatReserver = { reserve: async () => ({ kind: 'reserve', inUse: 1, limit: 10 }), live: async () => [] };
   const handler = new AdmissionHandler({
-    caches: { teams: new FakeCache<Team>([team()]), memberships: new FakeCache<Membership>([]), invitations: new FakeCache<Invitation>([]), projects: new FakeCache<Project>([]) },
+    caches: {
+      teams: new FakeCache<Team>([team()]),
+      memberships: new FakeCache<Membership>([]),
+      invitations: new FakeCache<Invitation>([]),
+      projects: new FakeCache<Project>([]),
+    },
     ledger: reserver,
     logger: silentLogger,
     now: () => NOW,
     mail: policy,
   });
-  const mailed = invitation('kai', {}, { annotations: { 'roster.dev/resend': '1' } }, { phase: 'Pending', sentAt: new Date(NOW.getTime() - 12_000).toISOString() });
+  const mailed = invitation(
+    'kai',
+    {},
+    { annotations: { 'roster.dev/resend': '1' } },
+    { phase: 'Pending', sentAt: new Date(NOW.getTime() - 12_000).toISOString() },
+  );
   const resent = (i: Invitation, value: string): Invitation => ({ ...i, metadata: { ...i.metadata, annotations: { 'roster.dev/resend': value } } });
   const review = (oldObject: Invitation, object: Invitation) =>
     handler.validate(
-      { uid: 'u1', kind: { group: 'roster.dev', version: 'v1alpha1', kind: 'Invitation' }, namespace: NS, name: 'kai', operation: 'UPDATE', userInfo: { username: 'alice@acme.com', groups: [] }, object, oldObject, dryRun: false },
+      {
+        uid: 'u1',
+        kind: { group: 'roster.dev', version: 'v1alpha1', kind: 'Invitation' },
+        namespace: NS,
+        name: 'kai',
+        operation: 'UPDATE',
+        userInfo: { username: 'alice@acme.com', groups: [] },
+        object,
+        oldObject,
+        dryRun: false,
+      },
       Date.now() + 5000,
     );
 
   it('denies a resend 12 s after the last mail with the time left', async () => {
     const answer = await review(mailed, resent(mailed, '2'));
-    expect(answer.response).toMatchObject({ allowed: false, status: { message: expect.stringContaining('invitation kai was mailed 12 s ago; resend again in 48 s') } });
+    expect(answer.response).toMatchObject({
+      allowed: false,
+      status: { message: expect.stringContaining('invitation kai was mailed 12 s ago; resend again in 48 s') },
+    });
   });
 
   it('still admits other metadata changes, and an invitation on its way out', async () => {

@@ -19,7 +19,10 @@ const view = (namespaces: Record<string, NamespaceFacts>, extra: Partial<Admissi
   namespaces: new Map(Object.entries(namespaces)),
   ...extra,
 });
-const withEnv = (p: Project, env: string, namespace: string): Project => ({ ...p, spec: { ...p.spec, environments: [{ name: env, namespace }] as Project['spec']['environments'] } });
+const withEnv = (p: Project, env: string, namespace: string): Project => ({
+  ...p,
+  spec: { ...p.spec, environments: [{ name: env, namespace }] as Project['spec']['environments'] },
+});
 const assigned = (control: string): NamespaceFacts => ({ labels: { 'roster.dev/team': control }, holdsTeam: false });
 
 describe('Project environments', () => {

@@ -35,15 +35,23 @@ describe('Membership', () => {
     expect(allowedVerdict(validateMembership(create(membership('riley')), view(), ctx)).warnings).toEqual([]);
     // Only on create: the address cannot change afterwards, so updates stay quiet.
     const old = membership('riley', { email: 'Riley@Acme.com' });
-    expect(allowedVerdict(validateMembership(update(old, { ...old, spec: { ...old.spec, role: 'observer' } }), view({ memberships: [old] }), ctx)).warnings).toEqual([]);
+    expect(
+      allowedVerdict(validateMembership(update(old, { ...old, spec: { ...old.spec, role: 'observer' } }), view({ memberships: [old] }), ctx)).warnings,
+    ).toEqual([]);
   });
 
   it('refuses a missing team', () => {
-    deniedWith(validateMembership(create(membership('riley')), view({ team: undefined }), ctx), 'team acme does not exist in namespace acme; create the Team first, or fix spec.team');
+    deniedWith(
+      validateMembership(create(membership('riley')), view({ team: undefined }), ctx),
+      'team acme does not exist in namespace acme; create the Team first, or fix spec.team',
+    );
   });
 
   it('refuses the owner as a member, whatever the case', () => {
-    deniedWith(validateMembership(create(membership('liam', { email: 'LIAM@acme.com' })), view(), ctx), 'LIAM@acme.com is the owner of team acme (Team spec.owner) and needs no Membership');
+    deniedWith(
+      validateMembership(create(membership('liam', { email: 'LIAM@acme.com' })), view(), ctx),
+      'LIAM@acme.com is the owner of team acme (Team spec.owner) and needs no Membership',
+    );
   });
 
   it('refuses role owner', () => {
@@ -52,7 +60,10 @@ describe('Membership', () => {
 
   it('refuses a second Membership for the same person', () => {
     const existing = membership('riley');
-    deniedWith(validateMembership(create(membership('riley2', { email: ' Riley@ACME.com' })), view({ memberships: [existing] }), ctx), 'already has Membership riley in team acme; edit that Membership instead');
+    deniedWith(
+      validateMembership(create(membership('riley2', { email: ' Riley@ACME.com' })), view({ memberships: [existing] }), ctx),
+      'already has Membership riley in team acme; edit that Membership instead',
+    );
   });
 
   it('lets a Membership replace one that is being deleted', () => {
@@ -62,15 +73,27 @@ describe('Membership', () => {
   });
 
   it('refuses scopes on team-wide roles, unknown projects and environments', () => {
-    deniedWith(validateMembership(create(membership('a', { role: 'admin', projects: [{ name: 'shop' }] })), view(), ctx), /team-wide and takes no projects; remove spec.projects/);
-    deniedWith(validateMembership(create(membership('a', { projects: [{ name: 'blog' }] })), view(), ctx), 'project blog does not exist; create a Project named blog first, or use one of: shop');
-    deniedWith(validateMembership(create(membership('a', { projects: [{ name: 'shop', environments: ['qa'] }] })), view(), ctx), 'project shop has no environment "qa"; it has production, staging');
+    deniedWith(
+      validateMembership(create(membership('a', { role: 'admin', projects: [{ name: 'shop' }] })), view(), ctx),
+      /team-wide and takes no projects; remove spec.projects/,
+    );
+    deniedWith(
+      validateMembership(create(membership('a', { projects: [{ name: 'blog' }] })), view(), ctx),
+      'project blog does not exist; create a Project named blog first, or use one of: shop',
+    );
+    deniedWith(
+      validateMembership(create(membership('a', { projects: [{ name: 'shop', environments: ['qa'] }] })), view(), ctx),
+      'project shop has no environment "qa"; it has production, staging',
+    );
     allowedVerdict(validateMembership(create(membership('a', { projects: [{ name: 'shop', environments: ['staging'] }] })), view(), ctx));
   });
 
   it('refuses malformed emails and past or unreadable expiry', () => {
     deniedWith(validateMembership(create(membership('a', { email: 'nope' })), view(), ctx), 'spec.email must be an email address such as riley@acme.com');
-    deniedWith(validateMembership(create(membership('a', { expiresAt: '2026-05-01T00:00:00Z' })), view(), ctx), 'spec.expiresAt 2026-05-01T00:00:00Z is in the past; set a future time');
+    deniedWith(
+      validateMembership(create(membership('a', { expiresAt: '2026-05-01T00:00:00Z' })), view(), ctx),
+      'spec.expiresAt 2026-05-01T00:00:00Z is in the past; set a future time',
+    );
     deniedWith(validateMembership(create(membership('a', { expiresAt: 'tomorrow' })), view(), ctx), 'spec.expiresAt must be an RFC 3339 time');
     allowedVerdict(validateMembership(create(membership('a', { expiresAt: '2027-01-01T00:00:00Z' })), view(), ctx));
   });
@@ -80,16 +103,26 @@ describe('Membership', () => {
     deniedWith(v, /in the past.*; .*is the owner/);
   });
 
-  it('refuses the last seat taken, in the SPEC\'s words', () => {
+  it("refuses the last seat taken, in the SPEC's words", () => {
     deniedWith(validateMembership(create(membership('new')), fullTeam(10), ctx), 'team acme has 10 of 10 seats in use; raise spec.seats or remove a member');
   });
 
   it('counts live reservations as seats in use', () => {
-    const reservation: SeatReservation = { requestUid: 'r1', kind: 'Membership', name: 'racer', email: 'racer@acme.com', createdAt: NOW.toISOString(), expiresAt: new Date(NOW.getTime() + 30_000).toISOString() };
+    const reservation: SeatReservation = {
+      requestUid: 'r1',
+      kind: 'Membership',
+      name: 'racer',
+      email: 'racer@acme.com',
+      createdAt: NOW.toISOString(),
+      expiresAt: new Date(NOW.getTime() + 30_000).toISOString(),
+    };
     const almost = fullTeam(10);
     const v = { ...almost, memberships: almost.memberships.slice(1), reservations: [reservation] };
     deniedWith(validateMembership(create(membership('new')), v, ctx), 'team acme has 10 of 10 seats in use');
-    deniedWith(validateMembership(create(membership('twin', { email: 'racer@acme.com' })), { ...v, team: team({ seats: 20 }) }, ctx), 'racer@acme.com is being added to team acme right now (Membership racer)');
+    deniedWith(
+      validateMembership(create(membership('twin', { email: 'racer@acme.com' })), { ...v, team: team({ seats: 20 }) }, ctx),
+      'racer@acme.com is being added to team acme right now (Membership racer)',
+    );
   });
 
   it('lets the Membership of an accepted standalone Invitation take over its seat', () => {
@@ -110,7 +143,10 @@ describe('Membership', () => {
     // A stale project reference does not block an unrelated edit…
     allowedVerdict(validateMembership(update(old, { ...old, spec: { ...old.spec, name: 'Riley Park' } }), view(), ctx));
     // …but a new one is checked.
-    deniedWith(validateMembership(update(old, { ...old, spec: { ...old.spec, projects: [{ name: 'shop', environments: ['qa'] }] } }), view(), ctx), 'has no environment "qa"');
+    deniedWith(
+      validateMembership(update(old, { ...old, spec: { ...old.spec, projects: [{ name: 'shop', environments: ['qa'] }] } }), view(), ctx),
+      'has no environment "qa"',
+    );
     deniedWith(validateMembership(update(old, { ...old, spec: { ...old.spec, role: 'admin' } }), view(), ctx), 'team-wide');
   });
 
@@ -127,13 +163,20 @@ describe('Membership', () => {
 
 describe('Invitation', () => {
   const ownerInvitation = (email = 'liam@acme.com') =>
-    invitation('acme-owner-x', { email, role: 'owner' }, { ownerReferences: [{ apiVersion: 'roster.dev/v1alpha1', kind: 'Team', name: 'acme', uid: 'team-uid', controller: true }] });
+    invitation(
+      'acme-owner-x',
+      { email, role: 'owner' },
+      { ownerReferences: [{ apiVersion: 'roster.dev/v1alpha1', kind: 'Team', name: 'acme', uid: 'team-uid', controller: true }] },
+    );
 
   it('lets only the operator create the owner invitation, for the owner, controlled by the Team', () => {
     allowedVerdict(validateInvitation(create(ownerInvitation(), ctx.operatorUsername), view(), ctx));
     deniedWith(validateInvitation(create(ownerInvitation(), 'mallory@acme.com'), view(), ctx), 'role owner is not allowed');
     deniedWith(validateInvitation(create(ownerInvitation('mallory@acme.com'), ctx.operatorUsername), view(), ctx), 'role owner is not allowed');
-    deniedWith(validateInvitation(create(invitation('o', { role: 'owner', email: 'liam@acme.com' }), ctx.operatorUsername), view(), ctx), 'role owner is not allowed');
+    deniedWith(
+      validateInvitation(create(invitation('o', { role: 'owner', email: 'liam@acme.com' }), ctx.operatorUsername), view(), ctx),
+      'role owner is not allowed',
+    );
     deniedWith(validateInvitation(create(ownerInvitation(), ctx.operatorUsername), view(), { now: NOW }), 'role owner is not allowed'); // operator unknown: fail closed
   });
 
@@ -149,17 +192,31 @@ describe('Invitation', () => {
 
   it('refuses a standalone invitation for the owner, a member, or someone already invited', () => {
     deniedWith(validateInvitation(create(invitation('l', { email: 'liam@acme.com' })), view(), ctx), 'is the owner of team acme');
-    deniedWith(validateInvitation(create(invitation('r', { email: 'riley@acme.com' })), view({ memberships: [membership('riley')] }), ctx), 'already has Membership riley in team acme; edit its spec.role instead');
-    deniedWith(validateInvitation(create(invitation('r2', { email: 'riley@acme.com' })), view({ invitations: [invitation('riley')] }), ctx), /a pending invitation riley for riley@acme.com already exists in team acme; resend it \(kubectl annotate invitation riley roster.dev\/resend=/);
+    deniedWith(
+      validateInvitation(create(invitation('r', { email: 'riley@acme.com' })), view({ memberships: [membership('riley')] }), ctx),
+      'already has Membership riley in team acme; edit its spec.role instead',
+    );
+    deniedWith(
+      validateInvitation(create(invitation('r2', { email: 'riley@acme.com' })), view({ invitations: [invitation('riley')] }), ctx),
+      /a pending invitation riley for riley@acme.com already exists in team acme; resend it \(kubectl annotate invitation riley roster.dev\/resend=/,
+    );
     // A revoked one does not count.
-    allowedVerdict(validateInvitation(create(invitation('r2', { email: 'riley@acme.com' })), view({ invitations: [invitation('riley', { revoked: true })] }), ctx));
+    allowedVerdict(
+      validateInvitation(create(invitation('r2', { email: 'riley@acme.com' })), view({ invitations: [invitation('riley', { revoked: true })] }), ctx),
+    );
   });
 
   it('takes a seat when standalone, none when the operator makes it for a Membership', () => {
     const m = membership('riley');
-    const forMembership = invitation('riley-abc', { email: 'riley@acme.com' }, { ownerReferences: [{ apiVersion: 'roster.dev/v1alpha1', kind: 'Membership', name: 'riley', uid: m.metadata.uid ?? '', controller: true }] });
+    const forMembership = invitation(
+      'riley-abc',
+      { email: 'riley@acme.com' },
+      { ownerReferences: [{ apiVersion: 'roster.dev/v1alpha1', kind: 'Membership', name: 'riley', uid: m.metadata.uid ?? '', controller: true }] },
+    );
     const full = fullTeam(10);
-    expect(allowedVerdict(validateInvitation(create(forMembership, ctx.operatorUsername), { ...full, memberships: [...full.memberships, m] }, ctx)).seat).toBeUndefined();
+    expect(
+      allowedVerdict(validateInvitation(create(forMembership, ctx.operatorUsername), { ...full, memberships: [...full.memberships, m] }, ctx)).seat,
+    ).toBeUndefined();
     deniedWith(validateInvitation(create(invitation('zoe')), full, ctx), 'team acme has 10 of 10 seats in use; raise spec.seats or remove a member');
     expect(allowedVerdict(validateInvitation(create(invitation('zoe')), view(), ctx)).seat).toMatchObject({ kind: 'Invitation', name: 'zoe' });
   });
@@ -167,12 +224,19 @@ describe('Invitation', () => {
   it('refuses forged owner references that would dodge the seat count', () => {
     const full = fullTeam(10);
     const forged = invitation('zoe', {}, { ownerReferences: [{ apiVersion: 'roster.dev/v1alpha1', kind: 'Membership', name: 'nobody', uid: 'x' }] });
-    deniedWith(validateInvitation(create(forged), full, ctx), 'metadata.ownerReferences names Membership nobody, which is not a Membership for zoe@acme.com in team acme');
-    const teamOwned = invitation('zoe', { role: 'admin' }, { ownerReferences: [{ apiVersion: 'roster.dev/v1alpha1', kind: 'Team', name: 'acme', uid: 'team-uid' }] });
+    deniedWith(
+      validateInvitation(create(forged), full, ctx),
+      'metadata.ownerReferences names Membership nobody, which is not a Membership for zoe@acme.com in team acme',
+    );
+    const teamOwned = invitation(
+      'zoe',
+      { role: 'admin' },
+      { ownerReferences: [{ apiVersion: 'roster.dev/v1alpha1', kind: 'Team', name: 'acme', uid: 'team-uid' }] },
+    );
     deniedWith(validateInvitation(create(teamOwned), full, ctx), "an Invitation owned by a Team is the operator's invitation for the team owner");
   });
 
-  it('warns about a standalone invitation to an address not all in lower case, not about the operator\'s copies', () => {
+  it("warns about a standalone invitation to an address not all in lower case, not about the operator's copies", () => {
     const v = allowedVerdict(validateInvitation(create(invitation('zoe', { email: 'Zoe@Acme.com' })), view(), ctx));
     expect(v.seat).toMatchObject({ kind: 'Invitation', name: 'zoe' });
     expect(v.warnings).toHaveLength(1);
@@ -182,7 +246,11 @@ describe('Invitation', () => {
     expect(allowedVerdict(validateInvitation(create(invitation('zoe')), view(), ctx)).warnings).toEqual([]);
     // The operator's invitation for a Membership copies its address: the Membership was warned.
     const m = membership('casey', { email: 'Casey@Acme.com' });
-    const follower = invitation('casey-abc', { email: 'Casey@Acme.com' }, { ownerReferences: [{ apiVersion: 'roster.dev/v1alpha1', kind: 'Membership', name: 'casey', uid: m.metadata.uid ?? '', controller: true }] });
+    const follower = invitation(
+      'casey-abc',
+      { email: 'Casey@Acme.com' },
+      { ownerReferences: [{ apiVersion: 'roster.dev/v1alpha1', kind: 'Membership', name: 'casey', uid: m.metadata.uid ?? '', controller: true }] },
+    );
     expect(allowedVerdict(validateInvitation(create(follower, ctx.operatorUsername), view({ memberships: [m] }), ctx)).warnings).toEqual([]);
   });
 
@@ -199,22 +267,44 @@ describe('Team', () => {
   it('refuses lowering seats below the seats in use, with the number', () => {
     const old = team({ seats: 10 });
     const v = fullTeam(10);
-    deniedWith(validateTeam(update(old, team({ seats: 5 })), v, ctx), 'team acme has 10 seats in use, so spec.seats cannot go below 10; remove members or revoke pending invitations first');
+    deniedWith(
+      validateTeam(update(old, team({ seats: 5 })), v, ctx),
+      'team acme has 10 seats in use, so spec.seats cannot go below 10; remove members or revoke pending invitations first',
+    );
     allowedVerdict(validateTeam(update(old, team({ seats: 12 })), v, ctx));
     allowedVerdict(validateTeam(update(team({ seats: 12 }), team({ seats: 10 })), v, ctx));
   });
 
   it('counts reservations when lowering seats', () => {
-    const r: SeatReservation = { requestUid: 'r', kind: 'Membership', name: 'x', email: 'x@acme.com', createdAt: NOW.toISOString(), expiresAt: new Date(NOW.getTime() + 30_000).toISOString() };
-    deniedWith(validateTeam(update(team({ seats: 10 }), team({ seats: 1 })), view({ reservations: [r] }), ctx), 'team acme has 2 seats in use, so spec.seats cannot go below 2');
+    const r: SeatReservation = {
+      requestUid: 'r',
+      kind: 'Membership',
+      name: 'x',
+      email: 'x@acme.com',
+      createdAt: NOW.toISOString(),
+      expiresAt: new Date(NOW.getTime() + 30_000).toISOString(),
+    };
+    deniedWith(
+      validateTeam(update(team({ seats: 10 }), team({ seats: 1 })), view({ reservations: [r] }), ctx),
+      'team acme has 2 seats in use, so spec.seats cannot go below 2',
+    );
   });
 
   it('transfers ownership only to an Active admin', () => {
     const old = active();
     const to = (email: string) => ({ ...old, spec: { ...old.spec, owner: { email } } });
-    deniedWith(validateTeam(update(old, to('zoe@acme.com')), view(), ctx), 'ownership of team acme can go only to an Active admin of the team, and zoe@acme.com is not a member; create a Membership for zoe@acme.com with role admin, wait until it is Active, then edit spec.owner');
-    deniedWith(validateTeam(update(old, to('riley@acme.com')), view({ memberships: [membership('riley', {}, { phase: 'Active' })] }), ctx), 'riley@acme.com has role developer; change Membership riley to role admin first');
-    deniedWith(validateTeam(update(old, to('noah@acme.com')), view({ memberships: [membership('noah', { role: 'admin' }, { phase: 'Invited' })] }), ctx), "noah@acme.com's Membership noah is Invited, not Active; wait until they accept");
+    deniedWith(
+      validateTeam(update(old, to('zoe@acme.com')), view(), ctx),
+      'ownership of team acme can go only to an Active admin of the team, and zoe@acme.com is not a member; create a Membership for zoe@acme.com with role admin, wait until it is Active, then edit spec.owner',
+    );
+    deniedWith(
+      validateTeam(update(old, to('riley@acme.com')), view({ memberships: [membership('riley', {}, { phase: 'Active' })] }), ctx),
+      'riley@acme.com has role developer; change Membership riley to role admin first',
+    );
+    deniedWith(
+      validateTeam(update(old, to('noah@acme.com')), view({ memberships: [membership('noah', { role: 'admin' }, { phase: 'Invited' })] }), ctx),
+      "noah@acme.com's Membership noah is Invited, not Active; wait until they accept",
+    );
     allowedVerdict(validateTeam(update(old, to('Noah@acme.com')), view({ memberships: [membership('noah', { role: 'admin' }, { phase: 'Active' })] }), ctx));
     // The owner's name is not ownership.
     allowedVerdict(validateTeam(update(old, { ...old, spec: { ...old.spec, owner: { email: 'liam@acme.com', name: 'Liam H.' } } }), view(), ctx));
@@ -241,7 +331,9 @@ describe('Team', () => {
     expect(recased.warnings).toHaveLength(1);
     expect(recased.warnings[0]).toMatch(/^Team acme binds Kubernetes user LIAM@acme\.com as written/);
     const fixed = { ...mixed, status: { owner: { email: 'liam@acme.com', phase: 'Active' as const } } };
-    expect(allowedVerdict(validateTeam(update(fixed, { ...fixed, spec: { ...fixed.spec, owner: { email: 'liam@acme.com' } } }), view(), ctx)).warnings).toEqual([]);
+    expect(allowedVerdict(validateTeam(update(fixed, { ...fixed, spec: { ...fixed.spec, owner: { email: 'liam@acme.com' } } }), view(), ctx)).warnings).toEqual(
+      [],
+    );
     // Unrelated edits of a mixed-case Team stay quiet.
     expect(allowedVerdict(validateTeam(update(fixed, { ...fixed, spec: { ...fixed.spec, seats: 12 } }), view(), ctx)).warnings).toEqual([]);
   });
@@ -252,7 +344,9 @@ describe('Project', () => {
     deniedWith(validateProject(create(project('shop')), view({ team: undefined })), 'team acme does not exist');
     const old = project('shop');
     const shrunk = project('shop', ['production']);
-    const v = allowedVerdict(validateProject(update(old, shrunk), view({ memberships: [membership('riley', { projects: [{ name: 'shop', environments: ['staging'] }] })] })));
+    const v = allowedVerdict(
+      validateProject(update(old, shrunk), view({ memberships: [membership('riley', { projects: [{ name: 'shop', environments: ['staging'] }] })] })),
+    );
     expect(v.warnings).toEqual(['environment staging is still named in the scope of riley; they lose access there']);
   });
 });

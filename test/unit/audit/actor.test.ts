@@ -14,7 +14,10 @@ describe('actorAnnotations', () => {
 
   it('keeps created-by and names the changer only when the spec changed', () => {
     const old = object({ [CREATED_BY]: 'ada@acme.com' });
-    expect(actorAnnotations('UPDATE', object({ [CREATED_BY]: 'forged' }, { role: 'admin' }), old, 'noah@acme.com')).toMatchObject({ [CREATED_BY]: 'ada@acme.com', [CHANGED_BY]: 'noah@acme.com' });
+    expect(actorAnnotations('UPDATE', object({ [CREATED_BY]: 'forged' }, { role: 'admin' }), old, 'noah@acme.com')).toMatchObject({
+      [CREATED_BY]: 'ada@acme.com',
+      [CHANGED_BY]: 'noah@acme.com',
+    });
     expect(actorAnnotations('UPDATE', object({}), old, 'noah@acme.com')).toMatchObject({ [CHANGED_BY]: undefined });
   });
 
@@ -33,6 +36,8 @@ describe('actorAnnotations', () => {
     const resent = object({ [CREATED_BY]: 'ada@acme.com', 'roster.dev/resend': '2', [RESENT_BY]: 'forged' });
     expect(actorAnnotations('UPDATE', resent, old, 'noah@acme.com')[RESENT_BY]).toBe('noah@acme.com');
     const oldResent = object({ 'roster.dev/resend': '2', [RESENT_BY]: 'noah@acme.com' });
-    expect(actorAnnotations('UPDATE', object({ 'roster.dev/resend': '2', [RESENT_BY]: 'mallory' }), oldResent, 'mallory@acme.com')[RESENT_BY]).toBe('noah@acme.com');
+    expect(actorAnnotations('UPDATE', object({ 'roster.dev/resend': '2', [RESENT_BY]: 'mallory' }), oldResent, 'mallory@acme.com')[RESENT_BY]).toBe(
+      'noah@acme.com',
+    );
   });
 });

@@ -10,9 +10,12 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const source = join(root, 'crds');
 const chart = join(root, 'charts', 'roster', 'crds');
-const yamlFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml')).sort();
+const yamlFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+    .sort();
 
-describe('the chart\'s CRDs', () => {
+describe("the chart's CRDs", () => {
   it('are the same files as crds/', () => {
     expect(yamlFiles(chart)).toEqual(yamlFiles(source));
     expect(yamlFiles(source)).toHaveLength(4);

@@ -46,7 +46,11 @@ const exec = (keyword: string) => {
   expect(found, keyword).toHaveLength(1);
   return JSON.parse(found[0]!.args) as string[];
 };
-const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { type: string; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  type: string;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
 
 describe('Dockerfile', () => {
   it('has a dependencies stage and a runtime stage, both on Node 24', () => {
@@ -69,7 +73,10 @@ describe('Dockerfile', () => {
     const user = inFinal.filter((i) => i.keyword === 'USER').map((i) => i.args);
     expect(user).toEqual(['65532:65532']);
     for (const copy of inFinal.filter((i) => i.keyword === 'COPY')) expect(copy.args).toMatch(/--chown=0:0/);
-    const env = inFinal.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ');
+    const env = inFinal
+      .filter((i) => i.keyword === 'ENV')
+      .map((i) => i.args)
+      .join(' ');
     expect(env).toContain('TMPDIR=/tmp');
     expect(env).toContain('NODE_ENV=production');
   });
@@ -84,11 +91,19 @@ describe('Dockerfile', () => {
   it('copies the runtime files, and the build context (.dockerignore) lets exactly those in', () => {
     const copied = inFinal
       .filter((i) => i.keyword === 'COPY' && !i.args.includes('--from='))
-      .map((i) => i.args.replace(/--\S+\s+/g, '').split(/\s+/).slice(0, -1))
+      .map((i) =>
+        i.args
+          .replace(/--\S+\s+/g, '')
+          .split(/\s+/)
+          .slice(0, -1),
+      )
       .flat();
     expect(copied.sort()).toEqual(['crds', 'package.json', 'src']);
     expect(inFinal.some((i) => i.keyword === 'COPY' && i.args.includes('--from=deps') && i.args.includes('/app/node_modules'))).toBe(true);
-    const ignore = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const ignore = readFileSync(join(root, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     expect(ignore[0]).toBe('**');
     for (const path of ['package.json', 'package-lock.json', 'crds/', 'src/']) expect(ignore).toContain(`!${path}`);
     expect(ignore.filter((l) => l.startsWith('!')).every((l) => /^!(package(-lock)?\.json|crds\/(\*\*)?|src\/(\*\*)?)$/.test(l))).toBe(true);

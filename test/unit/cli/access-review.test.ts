@@ -23,7 +23,11 @@ const world: NamespaceObjects = {
     membership('maya', 'acme', 'maya@acme.com', 'billing', { phase: 'Active' }),
     membership('obi', 'acme', 'obi@acme.com', 'observer', { phase: 'Active' }),
     membership('pat', 'acme', 'pat@acme.com', 'developer', { phase: 'Invited' }),
-    membership('quin', 'acme', 'quin@acme.com', 'developer', { phase: 'Invited', acceptedAt: '2026-03-01T11:00:00Z', conditions: [condition('IdentitySynced', 'False', 'namespace shop-prod not found')] }),
+    membership('quin', 'acme', 'quin@acme.com', 'developer', {
+      phase: 'Invited',
+      acceptedAt: '2026-03-01T11:00:00Z',
+      conditions: [condition('IdentitySynced', 'False', 'namespace shop-prod not found')],
+    }),
     membership('temp', 'acme', 'temp@acme.com', 'developer', { phase: 'Active', expiresAt: '2026-03-01T11:59:00Z' }),
     membership('over', 'acme', 'over@acme.com', 'developer', { phase: 'OverSeatLimit' }),
     membership('fresh', 'acme', 'fresh@acme.com', 'developer'),
@@ -54,7 +58,9 @@ describe('can-i decisions', () => {
     expect(ask({ email: 'noah@acme.com', permission: 'manageMembers' })).toMatchObject({ allowed: true, role: 'admin', via: 'membership/noah' });
     const noahBilling = ask({ email: 'noah@acme.com', permission: 'billing' });
     expect(noahBilling.allowed).toBe(false);
-    expect(noahBilling.reason).toBe('noah@acme.com is admin in team acme (membership/noah): role admin does not grant billing (view and manage billing, invoices, payment methods)');
+    expect(noahBilling.reason).toBe(
+      'noah@acme.com is admin in team acme (membership/noah): role admin does not grant billing (view and manage billing, invoices, payment methods)',
+    );
     expect(ask({ email: 'maya@acme.com', permission: 'billing' }).allowed).toBe(true);
     expect(ask({ email: 'maya@acme.com', permission: 'view', project: 'shop' }).allowed).toBe(false);
     expect(ask({ email: 'obi@acme.com', permission: 'view', project: 'blog', environment: 'production' }).allowed).toBe(true);
@@ -62,7 +68,10 @@ describe('can-i decisions', () => {
   });
 
   it('honours a scoped membership down to the environment', () => {
-    expect(ask({ email: 'riley@acme.com', permission: 'deploy', project: 'shop', environment: 'staging' })).toMatchObject({ allowed: true, scope: 'shop (staging)' });
+    expect(ask({ email: 'riley@acme.com', permission: 'deploy', project: 'shop', environment: 'staging' })).toMatchObject({
+      allowed: true,
+      scope: 'shop (staging)',
+    });
     const prod = ask({ email: 'riley@acme.com', permission: 'deploy', project: 'shop', environment: 'production' });
     expect(prod.allowed).toBe(false);
     expect(prod.reason).toContain('does not include shop/production');
@@ -108,10 +117,10 @@ describe('can-i decisions', () => {
     const other = ask({ email: 'NOAH@acme.com', permission: 'manageMembers' });
     expect(other).toMatchObject({ allowed: false, email: 'NOAH@acme.com', user: 'noah@acme.com', role: 'admin', via: 'membership/noah' });
     expect(other.reason).toBe(
-      "Kubernetes user NOAH@acme.com gets nothing from Roster: Membership noah binds Kubernetes user noah@acme.com as written in spec.email (user names are case-sensitive): the authenticator must present exactly that. For noah@acme.com the answer is yes: noah@acme.com is admin in team acme (membership/noah): role admin grants manageMembers (manage members and invitations) team-wide",
+      'Kubernetes user NOAH@acme.com gets nothing from Roster: Membership noah binds Kubernetes user noah@acme.com as written in spec.email (user names are case-sensitive): the authenticator must present exactly that. For noah@acme.com the answer is yes: noah@acme.com is admin in team acme (membership/noah): role admin grants manageMembers (manage members and invitations) team-wide',
     );
     expect(other.warnings).toEqual([
-      "asked about NOAH@acme.com, but Membership noah binds Kubernetes user noah@acme.com as written in spec.email (user names are case-sensitive): the authenticator must present exactly that",
+      'asked about NOAH@acme.com, but Membership noah binds Kubernetes user noah@acme.com as written in spec.email (user names are case-sensitive): the authenticator must present exactly that',
     ]);
     // As written: yes, naming the user, no warning.
     const exact = ask({ email: 'noah@acme.com', permission: 'manageMembers' });
@@ -119,13 +128,18 @@ describe('can-i decisions', () => {
     expect(exact.warnings).toBeUndefined();
 
     // A Membership written in mixed case binds that spelling.
-    const mixed: NamespaceObjects = { ...world, memberships: [...world.memberships, membership('casey', 'acme', 'Casey@Acme.com', 'developer', { phase: 'Active' })] };
+    const mixed: NamespaceObjects = {
+      ...world,
+      memberships: [...world.memberships, membership('casey', 'acme', 'Casey@Acme.com', 'developer', { phase: 'Active' })],
+    };
     const written = ask({ email: 'Casey@Acme.com', permission: 'deploy', project: 'shop', environment: 'staging' }, mixed);
     expect(written).toMatchObject({ allowed: true, user: 'Casey@Acme.com', via: 'membership/casey' });
     expect(written.warnings).toBeUndefined();
     const lower = ask({ email: 'casey@acme.com', permission: 'deploy', project: 'shop', environment: 'staging' }, mixed);
     expect(lower).toMatchObject({ allowed: false, user: 'Casey@Acme.com', role: 'developer' });
-    expect(lower.reason).toMatch(/^Kubernetes user casey@acme\.com gets nothing from Roster: Membership casey binds Kubernetes user Casey@Acme\.com as written in spec\.email \(user names.*For Casey@Acme\.com the answer is yes: Casey@Acme\.com is developer in team acme/);
+    expect(lower.reason).toMatch(
+      /^Kubernetes user casey@acme\.com gets nothing from Roster: Membership casey binds Kubernetes user Casey@Acme\.com as written in spec\.email \(user names.*For Casey@Acme\.com the answer is yes: Casey@Acme\.com is developer in team acme/,
+    );
     expect(lower.warnings).toHaveLength(1);
     // A no for the written spelling stays a no, and says so.
     const billing = ask({ email: 'casey@acme.com', permission: 'billing' }, mixed);
@@ -149,11 +163,17 @@ describe('can-i decisions', () => {
       projects: [...world.projects, project('wiki', 'beta', ['production'])],
       memberships: [...world.memberships, membership('noah-beta', 'beta', 'noah@acme.com', 'observer', { phase: 'Active' })],
     };
-    expect(reviewPersonAccess(two, { email: 'noah@acme.com', permission: 'deploy' }, now, allAssigned(two))).toEqual({ kind: 'ambiguous', teams: ['acme', 'beta'] });
+    expect(reviewPersonAccess(two, { email: 'noah@acme.com', permission: 'deploy' }, now, allAssigned(two))).toEqual({
+      kind: 'ambiguous',
+      teams: ['acme', 'beta'],
+    });
     expect(ask({ email: 'noah@acme.com', permission: 'deploy', team: 'beta' }, two)).toMatchObject({ allowed: false, team: 'beta', role: 'observer' });
     expect(ask({ email: 'noah@acme.com', permission: 'deploy', project: 'wiki' }, two)).toMatchObject({ allowed: false, team: 'beta' });
     expect(ask({ email: 'noah@acme.com', permission: 'deploy', project: 'shop' }, two)).toMatchObject({ allowed: true, team: 'acme' });
-    expect(reviewPersonAccess(two, { email: 'noah@acme.com', permission: 'view', team: 'gamma' }, now, allAssigned(two))).toEqual({ kind: 'teamNotFound', team: 'gamma' });
+    expect(reviewPersonAccess(two, { email: 'noah@acme.com', permission: 'view', team: 'gamma' }, now, allAssigned(two))).toEqual({
+      kind: 'teamNotFound',
+      team: 'gamma',
+    });
   });
 
   it('reports projects and environments that do not exist', () => {
@@ -174,7 +194,10 @@ describe('can-i and the tenancy rule (SPEC §7)', () => {
     namespace: 'acme',
     teams: [team('acme', 'liam@acme.com', { ownerPhase: 'Active' })],
     projects: [
-      envProject('shop', [['production', 'shop-prod'], ['staging', 'shop-staging']]),
+      envProject('shop', [
+        ['production', 'shop-prod'],
+        ['staging', 'shop-staging'],
+      ]),
       envProject('ops', [
         ['system', 'kube-system'],
         ['operator', 'roster-system'],
@@ -185,7 +208,10 @@ describe('can-i and the tenancy rule (SPEC §7)', () => {
         ['later', 'not-yet'],
         ['secret', 'hidden'],
       ]),
-      envProject('mixed', [['production', 'shop-prod'], ['system', 'kube-system']]),
+      envProject('mixed', [
+        ['production', 'shop-prod'],
+        ['system', 'kube-system'],
+      ]),
     ],
     memberships: [
       membership('noah', 'acme', 'noah@acme.com', 'admin', { phase: 'Active' }),
@@ -221,15 +247,23 @@ describe('can-i and the tenancy rule (SPEC §7)', () => {
       ['system', 'namespace kube-system is a system namespace and never serves as an environment; use a namespace of your own'],
       ['operator', "namespace roster-system is the roster operator's own namespace and never serves as an environment"],
       ['foreign', 'namespace globex-prod is assigned to the team in namespace globex (roster.dev/team=globex), not to the team in namespace acme'],
-      ['loose', 'namespace loose is not assigned to the team in namespace acme; a cluster admin assigns it with `kubectl label namespace loose roster.dev/team=acme`'],
+      [
+        'loose',
+        'namespace loose is not assigned to the team in namespace acme; a cluster admin assigns it with `kubectl label namespace loose roster.dev/team=acme`',
+      ],
       ['control', "namespace globex holds another team's roster objects and never serves as an environment"],
       ['own', "namespace acme holds the team's own roster objects and never serves as an environment"],
-      ['later', 'namespace not-yet does not exist yet; nobody gets access there until it exists and a cluster admin assigns it to the team in namespace acme (kubectl label namespace not-yet roster.dev/team=acme)'],
+      [
+        'later',
+        'namespace not-yet does not exist yet; nobody gets access there until it exists and a cluster admin assigns it to the team in namespace acme (kubectl label namespace not-yet roster.dev/team=acme)',
+      ],
     ];
     for (const [environment, reason] of cases) {
       const a = admin(environment);
       expect(a.allowed, environment).toBe(false);
-      expect(a.reason, environment).toContain(`noah@acme.com is admin in team acme (membership/noah): role admin would grant deploy in ops/${environment}, but Roster grants nothing there: ${reason}`);
+      expect(a.reason, environment).toContain(
+        `noah@acme.com is admin in team acme (membership/noah): role admin would grant deploy in ops/${environment}, but Roster grants nothing there: ${reason}`,
+      );
       expect(a.unreachable, environment).toHaveLength(1);
       expect(a.unreachable![0]).toMatchObject({ project: 'ops', environment, assignment: environment === 'later' ? 'missing' : 'refused' });
     }
@@ -243,11 +277,17 @@ describe('can-i and the tenancy rule (SPEC §7)', () => {
     expect(answer({ email: 'noah@acme.com', permission: 'deploy', project: 'shop' }).allowed).toBe(true);
     expect(answer({ email: 'riley@acme.com', permission: 'deploy', project: 'shop', environment: 'staging' }).allowed).toBe(true);
     // Assigned by a label under the operator's key, not any key: with another key configured, shop-prod is not assigned.
-    const other = answer({ email: 'noah@acme.com', permission: 'deploy', project: 'shop', environment: 'production' }, { policy: { ...policy, namespaceLabel: 'platform.example/team' }, namespaces: readings });
+    const other = answer(
+      { email: 'noah@acme.com', permission: 'deploy', project: 'shop', environment: 'production' },
+      { policy: { ...policy, namespaceLabel: 'platform.example/team' }, namespaces: readings },
+    );
     expect(other.allowed).toBe(false);
     expect(other.reason).toContain('kubectl label namespace shop-prod platform.example/team=acme');
     // And the operator's namespace is whatever the operator runs in.
-    const movedOperator = answer({ email: 'noah@acme.com', permission: 'deploy', project: 'shop', environment: 'production' }, { policy: { ...policy, operatorNamespace: 'shop-prod' }, namespaces: readings });
+    const movedOperator = answer(
+      { email: 'noah@acme.com', permission: 'deploy', project: 'shop', environment: 'production' },
+      { policy: { ...policy, operatorNamespace: 'shop-prod' }, namespaces: readings },
+    );
     expect(movedOperator.allowed).toBe(false);
     expect(movedOperator.reason).toContain("namespace shop-prod is the roster operator's own namespace");
   });
@@ -260,15 +300,22 @@ describe('can-i and the tenancy rule (SPEC §7)', () => {
       'cannot tell whether namespace hidden is assigned to the team in namespace acme: the API server does not let you get namespace hidden; ask someone who may read it, or a cluster admin: kubectl get namespace hidden --show-labels',
     );
     // Labels say assigned but the Teams there could not be listed: a Team there would refuse it, so cannot tell.
-    const teamsHidden = new Map(readings).set('shop-prod', { labels: mine, holdsTeam: { unreadable: 'the API server does not let you list teams in namespace shop-prod' } });
+    const teamsHidden = new Map(readings).set('shop-prod', {
+      labels: mine,
+      holdsTeam: { unreadable: 'the API server does not let you list teams in namespace shop-prod' },
+    });
     const unsure = admin('production', 'shop');
     expect(unsure.allowed).toBe(true);
     const noTeams = answer({ email: 'noah@acme.com', permission: 'deploy', project: 'shop', environment: 'production' }, { policy, namespaces: teamsHidden });
     expect(noTeams.allowed).toBe(false);
-    expect(noTeams.reason).toContain('cannot tell whether namespace shop-prod is assigned to the team in namespace acme: the API server does not let you list teams in namespace shop-prod');
+    expect(noTeams.reason).toContain(
+      'cannot tell whether namespace shop-prod is assigned to the team in namespace acme: the API server does not let you list teams in namespace shop-prod',
+    );
     // Labels say not assigned: the answer is no whatever the Teams there, so the reason is the rule's.
     const looseHidden = new Map(readings).set('loose', { labels: {}, holdsTeam: { unreadable: 'forbidden' } });
-    expect(answer({ email: 'noah@acme.com', permission: 'deploy', project: 'ops', environment: 'loose' }, { policy, namespaces: looseHidden }).reason).toContain('is not assigned to the team in namespace acme');
+    expect(
+      answer({ email: 'noah@acme.com', permission: 'deploy', project: 'ops', environment: 'loose' }, { policy, namespaces: looseHidden }).reason,
+    ).toContain('is not assigned to the team in namespace acme');
     // A namespace nobody read counts as unreadable, never as assigned.
     const unread = answer({ email: 'noah@acme.com', permission: 'deploy', project: 'shop', environment: 'production' }, { policy, namespaces: new Map() });
     expect(unread.allowed).toBe(false);
@@ -278,7 +325,9 @@ describe('can-i and the tenancy rule (SPEC §7)', () => {
   it('for a whole project, yes only when every environment is reachable', () => {
     const ops = answer({ email: 'noah@acme.com', permission: 'view', project: 'ops' });
     expect(ops.allowed).toBe(false);
-    expect(ops.reason).toMatch(/^noah@acme\.com is admin in team acme \(membership\/noah\): Roster grants nothing in project ops: ops\/system: namespace kube-system is a system namespace/);
+    expect(ops.reason).toMatch(
+      /^noah@acme\.com is admin in team acme \(membership\/noah\): Roster grants nothing in project ops: ops\/system: namespace kube-system is a system namespace/,
+    );
     expect(ops.unreachable!.map((u) => u.environment)).toEqual(['system', 'operator', 'foreign', 'loose', 'control', 'own', 'later', 'secret']);
     const mixed = answer({ email: 'noah@acme.com', permission: 'deploy', project: 'mixed' });
     expect(mixed.allowed).toBe(false);
@@ -296,7 +345,9 @@ describe('can-i and the tenancy rule (SPEC §7)', () => {
     const onlyOps: NamespaceObjects = { ...objects, projects: objects.projects.filter((p) => p.metadata.name === 'ops') };
     const nowhere = answer({ email: 'noah@acme.com', permission: 'deploy' }, tenancy, onlyOps);
     expect(nowhere.allowed).toBe(false);
-    expect(nowhere.reason).toContain('role admin would grant deploy, but Roster grants nothing in any environment in its scope: ops/system: namespace kube-system');
+    expect(nowhere.reason).toContain(
+      'role admin would grant deploy, but Roster grants nothing in any environment in its scope: ops/system: namespace kube-system',
+    );
   });
 
   it('leaves team-wide permissions and matrix refusals alone, and reads only the namespaces the answer rests on', () => {
@@ -310,8 +361,16 @@ describe('can-i and the tenancy rule (SPEC §7)', () => {
     expect(namespacesToRead(objects, { email: 'obi@acme.com', permission: 'deploy', project: 'ops', environment: 'system' }, now, policy)).toEqual([]);
     // Namespaces refused by name (system, the operator's, the control namespace) need no read.
     expect(namespacesToRead(objects, { email: 'noah@acme.com', permission: 'deploy', project: 'ops', environment: 'system' }, now, policy)).toEqual([]);
-    expect(namespacesToRead(objects, { email: 'noah@acme.com', permission: 'deploy', project: 'ops' }, now, policy)).toEqual(['globex', 'globex-prod', 'hidden', 'loose', 'not-yet']);
-    expect(namespacesToRead(objects, { email: 'noah@acme.com', permission: 'deploy', project: 'shop', environment: 'staging' }, now, policy)).toEqual(['shop-staging']);
+    expect(namespacesToRead(objects, { email: 'noah@acme.com', permission: 'deploy', project: 'ops' }, now, policy)).toEqual([
+      'globex',
+      'globex-prod',
+      'hidden',
+      'loose',
+      'not-yet',
+    ]);
+    expect(namespacesToRead(objects, { email: 'noah@acme.com', permission: 'deploy', project: 'shop', environment: 'staging' }, now, policy)).toEqual([
+      'shop-staging',
+    ]);
     // A scoped developer's answer rests on its scope only.
     expect(namespacesToRead(objects, { email: 'riley@acme.com', permission: 'deploy' }, now, policy)).toEqual(['shop-staging']);
     expect(namespacesToRead(objects, { email: 'stranger@acme.com', permission: 'deploy' }, now, policy)).toEqual([]);

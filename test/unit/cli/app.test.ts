@@ -45,7 +45,10 @@ describe('runCli', () => {
     const cases: Array<[string[], RegExp]> = [
       [['invite', 'riley@acme.com', '--team', 'acme', '--role', 'owner'], /^error: --role: role owner is not allowed/],
       [['invite', 'riley', '--team', 'acme', '--role', 'admin'], /^error: EMAIL must be an email address/],
-      [['invite', 'r@acme.com', '--team', 'acme', '--role', 'admin', '--project', 'shop'], /^error: role admin is team-wide and takes no projects; drop --project/],
+      [
+        ['invite', 'r@acme.com', '--team', 'acme', '--role', 'admin', '--project', 'shop'],
+        /^error: role admin is team-wide and takes no projects; drop --project/,
+      ],
       [['can-i', 'r@acme.com', 'fly'], /^error: unknown VERB "fly"; use one of view, deploy/],
       [['can-i', 'r@acme.com', 'deploy', '--environment', 'staging'], /^error: --environment needs --project/],
       [['audit', 'acme', '--since', 'last week'], /^error: --since "last week": use a duration/],

@@ -115,8 +115,7 @@ describe('help', () => {
 
   it('gives examples that parse', () => {
     // Enough of a shell to read the examples: quotes, and a pipe ends the command.
-    const words = (line: string): string[] =>
-      [...line.split(' | ')[0]!.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
+    const words = (line: string): string[] => [...line.split(' | ')[0]!.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
     let checked = 0;
     for (const spec of specs) {
       for (const example of spec.examples.filter((e) => e.startsWith('kubectl roster '))) {

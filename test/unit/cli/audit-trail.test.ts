@@ -37,7 +37,9 @@ describe('audit trail', () => {
     event(ref(betaMember), 'Activated', '2026-03-01T10:06:00.000000Z'),
     event({ kind: 'Membership', name: 'pat', uid: 'deleted-uid' }, 'AccessRemoved', '2026-03-01T10:07:00.000000Z'),
     event(ref(shop), 'Ready', '2026-03-01T10:00:00.500000Z'),
-    event({ kind: 'Pod', name: 'web', uid: 'pod-uid' }, 'Started', '2026-03-01T10:00:03.000000Z', { regarding: { apiVersion: 'v1', kind: 'Pod', name: 'web', uid: 'pod-uid', namespace: 'ns' } }),
+    event({ kind: 'Pod', name: 'web', uid: 'pod-uid' }, 'Started', '2026-03-01T10:00:03.000000Z', {
+      regarding: { apiVersion: 'v1', kind: 'Pod', name: 'web', uid: 'pod-uid', namespace: 'ns' },
+    }),
     event(ref(riley), 'Resent', '2026-03-01T10:01:00.000000Z', { series: { count: 3, lastObservedTime: '2026-03-01T10:09:00.000000Z' } }),
   ];
 
@@ -66,13 +68,15 @@ describe('audit trail', () => {
 
   it('reads the time of an Event from its series, its eventTime, or the deprecated fields', () => {
     const base = { metadata: { name: 'x', creationTimestamp: '2026-01-01T00:00:00Z' } };
-    expect(eventTime({ ...base, eventTime: '2026-01-02T00:00:00.000000Z', series: { count: 2, lastObservedTime: '2026-01-03T00:00:00.000000Z' } })).toBe('2026-01-03T00:00:00.000000Z');
+    expect(eventTime({ ...base, eventTime: '2026-01-02T00:00:00.000000Z', series: { count: 2, lastObservedTime: '2026-01-03T00:00:00.000000Z' } })).toBe(
+      '2026-01-03T00:00:00.000000Z',
+    );
     expect(eventTime({ ...base, eventTime: '2026-01-02T00:00:00.000000Z' })).toBe('2026-01-02T00:00:00.000000Z');
     expect(eventTime({ ...base, deprecatedLastTimestamp: '2026-01-04T00:00:00Z' })).toBe('2026-01-04T00:00:00Z');
     expect(eventTime(base)).toBe('2026-01-01T00:00:00Z');
   });
 
-  it('does not take another team\'s Events even for an object of the same kind', () => {
+  it("does not take another team's Events even for an object of the same kind", () => {
     const betaTrail = auditTrail(objects({ team: beta }), events);
     expect(betaTrail.map((e) => `${e.object} ${e.reason}`)).toEqual(['membership/bo Activated']);
   });

@@ -172,23 +172,19 @@ describe('the bash completion script', () => {
 describe('the fish and zsh completion scripts', () => {
   const env = { PATH: `${join(projectRoot, 'bin')}:${process.env.PATH}`, KUBECONFIG: '/nonexistent/kubeconfig' };
 
-  it(
-    'complete kubectl-roster in a real fish, with descriptions',
-    async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'roster-completion-'));
-      const script = join(dir, 'kubectl-roster.fish');
-      writeFileSync(script, completionScript('fish'));
-      const { stdout } = await promisify(execFile)(
-        'fish',
-        ['--no-config', '-c', `source ${script}; complete -C 'kubectl-roster tr'; complete -C 'kubectl-roster members -o y'`],
-        {
-          env: { ...env, HOME: dir },
-        },
-      );
-      expect(stdout).toBe(`transfer\t${specs.find((s) => s.name === 'transfer')!.summary}\nyaml\n`);
-    },
-    30_000,
-  );
+  it('complete kubectl-roster in a real fish, with descriptions', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roster-completion-'));
+    const script = join(dir, 'kubectl-roster.fish');
+    writeFileSync(script, completionScript('fish'));
+    const { stdout } = await promisify(execFile)(
+      'fish',
+      ['--no-config', '-c', `source ${script}; complete -C 'kubectl-roster tr'; complete -C 'kubectl-roster members -o y'`],
+      {
+        env: { ...env, HOME: dir },
+      },
+    );
+    expect(stdout).toBe(`transfer\t${specs.find((s) => s.name === 'transfer')!.summary}\nyaml\n`);
+  }, 30_000);
 
   it('is valid zsh', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roster-completion-'));

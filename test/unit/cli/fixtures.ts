@@ -30,15 +30,34 @@ export function membership(
   teamName: string,
   email: string,
   role: Membership['spec']['role'],
-  options: { phase?: NonNullable<Membership['status']>['phase']; projects?: Membership['spec']['projects']; expiresAt?: string; acceptedAt?: string; conditions?: Condition[]; created?: string } = {},
+  options: {
+    phase?: NonNullable<Membership['status']>['phase'];
+    projects?: Membership['spec']['projects'];
+    expiresAt?: string;
+    acceptedAt?: string;
+    conditions?: Condition[];
+    created?: string;
+  } = {},
 ): Membership {
   return {
     apiVersion,
     kind: 'Membership',
     metadata: { name, namespace: 'ns', uid: nextUid(), creationTimestamp: options.created ?? '2026-03-01T10:05:00Z' },
-    spec: { team: teamName, email, role, ...(options.projects ? { projects: options.projects } : {}), ...(options.expiresAt ? { expiresAt: options.expiresAt } : {}) },
+    spec: {
+      team: teamName,
+      email,
+      role,
+      ...(options.projects ? { projects: options.projects } : {}),
+      ...(options.expiresAt ? { expiresAt: options.expiresAt } : {}),
+    },
     ...(options.phase || options.acceptedAt || options.conditions
-      ? { status: { ...(options.phase ? { phase: options.phase } : {}), ...(options.acceptedAt ? { acceptedAt: options.acceptedAt } : {}), ...(options.conditions ? { conditions: options.conditions } : {}) } }
+      ? {
+          status: {
+            ...(options.phase ? { phase: options.phase } : {}),
+            ...(options.acceptedAt ? { acceptedAt: options.acceptedAt } : {}),
+            ...(options.conditions ? { conditions: options.conditions } : {}),
+          },
+        }
       : {}),
   };
 }
@@ -48,7 +67,12 @@ export function invitation(
   teamName: string,
   email: string,
   role: Invitation['spec']['role'],
-  options: { phase?: NonNullable<Invitation['status']>['phase']; revoked?: boolean; ownedBy?: { kind: 'Membership' | 'Team'; name: string }; projects?: Invitation['spec']['projects'] } = {},
+  options: {
+    phase?: NonNullable<Invitation['status']>['phase'];
+    revoked?: boolean;
+    ownedBy?: { kind: 'Membership' | 'Team'; name: string };
+    projects?: Invitation['spec']['projects'];
+  } = {},
 ): Invitation {
   return {
     apiVersion,
@@ -58,7 +82,9 @@ export function invitation(
       namespace: 'ns',
       uid: nextUid(),
       creationTimestamp: '2026-03-01T10:10:00Z',
-      ...(options.ownedBy ? { ownerReferences: [{ apiVersion, kind: options.ownedBy.kind, name: options.ownedBy.name, uid: 'owner-uid', controller: true }] } : {}),
+      ...(options.ownedBy
+        ? { ownerReferences: [{ apiVersion, kind: options.ownedBy.kind, name: options.ownedBy.name, uid: 'owner-uid', controller: true }] }
+        : {}),
     },
     spec: { team: teamName, email, role, ...(options.revoked ? { revoked: true } : {}), ...(options.projects ? { projects: options.projects } : {}) },
     ...(options.phase ? { status: { phase: options.phase } } : {}),

@@ -35,7 +35,12 @@ describe('members: the invitation mail', () => {
   });
 
   it('lists the owner once when they also have a Membership (superseded by ownership)', () => {
-    const rows = memberRows({ team: t, projects: [], invitations: [], memberships: [membership('liam', 'acme', 'Liam@acme.com', 'admin', { phase: 'Superseded' })] });
+    const rows = memberRows({
+      team: t,
+      projects: [],
+      invitations: [],
+      memberships: [membership('liam', 'acme', 'Liam@acme.com', 'admin', { phase: 'Superseded' })],
+    });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ email: 'liam@acme.com', role: 'owner', superseded: 'membership/liam' });
   });

@@ -4,22 +4,22 @@ import { age, humanDuration, renderData, renderTable, shortTime } from '../../..
 
 describe('renderTable', () => {
   it('aligns columns three spaces apart under upper-case headers, like kubectl', () => {
-    const text = renderTable(['email', 'role', 'phase'], [
-      ['liam@acme.com', 'owner', 'Active'],
-      ['jo@acme.com', 'developer', 'Invited'],
-    ]);
-    expect(text).toBe(
+    const text = renderTable(
+      ['email', 'role', 'phase'],
       [
-        'EMAIL           ROLE        PHASE',
-        'liam@acme.com   owner       Active',
-        'jo@acme.com     developer   Invited',
-        '',
-      ].join('\n'),
+        ['liam@acme.com', 'owner', 'Active'],
+        ['jo@acme.com', 'developer', 'Invited'],
+      ],
     );
+    expect(text).toBe(['EMAIL           ROLE        PHASE', 'liam@acme.com   owner       Active', 'jo@acme.com     developer   Invited', ''].join('\n'));
   });
 
   it('starts every column at the same offset on every line', () => {
-    const rows = [['a', 'bbbbbbbb', 'c'], ['dddddddddd', 'e', 'ffff'], ['g', 'h', 'i']];
+    const rows = [
+      ['a', 'bbbbbbbb', 'c'],
+      ['dddddddddd', 'e', 'ffff'],
+      ['g', 'h', 'i'],
+    ];
     const lines = renderTable(['X', 'Y', 'Z'], rows).trimEnd().split('\n');
     const offsets = (line: string, cells: string[]) => cells.map((c) => line.indexOf(c, 0));
     expect(offsets(lines[0]!, ['X', 'Y', 'Z'])).toEqual([0, 13, 24]);
@@ -27,7 +27,13 @@ describe('renderTable', () => {
   });
 
   it('leaves no trailing blanks, shows <none> for empty cells and keeps each row on one line', () => {
-    const text = renderTable(['A', 'B', 'C'], [['x', '', 'multi\nline\tvalue'], ['', 'y', '']]);
+    const text = renderTable(
+      ['A', 'B', 'C'],
+      [
+        ['x', '', 'multi\nline\tvalue'],
+        ['', 'y', ''],
+      ],
+    );
     const lines = text.split('\n');
     expect(lines).toHaveLength(4);
     for (const line of lines) expect(line).toBe(line.trimEnd());
@@ -36,7 +42,13 @@ describe('renderTable', () => {
   });
 
   it('counts characters, not bytes, when aligning', () => {
-    const text = renderTable(['NAME', 'X'], [['Zoë', '1'], ['Bob', '2']]);
+    const text = renderTable(
+      ['NAME', 'X'],
+      [
+        ['Zoë', '1'],
+        ['Bob', '2'],
+      ],
+    );
     expect(text.split('\n')[1]!.indexOf('1')).toBe(text.split('\n')[2]!.indexOf('2'));
   });
 });

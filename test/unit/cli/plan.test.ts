@@ -65,15 +65,36 @@ describe('rendering', () => {
     now: NOW,
   };
   const riley = membership('riley', 'acme', 'riley@acme.com', 'developer', { phase: 'Active' });
-  const result = planTeam({ ...base, memberships: [riley] }, { ...base, memberships: [{ ...riley, spec: { ...riley.spec, role: 'observer' } }, membership('nina', 'acme', 'nina@acme.com', 'observer')] }, DEFAULT_BRAKE);
+  const result = planTeam(
+    { ...base, memberships: [riley] },
+    { ...base, memberships: [{ ...riley, spec: { ...riley.spec, role: 'observer' } }, membership('nina', 'acme', 'nina@acme.com', 'observer')] },
+    DEFAULT_BRAKE,
+  );
   const report: PlanReport = {
     changes: true,
     denied: true,
     prune: false,
-    teams: [{ controlNamespace: 'ns', team: 'acme', seats: result.seats, people: result.people.filter((p) => p.kind !== 'unchanged'), unchanged: 1, overSeatLimit: [] }],
+    teams: [
+      {
+        controlNamespace: 'ns',
+        team: 'acme',
+        seats: result.seats,
+        people: result.people.filter((p) => p.kind !== 'unchanged'),
+        unchanged: 1,
+        overSeatLimit: [],
+      },
+    ],
     objects: [
       { kind: 'Membership', namespace: 'ns', name: 'nina', action: 'create', allowed: true, warnings: [] },
-      { kind: 'Membership', namespace: 'ns', name: 'x|y', action: 'create', allowed: false, message: 'team acme has 5 of 5 seats in use; raise spec.seats or remove a member', warnings: ['careful'] },
+      {
+        kind: 'Membership',
+        namespace: 'ns',
+        name: 'x|y',
+        action: 'create',
+        allowed: false,
+        message: 'team acme has 5 of 5 seats in use; raise spec.seats or remove a member',
+        warnings: ['careful'],
+      },
     ],
     ignored: [],
   };
@@ -91,7 +112,9 @@ describe('rendering', () => {
   it('renders markdown tables with pipes escaped', () => {
     const md = renderMarkdown(report);
     expect(md).toContain('| ~ | riley@acme.com | role developer → observer |  | deploy in shop/production (namespace shop-production) |');
-    expect(md).toContain('| create | `membership/x|y` (ns) | **denied**: team acme has 5 of 5 seats in use; raise spec.seats or remove a member<br>warning: careful |');
+    expect(md).toContain(
+      '| create | `membership/x|y` (ns) | **denied**: team acme has 5 of 5 seats in use; raise spec.seats or remove a member<br>warning: careful |',
+    );
   });
 });
 

@@ -39,14 +39,17 @@ describe('members', () => {
     ]);
   });
 
-  it('says why a row is not active, preferring the identity backend\'s message', () => {
+  it("says why a row is not active, preferring the identity backend's message", () => {
     const rows = memberRows(
       snapshot({
         memberships: [
           membership('ava', 'acme', 'ava@acme.com', 'admin', {
             phase: 'Invited',
             acceptedAt: '2026-03-01T11:00:00Z',
-            conditions: [condition('Ready', 'False', 'identity backend default failed; retrying'), condition('IdentitySynced', 'False', 'namespace shop-prod not found')],
+            conditions: [
+              condition('Ready', 'False', 'identity backend default failed; retrying'),
+              condition('IdentitySynced', 'False', 'namespace shop-prod not found'),
+            ],
           }),
           membership('riley', 'acme', 'riley@acme.com', 'developer', { phase: 'Active', conditions: [condition('Ready', 'True', 'fine')] }),
         ],

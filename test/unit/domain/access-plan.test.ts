@@ -54,7 +54,9 @@ describe('accessOf', () => {
     ]);
     const riley = accessOf(snapshot([active('riley')], { namespaces: facts })).people.get('riley@acme.com')!;
     expect(riley.environments.map((e) => e.namespace)).toEqual(['shop-staging']);
-    expect(riley.unreachable[0]?.reason).toMatch(/not assigned to the team in namespace ns; a cluster admin assigns it with `kubectl label namespace shop-production roster.dev\/team=ns`/);
+    expect(riley.unreachable[0]?.reason).toMatch(
+      /not assigned to the team in namespace ns; a cluster admin assigns it with `kubectl label namespace shop-production roster.dev\/team=ns`/,
+    );
   });
 
   it('grants nothing past the expiry, nor over the seat limit', () => {
@@ -80,7 +82,9 @@ describe('planTeam', () => {
     const before = snapshot([active('riley')]);
     const after = snapshot([active('riley'), membership('nina', 'acme', 'nina@acme.com', 'developer')]);
     const plan = planTeam(before, after, DEFAULT_BRAKE);
-    expect(plan.people.filter((p) => p.kind !== 'unchanged').map((p) => [p.email, p.kind, p.mailed, p.gained.length])).toEqual([['nina@acme.com', 'added', true, 0]]);
+    expect(plan.people.filter((p) => p.kind !== 'unchanged').map((p) => [p.email, p.kind, p.mailed, p.gained.length])).toEqual([
+      ['nina@acme.com', 'added', true, 0],
+    ]);
     expect([plan.seats.before?.summary, plan.seats.after?.summary]).toEqual(['2/20', '3/20']);
     expect(plan.brake).toBeUndefined();
   });
@@ -94,7 +98,11 @@ describe('planTeam', () => {
   });
 
   it('a scope change moves access between environments', () => {
-    const plan = planTeam(snapshot([active('riley', 'developer', { projects: [{ name: 'shop', environments: ['staging'] }] })]), snapshot([active('riley', 'developer', { projects: [{ name: 'shop', environments: ['production'] }] })]), DEFAULT_BRAKE);
+    const plan = planTeam(
+      snapshot([active('riley', 'developer', { projects: [{ name: 'shop', environments: ['staging'] }] })]),
+      snapshot([active('riley', 'developer', { projects: [{ name: 'shop', environments: ['production'] }] })]),
+      DEFAULT_BRAKE,
+    );
     const riley = plan.people.find((p) => p.email === 'riley@acme.com')!;
     expect(riley.scope).toEqual({ from: 'shop (staging)', to: 'shop (production)' });
     expect(riley.gained.map((g) => g.namespace)).toEqual(['shop-production', 'shop-production']);
@@ -130,7 +138,10 @@ describe('planTeam', () => {
     const expired = ten.map((m, i) => (i < 6 ? { ...m, spec: { ...m.spec, expiresAt: '2026-06-01T11:00:00Z' } } : m));
     expect(planTeam(snapshot(expired), snapshot(expired.slice(6)), DEFAULT_BRAKE).brake).toBeUndefined();
 
-    const strict: Team = { ...team('acme', 'liam@acme.com', { ownerPhase: 'Active', seats: 20 }), spec: { owner: { email: 'liam@acme.com' }, seats: 20, removalBrake: { minPeople: 1, maxFraction: 0.1 } } };
+    const strict: Team = {
+      ...team('acme', 'liam@acme.com', { ownerPhase: 'Active', seats: 20 }),
+      spec: { owner: { email: 'liam@acme.com' }, seats: 20, removalBrake: { minPeople: 1, maxFraction: 0.1 } },
+    };
     expect(teamBrakePolicy(strict)).toEqual({ minPeople: 1, maxFraction: 0.1 });
     const plan = planTeam(snapshot(ten, { team: strict }), snapshot(ten.slice(0, 7), { team: strict }), DEFAULT_BRAKE);
     expect(plan.brake?.allowed).toBe(1);

@@ -127,7 +127,14 @@ describe('conditionsEqual', () => {
   const base = setCondition([], ready('True'), 1, T1);
 
   it('is true for equal lists regardless of key order, and for absent vs empty', () => {
-    const reordered = base.map((c) => ({ message: c.message, reason: c.reason, lastTransitionTime: c.lastTransitionTime, observedGeneration: c.observedGeneration, status: c.status, type: c.type }));
+    const reordered = base.map((c) => ({
+      message: c.message,
+      reason: c.reason,
+      lastTransitionTime: c.lastTransitionTime,
+      observedGeneration: c.observedGeneration,
+      status: c.status,
+      type: c.type,
+    }));
     expect(conditionsEqual(base, reordered)).toBe(true);
     expect(conditionsEqual(undefined, [])).toBe(true);
   });
@@ -135,7 +142,14 @@ describe('conditionsEqual', () => {
   it('notices a change in any field or in order', () => {
     const [c] = base;
     if (!c) throw new Error('missing');
-    for (const change of [{ status: 'False' }, { reason: 'Other' }, { message: 'm' }, { observedGeneration: 2 }, { lastTransitionTime: 'x' }, { type: 'T' }] as Partial<Condition>[]) {
+    for (const change of [
+      { status: 'False' },
+      { reason: 'Other' },
+      { message: 'm' },
+      { observedGeneration: 2 },
+      { lastTransitionTime: 'x' },
+      { type: 'T' },
+    ] as Partial<Condition>[]) {
       expect(conditionsEqual(base, [{ ...c, ...change }])).toBe(false);
     }
     const two = setCondition(base, { type: 'Delivered', status: 'True', reason: 'Sent', message: '' }, 1, T1);
@@ -152,7 +166,10 @@ describe('conditionsEqual', () => {
 describe('Ready, Reconciling and Stalled (kstatus)', () => {
   const G = 4;
   const toKstatus = { current: 'Current', progress: 'InProgress', stalled: 'Failed' } as const;
-  const objectWith = (conditions: Condition[], generation = G, observedGeneration = G) => ({ metadata: { generation }, status: { observedGeneration, conditions } });
+  const objectWith = (conditions: Condition[], generation = G, observedGeneration = G) => ({
+    metadata: { generation },
+    status: { observedGeneration, conditions },
+  });
 
   // [kind, condition the controller sets (as it writes it), how kstatus must see the object]
   const cases: Array<[RosterKind, ConditionInput, Readiness]> = [
@@ -207,7 +224,9 @@ describe('Ready, Reconciling and Stalled (kstatus)', () => {
   it('sees a spec the controller has not observed yet as InProgress, even if it was Current', () => {
     const conditions = setConditions('Team', undefined, [ready('True', 'Reconciled')], G, T1);
     expect(kstatusCompute(objectWith(conditions, G + 1, G)).status).toBe('InProgress');
-    expect(kstatusCompute({ metadata: { generation: G, deletionTimestamp: '2026-01-01T00:00:00Z' }, status: { observedGeneration: G, conditions } }).status).toBe('Terminating');
+    expect(
+      kstatusCompute({ metadata: { generation: G, deletionTimestamp: '2026-01-01T00:00:00Z' }, status: { observedGeneration: G, conditions } }).status,
+    ).toBe('Terminating');
   });
 
   it('would read a settled object with Ready=False as InProgress (why Ready follows its reason)', () => {
@@ -235,7 +254,13 @@ describe('Ready, Reconciling and Stalled (kstatus)', () => {
   });
 
   it('leaves a settled Ready alone while a mail is sent, unconfirmed or deferred; a later failure overrides it', () => {
-    let list = setConditions('Invitation', undefined, [{ type: 'Delivered', status: 'True', reason: 'Sent', message: 'mailed' }, ready('True', 'Pending', 'waiting')], G, T1);
+    let list = setConditions(
+      'Invitation',
+      undefined,
+      [{ type: 'Delivered', status: 'True', reason: 'Sent', message: 'mailed' }, ready('True', 'Pending', 'waiting')],
+      G,
+      T1,
+    );
     for (const reason of ['Sending', 'DeliveryUnconfirmed', 'ResendCooldown']) {
       const next = setConditions('Invitation', list, [{ type: 'Delivered', status: 'Unknown', reason, message: reason }], G, T2);
       expect(kstatusCompute(objectWith(next)).status, reason).toBe('Current');

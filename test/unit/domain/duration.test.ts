@@ -48,7 +48,7 @@ describe('parseDuration', () => {
     expect(() => parseDuration(text)).toThrow(/invalid duration .*use a Go duration such as 168h/);
   });
 
-  it('refuses what overflows Go\'s int64 nanoseconds', () => {
+  it("refuses what overflows Go's int64 nanoseconds", () => {
     expect(() => parseDuration('2562048h')).toThrow(/invalid duration/);
     expect(parseDuration('2562047h')).toBe(2562047 * H);
   });
@@ -74,7 +74,7 @@ describe('formatDuration', () => {
     expect(() => formatDuration(Number.NaN)).toThrow(RangeError);
   });
 
-  it('round-trips every whole number of milliseconds in Go\'s int64-nanosecond range', () => {
+  it("round-trips every whole number of milliseconds in Go's int64-nanosecond range", () => {
     fc.assert(
       fc.property(fc.integer({ min: -9_223_372_036_854, max: 9_223_372_036_854 }), (ms) => {
         expect(parseDuration(formatDuration(ms))).toBe(ms);

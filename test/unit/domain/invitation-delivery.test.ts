@@ -34,7 +34,14 @@ describe('nextAttempt', () => {
 });
 
 describe('mailHold', () => {
-  const input = { now, teamMails: [] as Array<string[] | undefined>, dailyQuota: 3, resend: false, lastSentAt: undefined as string | undefined, cooldownMs: 60_000 };
+  const input = {
+    now,
+    teamMails: [] as Array<string[] | undefined>,
+    dailyQuota: 3,
+    resend: false,
+    lastSentAt: undefined as string | undefined,
+    cooldownMs: 60_000,
+  };
 
   it('lets a mail go under the quota and holds it at the quota until the oldest leaves the window', () => {
     expect(mailHold({ ...input, teamMails: [[hoursAgo(1)], [hoursAgo(2)]] })).toBeUndefined();

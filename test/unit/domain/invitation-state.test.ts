@@ -127,8 +127,16 @@ describe('transitionInvitation', () => {
   });
 
   it('revoke is final from New, Pending and Expired', () => {
-    expect(transitionInvitation({ phase: 'New' }, { type: 'revoke' }, ctx())).toMatchObject({ outcome: 'applied', effect: 'none', state: { phase: 'Revoked' } });
-    expect(transitionInvitation(pending, { type: 'revoke' }, ctx())).toMatchObject({ outcome: 'applied', effect: 'invalidateLink', state: { phase: 'Revoked' } });
+    expect(transitionInvitation({ phase: 'New' }, { type: 'revoke' }, ctx())).toMatchObject({
+      outcome: 'applied',
+      effect: 'none',
+      state: { phase: 'Revoked' },
+    });
+    expect(transitionInvitation(pending, { type: 'revoke' }, ctx())).toMatchObject({
+      outcome: 'applied',
+      effect: 'invalidateLink',
+      state: { phase: 'Revoked' },
+    });
     expect(transitionInvitation(expired, { type: 'revoke' }, ctx())).toMatchObject({ outcome: 'applied', effect: 'none', state: { phase: 'Revoked' } });
     const revoked: InvitationState = { phase: 'Revoked', delivery: undefined };
     for (const type of ['send', 'expire', 'revoke'] as const) {
@@ -255,16 +263,22 @@ describe('planInvitation (the reconcile)', () => {
       { nil: undefined },
     );
     fc.assert(
-      fc.property(statusArb, fc.boolean(), fc.option(fc.constantFrom('a', 'b', 'c'), { nil: undefined }), fc.nat(300 * H), (status, revoked, annotation, offset) => {
-        const input = { revoked, status, resendAnnotation: annotation, now: later(offset), ttlMs: 168 * H };
-        // the controller merges the plan's fields over the current status
-        const first = planInvitation(input);
-        const written = { ...status, ...first.status };
-        const second = planInvitation({ ...input, status: written });
-        expect(second.effect).toBe('none');
-        expect(second.applied).toEqual([]);
-        expect({ ...written, ...second.status }).toEqual(written);
-      }),
+      fc.property(
+        statusArb,
+        fc.boolean(),
+        fc.option(fc.constantFrom('a', 'b', 'c'), { nil: undefined }),
+        fc.nat(300 * H),
+        (status, revoked, annotation, offset) => {
+          const input = { revoked, status, resendAnnotation: annotation, now: later(offset), ttlMs: 168 * H };
+          // the controller merges the plan's fields over the current status
+          const first = planInvitation(input);
+          const written = { ...status, ...first.status };
+          const second = planInvitation({ ...input, status: written });
+          expect(second.effect).toBe('none');
+          expect(second.applied).toEqual([]);
+          expect({ ...written, ...second.status }).toEqual(written);
+        },
+      ),
     );
   });
 });

@@ -4,7 +4,8 @@ import { decideRemovals, DEFAULT_BRAKE, holdIdOf, removalsAllowed, stricter, typ
 
 const NOW = new Date('2026-06-01T12:00:00Z');
 const ago = (s: number) => new Date(NOW.getTime() - s * 1000).toISOString();
-const pending = (n: number, start = 60): PendingRemoval[] => Array.from({ length: n }, (_, i) => ({ name: `m${i}`, email: `m${i}@acme.com`, requestedAt: ago(start - i) }));
+const pending = (n: number, start = 60): PendingRemoval[] =>
+  Array.from({ length: n }, (_, i) => ({ name: `m${i}`, email: `m${i}@acme.com`, requestedAt: ago(start - i) }));
 
 describe('removalsAllowed', () => {
   it('is a quarter of the active members, and never fewer than two people', () => {
@@ -30,9 +31,27 @@ describe('decideRemovals', () => {
   });
 
   it('counts removals already made in the window, and forgets older ones', () => {
-    const inWindow = decideRemovals({ policy: DEFAULT_BRAKE, activeMembers: 10, past: [{ name: 'x', at: ago(60) }, { name: 'y', at: ago(30) }], pending: pending(1), now: NOW });
+    const inWindow = decideRemovals({
+      policy: DEFAULT_BRAKE,
+      activeMembers: 10,
+      past: [
+        { name: 'x', at: ago(60) },
+        { name: 'y', at: ago(30) },
+      ],
+      pending: pending(1),
+      now: NOW,
+    });
     expect(inWindow.proceed).toHaveLength(0);
-    const old = decideRemovals({ policy: DEFAULT_BRAKE, activeMembers: 10, past: [{ name: 'x', at: ago(3600) }, { name: 'y', at: ago(3600) }], pending: pending(1), now: NOW });
+    const old = decideRemovals({
+      policy: DEFAULT_BRAKE,
+      activeMembers: 10,
+      past: [
+        { name: 'x', at: ago(3600) },
+        { name: 'y', at: ago(3600) },
+      ],
+      pending: pending(1),
+      now: NOW,
+    });
     expect(old.proceed).toHaveLength(1);
     expect(old.recent).toEqual([]);
   });
@@ -56,7 +75,10 @@ describe('decideRemovals', () => {
 
   it('a removal asked for after the release was looked at stays held', () => {
     const first = decideRemovals({ policy: DEFAULT_BRAKE, activeMembers: 10, past: [], pending: pending(6), now: NOW });
-    const later = [...pending(6).map((r) => (first.held.some((h) => h.name === r.name) ? { ...r, releasedWith: first.holdId! } : r)), { name: 'late', email: 'late@acme.com', requestedAt: ago(1) }];
+    const later = [
+      ...pending(6).map((r) => (first.held.some((h) => h.name === r.name) ? { ...r, releasedWith: first.holdId! } : r)),
+      { name: 'late', email: 'late@acme.com', requestedAt: ago(1) },
+    ];
     const d = decideRemovals({ policy: DEFAULT_BRAKE, activeMembers: 10, past: [], pending: later, now: NOW, holdId: first.holdId! });
     expect(d.held.map((r) => r.name)).toEqual(['late']);
   });

@@ -67,32 +67,34 @@ describe('accessTargets', () => {
   });
 
   it('combines several projects and skips ones or environments that do not exist', () => {
-    const scope: ProjectScope[] = [
-      { name: 'wiki' },
-      { name: 'blog' },
-      { name: 'shop', environments: ['qa', 'production'] },
-    ];
+    const scope: ProjectScope[] = [{ name: 'wiki' }, { name: 'blog' }, { name: 'shop', environments: ['qa', 'production'] }];
     expect(accessTargets('observer', scope, projects)).toEqual([ALL[0], ALL[2]]);
   });
 
   it('merges duplicate entries for a project, "all" winning', () => {
     expect(
-      accessTargets('developer', [{ name: 'shop', environments: ['staging'] }, { name: 'shop', environments: ['production'] }], projects),
+      accessTargets(
+        'developer',
+        [
+          { name: 'shop', environments: ['staging'] },
+          { name: 'shop', environments: ['production'] },
+        ],
+        projects,
+      ),
     ).toEqual(ALL.slice(0, 2));
     expect(accessTargets('developer', [{ name: 'shop', environments: ['staging'] }, { name: 'shop' }], projects)).toEqual(ALL.slice(0, 2));
   });
 
-  it('keeps the project\'s own environment order', () => {
+  it("keeps the project's own environment order", () => {
     const p = project('api', { staging: 'api-stg', production: 'api-prod' });
     expect(accessTargets('admin', undefined, [p]).map((t) => t.environment)).toEqual(['staging', 'production']);
   });
 
   it('a scoped role never reaches more than the unscoped one', () => {
     const envNames = fc.constantFrom('production', 'staging', 'qa');
-    const scopeArb = fc.array(
-      fc.record({ name: fc.constantFrom('shop', 'wiki', 'blog'), environments: fc.option(fc.array(envNames), { nil: undefined }) }),
-      { maxLength: 4 },
-    );
+    const scopeArb = fc.array(fc.record({ name: fc.constantFrom('shop', 'wiki', 'blog'), environments: fc.option(fc.array(envNames), { nil: undefined }) }), {
+      maxLength: 4,
+    });
     fc.assert(
       fc.property(fc.constantFrom(...ROLES), scopeArb, (role, scope) => {
         const scoped = accessTargets(role, scope, projects);
@@ -192,7 +194,8 @@ describe('reviewAccess', () => {
     const partial = reviewAccess('developer', stagingDev, projects, { permission: 'deploy', project: 'shop' });
     expect(partial).toEqual({
       allowed: false,
-      reason: 'role developer grants deploy (deploy, manage environments, plugins/themes, domains, snapshots) only in staging of shop; ask about one environment',
+      reason:
+        'role developer grants deploy (deploy, manage environments, plugins/themes, domains, snapshots) only in staging of shop; ask about one environment',
     });
     expect(reviewAccess('developer', [{ name: 'shop' }], projects, { permission: 'deploy', project: 'shop' }).allowed).toBe(true);
   });

@@ -1,15 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import type { Invitation, Membership, MembershipStatus, Team } from '../../../src/api/generated.ts';
-import {
-  admitNewSeat,
-  assignSeats,
-  isOwnerActive,
-  isStandaloneInvitation,
-  seatDenialMessage,
-  seatLimitProblem,
-  seatUsage,
-} from '../../../src/domain/seats.ts';
+import { admitNewSeat, assignSeats, isOwnerActive, isStandaloneInvitation, seatDenialMessage, seatLimitProblem, seatUsage } from '../../../src/domain/seats.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 const at = (minutes: number): string => new Date(T0 + minutes * 60_000).toISOString().replace('.000Z', 'Z');
@@ -74,9 +66,7 @@ function invitation(name: string, options: InvitationOptions = {}): Invitation {
       name,
       namespace: 'acme',
       creationTimestamp: at(options.created ?? 0),
-      ...(options.ownedBy
-        ? { ownerReferences: [{ apiVersion: 'roster.dev/v1alpha1', kind: options.ownedBy, name: 'x', uid: 'u', controller: true }] }
-        : {}),
+      ...(options.ownedBy ? { ownerReferences: [{ apiVersion: 'roster.dev/v1alpha1', kind: options.ownedBy, name: 'x', uid: 'u', controller: true }] } : {}),
     },
     spec: { team: 'acme', email: options.email ?? `${name}@acme.com`, role: 'observer', ...(options.revoked ? { revoked: true } : {}) },
     ...(options.phase || options.expiresAt
@@ -156,7 +146,12 @@ describe('seat usage', () => {
     ];
     const a = assignSeats(team(20), [], invitations, { now: new Date(T0 + 10 * 60_000) });
     expect(a.usage.pending).toBe(2);
-    expect([...a.invitations].filter(([, s]) => s === 'pending').map(([n]) => n).sort()).toEqual(['fresh', 'pending']);
+    expect(
+      [...a.invitations]
+        .filter(([, s]) => s === 'pending')
+        .map(([n]) => n)
+        .sort(),
+    ).toEqual(['fresh', 'pending']);
     expect(seatUsage(team(20), [], invitations).pending).toBe(3); // no `now`: 'late' still counts
   });
 
@@ -169,7 +164,7 @@ describe('seat usage', () => {
     expect(isStandaloneInvitation(foreign)).toBe(true);
   });
 
-  it('gives one person one seat: an accepted standalone invitation\'s new Membership shares it', () => {
+  it("gives one person one seat: an accepted standalone invitation's new Membership shares it", () => {
     const a = assignSeats(team(2), [member('riley', { created: 5 })], [invitation('riley-inv', { phase: 'Pending', created: 1, email: 'Riley@ACME.com' })]);
     expect(a.usage).toMatchObject({ used: 1, pending: 1, available: 0 });
     expect(a.invitations.get('riley-inv')).toBe('pending');
@@ -177,7 +172,7 @@ describe('seat usage', () => {
     expect(names(a.withinLimit)).toEqual(['riley']);
   });
 
-  it('does not charge a membership for the owner\'s own email (a transfer in flight)', () => {
+  it("does not charge a membership for the owner's own email (a transfer in flight)", () => {
     const a = assignSeats(team(1), [member('liam', { phase: 'Active', email: 'liam@acme.com' })], []);
     expect(a.memberships.get('liam')).toBe('shared');
     expect(a.overSeatLimit).toEqual([]);
@@ -300,7 +295,11 @@ describe('assignSeats properties', () => {
   it('does not depend on the order objects are listed in', () => {
     fc.assert(
       fc.property(teamArb, membershipsArb, invitationsArb, fc.nat(), (t, ms, is, seed) => {
-        const shuffle = <X>(xs: X[]): X[] => xs.map((x, i) => ({ x, k: (i * 7919 + seed) % 101 })).sort((p, q) => p.k - q.k).map((p) => p.x);
+        const shuffle = <X>(xs: X[]): X[] =>
+          xs
+            .map((x, i) => ({ x, k: (i * 7919 + seed) % 101 }))
+            .sort((p, q) => p.k - q.k)
+            .map((p) => p.x);
         const a = assignSeats(t, ms, is);
         const b = assignSeats(t, shuffle([...ms]), shuffle([...is]));
         expect(new Map(b.memberships)).toEqual(new Map(a.memberships));
@@ -309,7 +308,7 @@ describe('assignSeats properties', () => {
     );
   });
 
-  it('is a fixpoint: marking the over-limit members OverSeatLimit changes nobody\'s seat', () => {
+  it("is a fixpoint: marking the over-limit members OverSeatLimit changes nobody's seat", () => {
     fc.assert(
       fc.property(teamArb, membershipsArb, invitationsArb, (t, ms, is) => {
         const first = assignSeats(t, ms, is);
@@ -325,17 +324,21 @@ describe('assignSeats properties', () => {
 
   it('admitting one newcomer at a time until refused never passes the limit', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 10 }), fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l'), { maxLength: 20 }), (seats, emails) => {
-        const t = team(seats);
-        const ms: Membership[] = [];
-        for (const [i, e] of emails.entries()) {
-          const verdict = admitNewSeat(t, ms, [], `${e}@acme.com`);
-          if (verdict.allowed && verdict.needsNewSeat) ms.push(member(`m${i}`, { email: `${e}@acme.com`, created: i }));
-        }
-        const a = assignSeats(t, ms, []);
-        expect(a.overSeatLimit).toEqual([]);
-        expect(a.usage.used + a.usage.pending).toBeLessThanOrEqual(seats);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 10 }),
+        fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l'), { maxLength: 20 }),
+        (seats, emails) => {
+          const t = team(seats);
+          const ms: Membership[] = [];
+          for (const [i, e] of emails.entries()) {
+            const verdict = admitNewSeat(t, ms, [], `${e}@acme.com`);
+            if (verdict.allowed && verdict.needsNewSeat) ms.push(member(`m${i}`, { email: `${e}@acme.com`, created: i }));
+          }
+          const a = assignSeats(t, ms, []);
+          expect(a.overSeatLimit).toEqual([]);
+          expect(a.usage.used + a.usage.pending).toBeLessThanOrEqual(seats);
+        },
+      ),
     );
   });
 });

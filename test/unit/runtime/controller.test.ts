@@ -82,10 +82,7 @@ describe('Controller results', () => {
     expect(r.gaps('ns/a')).toEqual([5, 10, 20, 40, 80]);
     expect(queue.retries('ns/a')).toBe(6);
     expect(recorded.terminalErrors).toBe(0);
-    expect(logger.error).toHaveBeenCalledWith(
-      { controller: 'teams', key: 'ns/a', terminal: false, err: failure },
-      'Reconciler error',
-    );
+    expect(logger.error).toHaveBeenCalledWith({ controller: 'teams', key: 'ns/a', terminal: false, err: failure }, 'Reconciler error');
   });
 
   it('does not retry a TerminalError until the key is added again', async () => {
@@ -236,8 +233,7 @@ describe('Controller stop', () => {
 
   it('waits for an aborted reconcile that honours its signal', async () => {
     const { queue, controller } = setup(
-      async (_key, s) =>
-        new Promise<ReconcileResult>((resolve) => s.addEventListener('abort', () => setTimeout(() => resolve({ kind: 'done' }), 100))),
+      async (_key, s) => new Promise<ReconcileResult>((resolve) => s.addEventListener('abort', () => setTimeout(() => resolve({ kind: 'done' }), 100))),
     );
     controller.start();
     queue.add('ns/a');

@@ -34,9 +34,7 @@ describe('scrubSecrets', () => {
   const hex = 'a3f9c2e18b7d4f60a3f9c2e18b7d4f60a3f9c2e18b7d4f60a3f9c2e18b7d4f60';
 
   it('redacts base64url and hex runs of 32 characters or more', () => {
-    expect(scrubSecrets(`accept at https://roster.example/invite/${base64url} today`)).toBe(
-      'accept at https://roster.example/invite/[redacted] today',
-    );
+    expect(scrubSecrets(`accept at https://roster.example/invite/${base64url} today`)).toBe('accept at https://roster.example/invite/[redacted] today');
     expect(scrubSecrets(`hash=${hex}`)).toBe('hash=[redacted]');
     expect(scrubSecrets(`token: ${'A'.repeat(32)}.`)).toBe('token: [redacted].');
   });

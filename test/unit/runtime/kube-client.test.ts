@@ -47,7 +47,11 @@ describe('KubeClient cancellation', () => {
     const { client, requests } = await serve(ok);
     const signal = AbortSignal.abort();
     await expect(client.delete(roleBindings, 'acme', 'rb', { signal })).rejects.toThrow('aborted');
-    await expect(client.apply(roleBindings, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'rb', namespace: 'acme' } }, undefined, { signal })).rejects.toThrow('aborted');
+    await expect(
+      client.apply(roleBindings, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'rb', namespace: 'acme' } }, undefined, {
+        signal,
+      }),
+    ).rejects.toThrow('aborted');
     expect(requests).toEqual([]);
     expect(client.counter.writes()).toBe(0);
   });

@@ -35,7 +35,8 @@ class FakeApi {
     await this.tick();
     const k = this.key(object.metadata.namespace, object.metadata.name ?? '');
     const current = this.objects.get(k);
-    if (!current || current.metadata.resourceVersion !== object.metadata.resourceVersion) throw new KubeApiError(409, 'Conflict', 'the object has been modified', {});
+    if (!current || current.metadata.resourceVersion !== object.metadata.resourceVersion)
+      throw new KubeApiError(409, 'Conflict', 'the object has been modified', {});
     const stored = { ...structuredClone(object), metadata: { ...object.metadata, resourceVersion: String(++this.rv) } } as unknown as ConfigMap;
     this.objects.set(k, stored);
     this.writes++;
@@ -53,7 +54,10 @@ describe('SeatLedger', () => {
     const snapshot = () => ({ team: t, memberships: [], invitations: [] });
     const results = await Promise.all(
       Array.from({ length: 100 }, (_, i) =>
-        replicas[i % 3]!.reserve({ requestUid: `req-${i}`, kind: 'Membership', name: `m${i}`, email: `m${i}@acme.com` }, { dryRun: false, deadline: Date.now() + 20_000, snapshot }),
+        replicas[i % 3]!.reserve(
+          { requestUid: `req-${i}`, kind: 'Membership', name: `m${i}`, email: `m${i}@acme.com` },
+          { dryRun: false, deadline: Date.now() + 20_000, snapshot },
+        ),
       ),
     );
     expect(results.filter((r) => r.kind === 'reserve')).toHaveLength(10);
@@ -76,14 +80,20 @@ describe('SeatLedger', () => {
     expect((await ledger.reserve(claim, { dryRun: false, deadline: Date.now() + 5_000, snapshot })).kind).toBe('noSeatNeeded');
     expect(api.writes).toBe(1);
     // The seat is gone for anyone else.
-    const other = await ledger.reserve({ requestUid: 'r2', kind: 'Membership', name: 'b', email: 'b@acme.com' }, { dryRun: true, deadline: Date.now() + 5_000, snapshot });
+    const other = await ledger.reserve(
+      { requestUid: 'r2', kind: 'Membership', name: 'b', email: 'b@acme.com' },
+      { dryRun: true, deadline: Date.now() + 5_000, snapshot },
+    );
     expect(other).toEqual({ kind: 'deny', message: 'team acme has 2 of 2 seats in use; raise spec.seats or remove a member' });
   });
 
   it('stops at its deadline with a denial that says to retry', async () => {
     const api = new FakeApi();
     const ledger = new SeatLedger({ client: api as never, ttlMs: 30_000, now });
-    const decision = await ledger.reserve({ requestUid: 'r', kind: 'Membership', name: 'a', email: 'a@acme.com' }, { dryRun: false, deadline: Date.now() - 1, snapshot: () => ({ team: team(), memberships: [], invitations: [] }) });
+    const decision = await ledger.reserve(
+      { requestUid: 'r', kind: 'Membership', name: 'a', email: 'a@acme.com' },
+      { dryRun: false, deadline: Date.now() - 1, snapshot: () => ({ team: team(), memberships: [], invitations: [] }) },
+    );
     expect(decision).toEqual({ kind: 'deny', message: expect.stringContaining('retry') });
   });
 });
@@ -126,10 +136,20 @@ describe('the ledger format and pruning', () => {
   it('does not count a reservation twice once its object is cached', () => {
     const m = membership('x');
     const reservation = r('x', 1_000, 30_000, m.metadata.uid);
-    const decision = decideSeat({ team: team({ seats: 3 }), memberships: [m], invitations: [] }, [], { requestUid: 'n', kind: 'Membership', name: 'n', email: 'n@acme.com' }, NOW);
+    const decision = decideSeat(
+      { team: team({ seats: 3 }), memberships: [m], invitations: [] },
+      [],
+      { requestUid: 'n', kind: 'Membership', name: 'n', email: 'n@acme.com' },
+      NOW,
+    );
     expect(decision).toEqual({ kind: 'reserve', inUse: 3, limit: 3 });
     // liveReservations would have filtered it; passing it anyway, the email is already seated.
-    const again = decideSeat({ team: team({ seats: 3 }), memberships: [m], invitations: [] }, [reservation], { requestUid: 'n', kind: 'Membership', name: 'n', email: 'n@acme.com' }, NOW);
+    const again = decideSeat(
+      { team: team({ seats: 3 }), memberships: [m], invitations: [] },
+      [reservation],
+      { requestUid: 'n', kind: 'Membership', name: 'n', email: 'n@acme.com' },
+      NOW,
+    );
     expect(again).toEqual(decision);
   });
 
@@ -141,13 +161,25 @@ describe('the ledger format and pruning', () => {
 });
 
 describe('forged ledger entries', () => {
-  const forged = (requestUid: string, createdAt: string, expiresAt = '2099-01-01T00:00:00Z'): SeatReservation => ({ requestUid, kind: 'Membership', name: requestUid, email: `${requestUid}@evil.example`, createdAt, expiresAt });
+  const forged = (requestUid: string, createdAt: string, expiresAt = '2099-01-01T00:00:00Z'): SeatReservation => ({
+    requestUid,
+    kind: 'Membership',
+    name: requestUid,
+    email: `${requestUid}@evil.example`,
+    createdAt,
+    expiresAt,
+  });
 
   it('count only for the reservation window after their creation time, whatever expiresAt says', () => {
     const objects = { team: team({ seats: 3 }), memberships: [], invitations: [] };
     const entries = [forged('a', new Date(NOW.getTime() - 60_000).toISOString()), forged('b', new Date(NOW.getTime() - 60_000).toISOString())];
     expect(liveReservations(entries, objects, NOW, 30_000)).toHaveLength(0);
-    const decision = decideSeat(objects, liveReservations(entries, objects, NOW, 30_000), { requestUid: 'real', kind: 'Membership', name: 'riley', email: 'riley@acme.com' }, NOW);
+    const decision = decideSeat(
+      objects,
+      liveReservations(entries, objects, NOW, 30_000),
+      { requestUid: 'real', kind: 'Membership', name: 'riley', email: 'riley@acme.com' },
+      NOW,
+    );
     expect(decision.kind).toBe('reserve');
   });
 
@@ -155,7 +187,12 @@ describe('forged ledger entries', () => {
     const objects = { team: team({ seats: 3 }), memberships: [], invitations: [] };
     expect(liveReservations([forged('a', '2099-01-01T00:00:00Z')], objects, NOW, 30_000)).toHaveLength(0);
     // Without a createdAt the ledger reads expiresAt as the creation time: also the future.
-    const parsed = parseLedger({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'roster-seats-acme' }, data: { x: JSON.stringify({ kind: 'Membership', name: 'x', email: 'x@evil.example', expiresAt: '2099-01-01T00:00:00Z' }) } });
+    const parsed = parseLedger({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'roster-seats-acme' },
+      data: { x: JSON.stringify({ kind: 'Membership', name: 'x', email: 'x@evil.example', expiresAt: '2099-01-01T00:00:00Z' }) },
+    });
     expect(liveReservations(parsed, objects, NOW, 30_000)).toHaveLength(0);
   });
 

@@ -32,7 +32,10 @@ describe('namespaceAssignment', () => {
 
   it("refuses the team's own control namespace, and any namespace holding a Team", () => {
     expect(namespaceAssignment(policy, 'acme', 'acme', assignedTo('acme'))).toMatchObject({ kind: 'refused', reason: 'ControlNamespace' });
-    expect(namespaceAssignment(policy, 'acme', 'globex', { labels: { 'roster.dev/team': 'acme' }, holdsTeam: true })).toMatchObject({ kind: 'refused', reason: 'ControlNamespace' });
+    expect(namespaceAssignment(policy, 'acme', 'globex', { labels: { 'roster.dev/team': 'acme' }, holdsTeam: true })).toMatchObject({
+      kind: 'refused',
+      reason: 'ControlNamespace',
+    });
   });
 
   it('calls a namespace that does not exist missing, not assigned', () => {
@@ -54,7 +57,9 @@ describe('splitByAssignment', () => {
       'kube-system': assignedTo('acme'),
       'shop-next': { labels: undefined, holdsTeam: false },
     };
-    const report = splitByAssignment([{ namespace: 'shop-prod' }, { namespace: 'kube-system' }, { namespace: 'shop-next' }], (ns) => namespaceAssignment(policy, 'acme', ns, facts[ns]!));
+    const report = splitByAssignment([{ namespace: 'shop-prod' }, { namespace: 'kube-system' }, { namespace: 'shop-next' }], (ns) =>
+      namespaceAssignment(policy, 'acme', ns, facts[ns]!),
+    );
     expect(report.reachable.map((t) => t.namespace)).toEqual(['shop-prod']);
     expect(report.refused.map((r) => [r.target.namespace, r.reason])).toEqual([['kube-system', 'Reserved']]);
     expect(report.missing.map((m) => m.target.namespace)).toEqual(['shop-next']);

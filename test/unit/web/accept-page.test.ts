@@ -20,7 +20,13 @@ function invitation(token: MintedToken): Invitation {
     kind: 'Invitation',
     metadata: { name: 'jordan', namespace: 'acme', generation: 1 },
     spec: { team: 'acme', email: 'jordan@acme.com', role: 'developer' },
-    status: { phase: 'Pending', sentAt: '2026-03-01T11:00:00Z', expiresAt: '2026-03-08T11:00:00Z', deliveries: 1, link: { id: token.linkId, hash: token.hash } },
+    status: {
+      phase: 'Pending',
+      sentAt: '2026-03-01T11:00:00Z',
+      expiresAt: '2026-03-08T11:00:00Z',
+      deliveries: 1,
+      link: { id: token.linkId, hash: token.hash },
+    },
   };
 }
 
@@ -44,7 +50,12 @@ interface Started {
 async function start(valid: MintedToken[], options: Partial<AcceptPageOptions> = {}): Promise<Started> {
   const byHash = new Map(valid.map((t) => [t.hash, invitation(t)]));
   const logs: string[] = [];
-  const sink = new Writable({ write(chunk, _enc, done) { logs.push(String(chunk)); done(); } });
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
   const page = new AcceptPage({
     // POST to a valid link would write through this; the tests below never get that far.
     client: {} as KubeClient,

@@ -21,7 +21,6 @@ let admin: KcAdminClient;
 let backend: IdentityBackend;
 let viaFront: IdentityBackend;
 
-
 async function fresh(): Promise<KcAdminClient> {
   admin = await kc.admin();
   return admin;
@@ -74,11 +73,23 @@ beforeAll(async () => {
   // Roster's own confidential client with the least rights the README documents.
   const a = await fresh();
   const secret = `secret-${Math.random().toString(36).slice(2)}`;
-  const { id: clientUuid } = await a.clients.create({ clientId: 'roster-operator', publicClient: false, serviceAccountsEnabled: true, standardFlowEnabled: false, secret });
+  const { id: clientUuid } = await a.clients.create({
+    clientId: 'roster-operator',
+    publicClient: false,
+    serviceAccountsEnabled: true,
+    standardFlowEnabled: false,
+    secret,
+  });
   const serviceAccount = await a.clients.getServiceAccountUser({ id: clientUuid });
   const [realmManagement] = await a.clients.find({ clientId: 'realm-management' });
-  const roles = await Promise.all(['manage-users', 'view-users', 'query-groups'].map((name) => a.clients.findRole({ id: realmManagement!.id!, roleName: name })));
-  await a.users.addClientRoleMappings({ id: serviceAccount.id!, clientUniqueId: realmManagement!.id!, roles: roles.map((r) => ({ id: r!.id!, name: r!.name! })) });
+  const roles = await Promise.all(
+    ['manage-users', 'view-users', 'query-groups'].map((name) => a.clients.findRole({ id: realmManagement!.id!, roleName: name })),
+  );
+  await a.users.addClientRoleMappings({
+    id: serviceAccount.id!,
+    clientUniqueId: realmManagement!.id!,
+    roles: roles.map((r) => ({ id: r!.id!, name: r!.name! })),
+  });
   // A directory of its own (removed after), not a guessable shared /tmp name that may exist already.
   secretDir = mkdtempSync(join(tmpdir(), 'roster-kc-client-'));
   const secretFile = join(secretDir, 'client-secret');
@@ -95,7 +106,7 @@ afterAll(async () => {
 }, 60_000);
 
 describe('keycloak backend', () => {
-  it('accept: creates the user, sends Keycloak\'s set-password mail, and adds the team, role and scope groups', async () => {
+  it("accept: creates the user, sends Keycloak's set-password mail, and adds the team, role and scope groups", async () => {
     const result = await backend.ensure(grant('riley@acme.com', 'developer', [staging], 'Riley Park'));
     const user = await userOf('riley@acme.com');
     expect(user).toMatchObject({ username: 'riley@acme.com', firstName: 'Riley', lastName: 'Park', enabled: true, requiredActions: ['UPDATE_PASSWORD'] });
@@ -133,7 +144,12 @@ describe('keycloak backend', () => {
     await backend.ensure(grant('riley@acme.com', 'observer', [staging]));
     expect(await groupsOf('riley@acme.com')).toEqual(['roster_acme_acme', 'roster_acme_acme_observer', 'roster_acme_acme_observer_shop_staging']);
     await backend.ensure(grant('riley@acme.com', 'observer', [production, staging]));
-    expect(await groupsOf('riley@acme.com')).toEqual(['roster_acme_acme', 'roster_acme_acme_observer', 'roster_acme_acme_observer_shop_production', 'roster_acme_acme_observer_shop_staging']);
+    expect(await groupsOf('riley@acme.com')).toEqual([
+      'roster_acme_acme',
+      'roster_acme_acme_observer',
+      'roster_acme_acme_observer_shop_production',
+      'roster_acme_acme_observer_shop_staging',
+    ]);
     expect(await groupsOf('noah@acme.com')).toEqual(['roster_acme_acme', 'roster_acme_acme_developer', 'roster_acme_acme_developer_shop_staging']);
   });
 
@@ -145,7 +161,10 @@ describe('keycloak backend', () => {
     await a.users.delFromGroup({ id: riley.id!, groupId: await groupId('roster_acme_acme_observer') });
     await a.users.addToGroup({ id: riley.id!, groupId: await groupId('roster_acme_acme_developer') });
     const result = await backend.ensure(grant('riley@acme.com', 'observer', [production, staging]));
-    expect(result.changes.sort()).toEqual(['added riley@acme.com to Keycloak group roster_acme_acme_observer', 'removed riley@acme.com from Keycloak group roster_acme_acme_developer']);
+    expect(result.changes.sort()).toEqual([
+      'added riley@acme.com to Keycloak group roster_acme_acme_observer',
+      'removed riley@acme.com from Keycloak group roster_acme_acme_developer',
+    ]);
     expect(await groupsOf('riley@acme.com')).toEqual([
       'roster_acme_acme',
       'roster_acme_acme_observer',
@@ -155,7 +174,7 @@ describe('keycloak backend', () => {
     ]);
   });
 
-  it('a read that fails (a 5xx, or a list shorter than Keycloak\'s own count) throws a retryable error and removes nothing', async () => {
+  it("a read that fails (a 5xx, or a list shorter than Keycloak's own count) throws a retryable error and removes nothing", async () => {
     const riley = (await userOf('riley@acme.com'))!;
     await admin.users.addToGroup({ id: riley.id!, groupId: await groupId('roster_acme_acme_developer') });
     const before = await groupsOf('riley@acme.com');
@@ -227,7 +246,7 @@ describe('keycloak backend', () => {
     expect(await groupsOf('riley@acme.com')).toEqual(before);
   });
 
-  it('removal takes the team\'s groups away and ends the user\'s sessions; the account stays', async () => {
+  it("removal takes the team's groups away and ends the user's sessions; the account stays", async () => {
     const a = await fresh();
     const riley = (await userOf('riley@acme.com'))!;
     await a.users.resetPassword({ id: riley.id!, credential: { type: 'password', value: 'riley-Password-1', temporary: false } });

@@ -20,7 +20,11 @@ const targets: ScopeTarget[] = environments.map((namespace, i) => ({ project: 's
 const owner: Grant = { team: { namespace: control, name: 'acme' }, key: 'owner', person: { email: 'ava@acme.com' }, role: 'owner', targets };
 
 async function bindingsOfGrant(): Promise<number> {
-  const lists = await Promise.all([control, ...environments].map((ns) => admin.list<RoleBinding>(resources.roleBinding, ns, { labelSelector: `${GRANT_LABEL}=${grantId(owner.team, owner.key)}` })));
+  const lists = await Promise.all(
+    [control, ...environments].map((ns) =>
+      admin.list<RoleBinding>(resources.roleBinding, ns, { labelSelector: `${GRANT_LABEL}=${grantId(owner.team, owner.key)}` }),
+    ),
+  );
   return lists.reduce((n, l) => n + l.items.length, 0);
 }
 

@@ -21,8 +21,6 @@ import { startSmtpServer, type TestSmtpServer } from '../../support/smtp.ts';
 let ldap: TestLdapServer;
 let backend: IdentityBackend;
 
-
-
 function ldapBackend(bindDn: string, name = 'corp', url = ldap.url): IdentityBackend {
   return createIdentityBackend(name, {
     type: 'ldap',
@@ -46,7 +44,9 @@ async function withAdmin<T>(run: (c: Client) => Promise<T>): Promise<T> {
 }
 
 async function peopleWithMail(email: string): Promise<string[]> {
-  return await withAdmin(async (c) => (await c.search(ldap.peopleDn, { scope: 'sub', filter: new EqualityFilter({ attribute: 'mail', value: email }) })).searchEntries.map((e) => e.dn));
+  return await withAdmin(async (c) =>
+    (await c.search(ldap.peopleDn, { scope: 'sub', filter: new EqualityFilter({ attribute: 'mail', value: email }) })).searchEntries.map((e) => e.dn),
+  );
 }
 
 /** The cn of every group (Roster's or not) that has the person as a member, sorted. */
@@ -54,13 +54,19 @@ async function groupsOf(email: string): Promise<string[]> {
   const [dn] = await peopleWithMail(email);
   if (!dn) return [];
   return await withAdmin(async (c) => {
-    const { searchEntries } = await c.search(ldap.groupsDn, { scope: 'sub', filter: new EqualityFilter({ attribute: 'member', value: dn }), attributes: ['cn'] });
+    const { searchEntries } = await c.search(ldap.groupsDn, {
+      scope: 'sub',
+      filter: new EqualityFilter({ attribute: 'member', value: dn }),
+      attributes: ['cn'],
+    });
     return searchEntries.map((e) => String(e.cn)).sort();
   });
 }
 
 async function allGroupNames(): Promise<string[]> {
-  return await withAdmin(async (c) => (await c.search(ldap.groupsDn, { scope: 'one', filter: '(objectClass=groupOfNames)', attributes: ['cn'] })).searchEntries.map((e) => String(e.cn)).sort());
+  return await withAdmin(async (c) =>
+    (await c.search(ldap.groupsDn, { scope: 'one', filter: '(objectClass=groupOfNames)', attributes: ['cn'] })).searchEntries.map((e) => String(e.cn)).sort(),
+  );
 }
 
 async function modifyMember(groupCn: string, email: string, operation: 'add' | 'delete'): Promise<void> {
@@ -133,27 +139,38 @@ describe('ldap backend', () => {
   });
 
   it('accept: an existing person is linked by mail, not duplicated', async () => {
-    await withAdmin((c) =>
-      c.add(`cn=Noah Jones,${ldap.peopleDn}`, { objectClass: ['inetOrgPerson'], cn: 'Noah Jones', sn: 'Jones', mail: 'noah@acme.com' }),
-    );
+    await withAdmin((c) => c.add(`cn=Noah Jones,${ldap.peopleDn}`, { objectClass: ['inetOrgPerson'], cn: 'Noah Jones', sn: 'Jones', mail: 'noah@acme.com' }));
     const result = await backend.ensure(grant('noah@acme.com', 'admin', [staging, production]));
     expect(result.subject).toBe(`cn=Noah Jones,${ldap.peopleDn}`);
     expect(result.changes.some((c) => c.startsWith('created LDAP entry'))).toBe(false);
     expect(await peopleWithMail('noah@acme.com')).toHaveLength(1);
-    expect(await groupsOf('noah@acme.com')).toEqual(['roster_acme_acme', 'roster_acme_acme_admin', 'roster_acme_acme_admin_shop_production', 'roster_acme_acme_admin_shop_staging']);
+    expect(await groupsOf('noah@acme.com')).toEqual([
+      'roster_acme_acme',
+      'roster_acme_acme_admin',
+      'roster_acme_acme_admin_shop_production',
+      'roster_acme_acme_admin_shop_staging',
+    ]);
   });
 
-  it('role change moves the person to the new role\'s groups', async () => {
+  it("role change moves the person to the new role's groups", async () => {
     const result = await backend.ensure(grant('riley@acme.com', 'observer', [staging]));
     expect(await groupsOf('riley@acme.com')).toEqual(['roster_acme_acme', 'roster_acme_acme_observer', 'roster_acme_acme_observer_shop_staging']);
     expect(result.changes).toEqual(
-      expect.arrayContaining(['removed riley@acme.com from LDAP group roster_acme_acme_developer', 'removed riley@acme.com from LDAP group roster_acme_acme_developer_shop_staging']),
+      expect.arrayContaining([
+        'removed riley@acme.com from LDAP group roster_acme_acme_developer',
+        'removed riley@acme.com from LDAP group roster_acme_acme_developer_shop_staging',
+      ]),
     );
   });
 
   it('scope change moves the person between environment groups', async () => {
     await backend.ensure(grant('riley@acme.com', 'observer', [production, blog]));
-    expect(await groupsOf('riley@acme.com')).toEqual(['roster_acme_acme', 'roster_acme_acme_observer', 'roster_acme_acme_observer_blog_production', 'roster_acme_acme_observer_shop_production']);
+    expect(await groupsOf('riley@acme.com')).toEqual([
+      'roster_acme_acme',
+      'roster_acme_acme_observer',
+      'roster_acme_acme_observer_blog_production',
+      'roster_acme_acme_observer_shop_production',
+    ]);
   });
 
   it('drift: memberships changed by hand are put back and reported; groups Roster does not own are left alone', async () => {
@@ -163,7 +180,10 @@ describe('ldap backend', () => {
     await modifyMember('roster_acme_acme_observer', 'riley@acme.com', 'delete'); // removed by hand
     await modifyMember('roster_acme_acme_admin', 'riley@acme.com', 'add'); // added by hand
     const result = await backend.ensure(grant('riley@acme.com', 'observer', [production, blog]));
-    expect(result.changes.sort()).toEqual(['added riley@acme.com to LDAP group roster_acme_acme_observer', 'removed riley@acme.com from LDAP group roster_acme_acme_admin']);
+    expect(result.changes.sort()).toEqual([
+      'added riley@acme.com to LDAP group roster_acme_acme_observer',
+      'removed riley@acme.com from LDAP group roster_acme_acme_admin',
+    ]);
     expect(await groupsOf('riley@acme.com')).toEqual([
       'roster_acme_acme',
       'roster_acme_acme_observer',
@@ -241,7 +261,7 @@ describe('ldap backend', () => {
     expect(await peopleWithMail('quinn@acme.com')).toEqual([]);
   });
 
-  it('removal takes every Roster group of the team away; the person\'s entry and other groups stay', async () => {
+  it("removal takes every Roster group of the team away; the person's entry and other groups stay", async () => {
     const changes = await backend.remove(team, 'member:riley', { email: 'riley@acme.com' });
     expect(changes).toHaveLength(4);
     expect(await groupsOf('riley@acme.com')).toEqual(['wiki-editors']);
@@ -283,7 +303,17 @@ describe('ldap backend, end to end with the operator', () => {
         identityBackends: {
           default: { type: 'kubernetes' },
           // The test's slapd listens on loopback with plain ldap://.
-          corp: { type: 'ldap', url: ldap.url, bindDn: ldap.rosterDn, bindPasswordFile: ldap.rosterPasswordFile, peopleDn: ldap.peopleDn, groupsDn: ldap.groupsDn, timeoutMs: 3000, connectTimeoutMs: 1000, allowInsecure: true },
+          corp: {
+            type: 'ldap',
+            url: ldap.url,
+            bindDn: ldap.rosterDn,
+            bindPasswordFile: ldap.rosterPasswordFile,
+            peopleDn: ldap.peopleDn,
+            groupsDn: ldap.groupsDn,
+            timeoutMs: 3000,
+            connectTimeoutMs: 1000,
+            allowInsecure: true,
+          },
         },
       },
     });
@@ -348,21 +378,23 @@ spec: { team: globex, email: riley@globex.example, name: Riley Park, role: devel
   it('the LDAP server down: IdentitySynced=False with the reason, then recovery with nothing lost and nothing duplicated', async () => {
     await ldap.halt();
     try {
-      await eventually(async () => {
-        const synced = condition(await membership(), 'IdentitySynced');
-        expect(synced?.status).toBe('False');
-        expect(synced?.reason).toBe('Unreachable');
-        expect(synced?.message).toContain(ldap.url);
-      }, 60_000, 500);
+      await eventually(
+        async () => {
+          const synced = condition(await membership(), 'IdentitySynced');
+          expect(synced?.status).toBe('False');
+          expect(synced?.reason).toBe('Unreachable');
+          expect(synced?.message).toContain(ldap.url);
+        },
+        60_000,
+        500,
+      );
     } finally {
       await ldap.resume();
     }
     await eventually(async () => expect(condition(await membership(), 'IdentitySynced')?.status).toBe('True'), 90_000, 500);
     expect(await groupsOf('riley@globex.example')).toEqual(teamGroups);
     expect(await peopleWithMail('riley@globex.example')).toHaveLength(1);
-    expect((await allGroupNames()).filter((n) => n.startsWith('roster_globex-ldap-e2e_globex'))).toEqual(
-      expect.arrayContaining(teamGroups),
-    );
+    expect((await allGroupNames()).filter((n) => n.startsWith('roster_globex-ldap-e2e_globex'))).toEqual(expect.arrayContaining(teamGroups));
   });
 
   it('deleting the Membership takes the LDAP groups away before the object goes', async () => {

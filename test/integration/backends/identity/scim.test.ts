@@ -29,7 +29,6 @@ interface Group {
 let scim: TestScimServer;
 let backend: IdentityBackend;
 
-
 function scimBackend(server: TestScimServer, extra: Record<string, unknown> = {}): IdentityBackend {
   return createIdentityBackend('idp', { type: 'scim', baseUrl: server.baseUrl, tokenFile: server.tokenFile, timeoutMs: 2_000, pageSize: 2, ...extra } as never);
 }
@@ -48,7 +47,10 @@ async function allGroups(server: TestScimServer): Promise<Group[]> {
 async function groupsOf(server: TestScimServer, email: string): Promise<string[]> {
   const [user] = await usersNamed(server, email);
   if (!user) return [];
-  return (await allGroups(server)).filter((g) => g.members?.some((m) => m.value === user.id)).map((g) => g.displayName).sort();
+  return (await allGroups(server))
+    .filter((g) => g.members?.some((m) => m.value === user.id))
+    .map((g) => g.displayName)
+    .sort();
 }
 
 async function groupNamed(server: TestScimServer, displayName: string): Promise<Group> {
@@ -129,12 +131,24 @@ describe('scim backend', () => {
 
   it('drift: memberships changed by hand are put back and reported; groups Roster does not own are left alone', async () => {
     const [riley] = await usersNamed(scim, 'riley@acme.com');
-    await scim.api('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'wiki-editors', members: [{ value: riley!.id }] });
+    await scim.api('POST', '/Groups', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+      displayName: 'wiki-editors',
+      members: [{ value: riley!.id }],
+    });
     await patchMember(scim, 'roster_acme_acme_observer', 'riley@acme.com', 'remove');
     await patchMember(scim, 'roster_acme_acme_developer', 'riley@acme.com', 'add');
     const result = await backend.ensure(grant('riley@acme.com', 'observer', [production]));
-    expect(result.changes.sort()).toEqual(['added riley@acme.com to SCIM group roster_acme_acme_observer', 'removed riley@acme.com from SCIM group roster_acme_acme_developer']);
-    expect(await groupsOf(scim, 'riley@acme.com')).toEqual(['roster_acme_acme', 'roster_acme_acme_observer', 'roster_acme_acme_observer_shop_production', 'wiki-editors']);
+    expect(result.changes.sort()).toEqual([
+      'added riley@acme.com to SCIM group roster_acme_acme_observer',
+      'removed riley@acme.com from SCIM group roster_acme_acme_developer',
+    ]);
+    expect(await groupsOf(scim, 'riley@acme.com')).toEqual([
+      'roster_acme_acme',
+      'roster_acme_acme_observer',
+      'roster_acme_acme_observer_shop_production',
+      'wiki-editors',
+    ]);
   });
 
   describe('a read that fails never removes anything', () => {
@@ -250,7 +264,7 @@ describe('scim backend', () => {
     expect(await groupsOf(scim, 'maya@acme.com')).toEqual([]); // nothing written before the reads were done
   });
 
-  it('removal takes the team\'s Roster groups away; the account stays active (the default)', async () => {
+  it("removal takes the team's Roster groups away; the account stays active (the default)", async () => {
     const changes = await backend.remove(team, 'member:riley', { email: 'riley@acme.com' });
     expect(changes).toHaveLength(3);
     expect(await groupsOf(scim, 'riley@acme.com')).toEqual(['wiki-editors']);

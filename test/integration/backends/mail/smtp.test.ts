@@ -16,7 +16,15 @@ afterEach(async () => {
 });
 
 function backend(server: TestSmtpServer, options: Partial<SmtpMailOptions> = {}): SmtpMailBackend {
-  const created = new SmtpMailBackend({ host: server.host, port: server.port, pool: false, connectionTimeoutMs: 3_000, greetingTimeoutMs: 3_000, socketTimeoutMs: 5_000, ...options });
+  const created = new SmtpMailBackend({
+    host: server.host,
+    port: server.port,
+    pool: false,
+    connectionTimeoutMs: 3_000,
+    greetingTimeoutMs: 3_000,
+    socketTimeoutMs: 5_000,
+    ...options,
+  });
   backends.push(created);
   return created;
 }

@@ -32,7 +32,16 @@ describe('group names and tags', () => {
   });
 
   it('refuses what is not a tag', () => {
-    for (const bad of ['', 'acme', 'acme/acme/superuser', 'acme/acme/admin/shop', 'acme/acme/admin/shop/prod/x', 'Acme/acme', 'acme//admin', 'acme/acme/admin/shop/prod eu']) {
+    for (const bad of [
+      '',
+      'acme',
+      'acme/acme/superuser',
+      'acme/acme/admin/shop',
+      'acme/acme/admin/shop/prod/x',
+      'Acme/acme',
+      'acme//admin',
+      'acme/acme/admin/shop/prod eu',
+    ]) {
       expect(parseGroupTag(bad), bad).toBeUndefined();
     }
   });
@@ -40,11 +49,13 @@ describe('group names and tags', () => {
   it('a name never means two groups: distinct Kubernetes names give distinct group names', () => {
     const label = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,8}[a-z0-9])?$/);
     const subdomain = fc.stringMatching(/^[a-z0-9]([-a-z0-9.]{0,8}[a-z0-9])?$/);
-    const spec = fc.record({
-      team: fc.record({ namespace: label, name: subdomain }),
-      role: fc.option(fc.constantFrom(...ROLES), { nil: undefined }),
-      scope: fc.option(fc.record({ project: subdomain, environment: label }), { nil: undefined }),
-    }).map((s) => (s.role ? s : { team: s.team }) as GroupSpec);
+    const spec = fc
+      .record({
+        team: fc.record({ namespace: label, name: subdomain }),
+        role: fc.option(fc.constantFrom(...ROLES), { nil: undefined }),
+        scope: fc.option(fc.record({ project: subdomain, environment: label }), { nil: undefined }),
+      })
+      .map((s) => (s.role ? s : { team: s.team }) as GroupSpec);
     fc.assert(
       fc.property(spec, spec, (a, b) => {
         if (groupTag(a) !== groupTag(b)) expect(groupName(a)).not.toBe(groupName(b));
@@ -82,7 +93,7 @@ describe('desiredGroups', () => {
 describe('planMembership', () => {
   const desired = desiredGroups({ team, role: 'observer', targets: [{ project: 'shop', environment: 'staging', namespace: 's' }] });
 
-  it('adds what is missing and removes only the team\'s Roster groups the grant does not cover', () => {
+  it("adds what is missing and removes only the team's Roster groups the grant does not cover", () => {
     const held = [
       { tag: 'acme/acme', ref: 'g1' },
       { tag: 'acme/acme/developer', ref: 'g2' }, // old role
@@ -96,16 +107,24 @@ describe('planMembership', () => {
   });
 
   it('changes nothing when the backend already matches', () => {
-    const plan = planMembership(team, desired, desired.map((d, i) => ({ tag: groupTag(d), ref: i })));
+    const plan = planMembership(
+      team,
+      desired,
+      desired.map((d, i) => ({ tag: groupTag(d), ref: i })),
+    );
     expect(plan).toEqual({ add: [], remove: [] });
   });
 
   it('removes everything of the team for an empty desired set (removal), each group once', () => {
-    const plan = planMembership(team, [], [
-      { tag: 'acme/acme', ref: 1 },
-      { tag: 'acme/acme', ref: 1 },
-      { tag: 'acme/acme/admin', ref: 2 },
-    ]);
+    const plan = planMembership(
+      team,
+      [],
+      [
+        { tag: 'acme/acme', ref: 1 },
+        { tag: 'acme/acme', ref: 1 },
+        { tag: 'acme/acme/admin', ref: 2 },
+      ],
+    );
     expect(plan.remove.map((h) => h.ref)).toEqual([1, 2]);
     expect(plan.add).toEqual([]);
   });
@@ -114,7 +133,11 @@ describe('planMembership', () => {
     const tags = fc.constantFrom('acme/acme', 'acme/acme/observer', 'acme/acme/observer/shop/staging', 'acme/acme/admin', 'acme/x/admin', 'junk');
     fc.assert(
       fc.property(fc.array(tags, { maxLength: 10 }), (heldTags) => {
-        const plan = planMembership(team, desired, heldTags.map((tag) => ({ tag, ref: tag })));
+        const plan = planMembership(
+          team,
+          desired,
+          heldTags.map((tag) => ({ tag, ref: tag })),
+        );
         const wanted = new Set(desired.map(groupTag));
         for (const r of plan.remove) {
           expect(wanted.has(r.tag)).toBe(false);

@@ -13,7 +13,7 @@ describe('escapeDnValue', () => {
 });
 
 describe('surnameOf', () => {
-  it('is the last word of the name, else the email\'s local part', () => {
+  it("is the last word of the name, else the email's local part", () => {
     expect(surnameOf({ email: 'r@a.com', name: 'Riley  Park ' })).toBe('Park');
     expect(surnameOf({ email: 'riley@acme.com' })).toBe('riley');
   });
@@ -22,7 +22,11 @@ describe('surnameOf', () => {
 describe('toBackendError', () => {
   const url = 'ldap://ldap.example:389';
   it('names what could not be done and why', () => {
-    const e = toBackendError(Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:389'), { code: 'ECONNREFUSED' }), 'read the LDAP groups of riley@acme.com', url);
+    const e = toBackendError(
+      Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:389'), { code: 'ECONNREFUSED' }),
+      'read the LDAP groups of riley@acme.com',
+      url,
+    );
     expect(e.reason).toBe('Unreachable');
     expect(e.retryable).toBe(true);
     expect(e.message).toBe('could not read the LDAP groups of riley@acme.com: connect ECONNREFUSED 10.0.0.1:389 (ldap://ldap.example:389)');

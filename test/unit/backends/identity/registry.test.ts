@@ -15,7 +15,14 @@ function files(contents: Record<string, string>): (path: string) => string {
   };
 }
 
-const ldap = { type: 'ldap', url: 'ldaps://ldap.example:636', bindDn: 'cn=roster,dc=example', bindPasswordFile: '/s/ldap', peopleDn: 'ou=people,dc=example', groupsDn: 'ou=groups,dc=example' };
+const ldap = {
+  type: 'ldap',
+  url: 'ldaps://ldap.example:636',
+  bindDn: 'cn=roster,dc=example',
+  bindPasswordFile: '/s/ldap',
+  peopleDn: 'ou=people,dc=example',
+  groupsDn: 'ou=groups,dc=example',
+};
 const scim = { type: 'scim', baseUrl: 'https://idp.example/scim/v2', tokenFile: '/s/scim' };
 const keycloak = { type: 'keycloak', url: 'https://sso.example', realm: 'acme', clientId: 'roster', clientSecretFile: '/s/kc' };
 const secrets = files({ '/s/ldap': 'pw\n', '/s/scim': 'token\n', '/s/kc': 'secret\n', '/s/empty': '\n' });
@@ -33,7 +40,7 @@ describe('createIdentityBackends', () => {
     ]);
   });
 
-  it('needs the operator\'s client for the kubernetes backend', () => {
+  it("needs the operator's client for the kubernetes backend", () => {
     expect(() => createIdentityBackends({ default: { type: 'kubernetes' } })).toThrow(/identityBackends.default: the kubernetes backend needs/);
   });
 
@@ -49,7 +56,9 @@ describe('createIdentityBackends', () => {
     expect(() => createIdentityBackends({ sso: noCredentials }, { readFile: secrets })).toThrow(/needs credentials/);
     expect(() => createIdentityBackends({ sso: { ...keycloak, username: 'admin', passwordFile: '/s/kc' } }, { readFile: secrets })).toThrow(/not both/);
     expect(() => createIdentityBackends({ sso: { ...noCredentials, passwordFile: '/s/kc' } }, { readFile: secrets })).toThrow(/passwordFile needs username/);
-    expect(createIdentityBackends({ sso: { ...noCredentials, username: 'admin', passwordFile: '/s/kc' } }, { readFile: secrets }).get('sso')?.type).toBe('keycloak');
+    expect(createIdentityBackends({ sso: { ...noCredentials, username: 'admin', passwordFile: '/s/kc' } }, { readFile: secrets }).get('sso')?.type).toBe(
+      'keycloak',
+    );
   });
 
   it('never logs a secret', () => {
@@ -67,15 +76,25 @@ describe('createIdentityBackends', () => {
 });
 
 describe('the config schema for identity backends', () => {
-  it('accepts each type\'s settings', () => {
-    const config = parseConfig({ identityBackends: { default: { type: 'kubernetes' }, corp: ldap, idp: { ...scim, batchSize: 10, memberFilter: 'dotted' }, sso: keycloak } });
+  it("accepts each type's settings", () => {
+    const config = parseConfig({
+      identityBackends: { default: { type: 'kubernetes' }, corp: ldap, idp: { ...scim, batchSize: 10, memberFilter: 'dotted' }, sso: keycloak },
+    });
     expect(config.identityBackends.corp).toMatchObject({ type: 'ldap', url: 'ldaps://ldap.example:636' });
   });
 
   it('names what is missing or unknown', () => {
-    expect(() => parseConfig({ identityBackends: { default: { type: 'kubernetes' }, corp: { type: 'ldap', url: 'ldap://x' } } })).toThrow(/must have required property 'bindDn'/);
-    expect(() => parseConfig({ identityBackends: { default: { type: 'kubernetes' }, idp: { ...scim, bindPassword: 'inline' } } })).toThrow(/must NOT have additional properties \(bindPassword\)/);
-    expect(() => parseConfig({ identityBackends: { default: { type: 'kubernetes' }, idp: { ...scim, baseUrl: 'ftp://x' } } })).toThrow(/baseUrl must match pattern/);
-    expect(() => parseConfig({ identityBackends: { default: { type: 'kubernetes' }, x: { type: 'okta' } } })).toThrow(/type must be equal to one of the allowed values/);
+    expect(() => parseConfig({ identityBackends: { default: { type: 'kubernetes' }, corp: { type: 'ldap', url: 'ldap://x' } } })).toThrow(
+      /must have required property 'bindDn'/,
+    );
+    expect(() => parseConfig({ identityBackends: { default: { type: 'kubernetes' }, idp: { ...scim, bindPassword: 'inline' } } })).toThrow(
+      /must NOT have additional properties \(bindPassword\)/,
+    );
+    expect(() => parseConfig({ identityBackends: { default: { type: 'kubernetes' }, idp: { ...scim, baseUrl: 'ftp://x' } } })).toThrow(
+      /baseUrl must match pattern/,
+    );
+    expect(() => parseConfig({ identityBackends: { default: { type: 'kubernetes' }, x: { type: 'okta' } } })).toThrow(
+      /type must be equal to one of the allowed values/,
+    );
   });
 });

@@ -29,7 +29,11 @@ describe('scimString', () => {
 });
 
 describe('checkListPage', () => {
-  const page = (total: number, n: number, startIndex = 1) => ({ totalResults: total, startIndex, Resources: Array.from({ length: n }, (_, i) => ({ id: `r${startIndex + i}` })) });
+  const page = (total: number, n: number, startIndex = 1) => ({
+    totalResults: total,
+    startIndex,
+    Resources: Array.from({ length: n }, (_, i) => ({ id: `r${startIndex + i}` })),
+  });
 
   it('accepts a consistent page', () => {
     expect(checkListPage(page(3, 2), 1, 0, 'read').resources).toHaveLength(2);
@@ -78,7 +82,8 @@ describe('ScimIdentityBackend with a provider that misbehaves', () => {
     const fakeFetch = (async (input: string | URL | Request, init: RequestInit = {}) => {
       const url = new URL(String(input));
       calls.push({ method: init.method ?? 'GET', url: url.pathname + url.search, auth: new Headers(init.headers).get('authorization') });
-      if (url.pathname.endsWith('/ServiceProviderConfig')) return Response.json({ patch: { supported: true }, etag: { supported: false }, filter: { supported: true }, bulk: { supported: false } });
+      if (url.pathname.endsWith('/ServiceProviderConfig'))
+        return Response.json({ patch: { supported: true }, etag: { supported: false }, filter: { supported: true }, bulk: { supported: false } });
       return handler(url, init);
     }) as typeof fetch;
     return { calls, fakeFetch };
@@ -91,7 +96,15 @@ describe('ScimIdentityBackend with a provider that misbehaves', () => {
       if (url.pathname.endsWith('/Users')) return Response.json({ totalResults: 1, startIndex: 1, Resources: [user] });
       const start = Number(url.searchParams.get('startIndex'));
       // The person is in the team group and (by hand) the admin group; a third page never comes.
-      if (start === 1) return Response.json({ totalResults: 3, startIndex: 1, Resources: [{ id: 'g1', externalId: 'roster:acme/acme' }, { id: 'g2', externalId: 'roster:acme/acme/admin' }] });
+      if (start === 1)
+        return Response.json({
+          totalResults: 3,
+          startIndex: 1,
+          Resources: [
+            { id: 'g1', externalId: 'roster:acme/acme' },
+            { id: 'g2', externalId: 'roster:acme/acme/admin' },
+          ],
+        });
       return Response.json({ totalResults: 3, startIndex: start, Resources: [] });
     });
     const backend = new ScimIdentityBackend({ name: 'idp', baseUrl: 'https://idp.example/scim/v2/', token: () => 'tok', fetch: fakeFetch, pageSize: 2 });

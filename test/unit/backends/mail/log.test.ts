@@ -17,7 +17,11 @@ function capturedLogger(): { logger: ReturnType<typeof createLogger>; lines: () 
   return {
     logger,
     raw: () => raw,
-    lines: () => raw.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>),
+    lines: () =>
+      raw
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
   };
 }
 
@@ -71,7 +75,14 @@ describe('LogMailBackend', () => {
 
   it('adds no hint when there was nothing to redact', async () => {
     const log = capturedLogger();
-    await new LogMailBackend({ logger: log.logger }).send({ to: 'a@b.c', from: 'x@y.z', subject: 'Hi', text: 'no link', html: '<p>no link</p>', messageId: '<1@y.z>' });
+    await new LogMailBackend({ logger: log.logger }).send({
+      to: 'a@b.c',
+      from: 'x@y.z',
+      subject: 'Hi',
+      text: 'no link',
+      html: '<p>no link</p>',
+      messageId: '<1@y.z>',
+    });
     const [line] = log.lines();
     expect(line?.hint).toBeUndefined();
     expect((line?.mail as Record<string, string>).from).toBe('x@y.z');

@@ -29,7 +29,11 @@ describe('createMailBackend', () => {
   it('builds the SMTP backend, reading the password and CA from files', async () => {
     const fs = files({ '/secrets/smtp-password': 's3cret\n', '/etc/ca.pem': '-----BEGIN CERTIFICATE-----' });
     const backend = createMailBackend(
-      { backend: 'smtp', from: 'Acme <team@acme.com>', smtp: { host: 'smtp.example.com', user: 'roster', passwordFile: '/secrets/smtp-password', caFile: '/etc/ca.pem' } },
+      {
+        backend: 'smtp',
+        from: 'Acme <team@acme.com>',
+        smtp: { host: 'smtp.example.com', user: 'roster', passwordFile: '/secrets/smtp-password', caFile: '/etc/ca.pem' },
+      },
       { readFile: fs.readFile },
     );
     expect(backend).toBeInstanceOf(SmtpMailBackend);
@@ -80,13 +84,15 @@ describe('loadInvitationTemplates', () => {
   });
 
   it('fails at load time on a broken template or a missing file', () => {
-    expect(() => loadInvitationTemplates({ htmlFile: '/t/html' }, files({ '/t/html': '{{nope}}' }).readFile)).toThrow(/invalid mail template: html template: unknown placeholder \{\{nope\}\}/);
+    expect(() => loadInvitationTemplates({ htmlFile: '/t/html' }, files({ '/t/html': '{{nope}}' }).readFile)).toThrow(
+      /invalid mail template: html template: unknown placeholder \{\{nope\}\}/,
+    );
     expect(() => loadInvitationTemplates({ textFile: '/t/none' }, files({}).readFile)).toThrow(MailConfigError);
   });
 });
 
 describe('createMessageId', () => {
-  it('is unique, well-formed and in the sender\'s domain', () => {
+  it("is unique, well-formed and in the sender's domain", () => {
     const a = createMessageId('Acme <team@Acme.com>');
     const b = createMessageId('Acme <team@Acme.com>');
     expect(a).not.toBe(b);

@@ -19,7 +19,10 @@ describe('toMailError', () => {
     [552, 'Rejected', false],
     [554, 'Rejected', false],
   ] as const)('maps SMTP %i to %s (retryable: %s)', (responseCode, reason, retryable) => {
-    const error = toMailError(nodemailerError('Message failed', { code: 'EMESSAGE', responseCode, response: `${responseCode} 4.7.1 go away`, command: 'DATA' }), ENDPOINT);
+    const error = toMailError(
+      nodemailerError('Message failed', { code: 'EMESSAGE', responseCode, response: `${responseCode} 4.7.1 go away`, command: 'DATA' }),
+      ENDPOINT,
+    );
     expect(error).toBeInstanceOf(MailError);
     expect(error.reason).toBe(reason);
     expect(error.retryable).toBe(retryable);
@@ -44,16 +47,30 @@ describe('toMailError', () => {
   });
 
   it('treats authentication refused with 535 as the configuration problem it is: retryable', () => {
-    const error = toMailError(nodemailerError('Invalid login', { code: 'EAUTH', responseCode: 535, response: '535 5.7.8 Authentication credentials invalid' }), ENDPOINT);
+    const error = toMailError(
+      nodemailerError('Invalid login', { code: 'EAUTH', responseCode: 535, response: '535 5.7.8 Authentication credentials invalid' }),
+      ENDPOINT,
+    );
     expect(error.reason).toBe('AuthFailed');
     expect(error.retryable).toBe(true);
     expect(error.message).toBe(`SMTP server ${ENDPOINT} refused authentication: 535 5.7.8 Authentication credentials invalid`);
   });
 
   it('treats "authentication required" (530) and a refused STARTTLS as configuration, not as the mail', () => {
-    const auth = toMailError(nodemailerError('Mail command failed', { code: 'EENVELOPE', responseCode: 530, response: '530 Error: authentication Required', command: 'MAIL FROM' }), ENDPOINT);
+    const auth = toMailError(
+      nodemailerError('Mail command failed', { code: 'EENVELOPE', responseCode: 530, response: '530 Error: authentication Required', command: 'MAIL FROM' }),
+      ENDPOINT,
+    );
     expect(auth).toMatchObject({ reason: 'AuthFailed', retryable: true, responseCode: 530 });
-    const tls = toMailError(nodemailerError('Error upgrading connection with STARTTLS', { code: 'ETLS', responseCode: 500, response: '500 Error: command not recognized', command: 'STARTTLS' }), ENDPOINT);
+    const tls = toMailError(
+      nodemailerError('Error upgrading connection with STARTTLS', {
+        code: 'ETLS',
+        responseCode: 500,
+        response: '500 Error: command not recognized',
+        command: 'STARTTLS',
+      }),
+      ENDPOINT,
+    );
     expect(tls).toMatchObject({ reason: 'TLSFailed', retryable: true, responseCode: 500 });
     expect(tls.message).toBe(`TLS with SMTP server ${ENDPOINT} failed: 500 Error: command not recognized`);
   });

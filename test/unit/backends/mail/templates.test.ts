@@ -62,7 +62,15 @@ describe('renderInvitationMail (default templates)', () => {
 
   it('says "the whole team" for an unscoped invitation and drops the optional parts cleanly', () => {
     const mail = renderInvitationMail(
-      data({ scope: undefined, inviterName: undefined, inviterEmail: undefined, inviteeName: undefined, message: undefined, teamDisplayName: undefined, role: 'admin' }),
+      data({
+        scope: undefined,
+        inviterName: undefined,
+        inviterEmail: undefined,
+        inviteeName: undefined,
+        message: undefined,
+        teamDisplayName: undefined,
+        role: 'admin',
+      }),
     );
     expect(mail.subject).toBe("You're invited to join acme");
     expect(mail.text).toContain('Hello riley@acme.com,');
@@ -113,9 +121,7 @@ describe('renderInvitationMail (default templates)', () => {
   });
 
   it('strips CR/LF from the subject (header injection) and from one-line fields', () => {
-    const mail = renderInvitationMail(
-      data({ teamDisplayName: 'Acme\r\nBcc: victim@example.com', inviterName: 'Eve\nX-Evil: 1' }),
-    );
+    const mail = renderInvitationMail(data({ teamDisplayName: 'Acme\r\nBcc: victim@example.com', inviterName: 'Eve\nX-Evil: 1' }));
     expect(mail.subject).not.toMatch(/[\r\n]/);
     expect(mail.subject).toBe('Eve X-Evil: 1 invited you to join Acme Bcc: victim@example.com');
     expect(mail.text).not.toContain('\nBcc:');
@@ -125,9 +131,7 @@ describe('renderInvitationMail (default templates)', () => {
   it('never lets a line break into the subject, whatever the fields hold', () => {
     fc.assert(
       fc.property(fc.string(), fc.string(), fc.string(), fc.string(), (team, inviter, invitee, role) => {
-        const mail = renderInvitationMail(
-          data({ teamName: team, teamDisplayName: team, inviterName: inviter, inviteeName: invitee, role }),
-        );
+        const mail = renderInvitationMail(data({ teamName: team, teamDisplayName: team, inviterName: inviter, inviteeName: invitee, role }));
         expect(mail.subject).not.toMatch(/[\r\n\u2028\u2029]/);
         expect(mail.subject.length).toBeLessThanOrEqual(200);
       }),
@@ -169,7 +173,9 @@ describe('custom templates', () => {
     });
     expect(mail.subject).toBe('[acme] Join A & B as developer');
     expect(mail.text).toBe(`Hi Riley Park: A & B — ${ACCEPT_URL} until 2026-03-10T14:05:00Z`);
-    expect(mail.html).toBe(`<p>A &amp; B</p><a href="${ACCEPT_URL}">go</a><ul style="margin:0;padding:0 0 0 20px;"><li>shop: staging, preview</li><li>blog: all environments</li></ul>`);
+    expect(mail.html).toBe(
+      `<p>A &amp; B</p><a href="${ACCEPT_URL}">go</a><ul style="margin:0;padding:0 0 0 20px;"><li>shop: staging, preview</li><li>blog: all environments</li></ul>`,
+    );
   });
 
   it('keep the defaults for the parts not overridden', () => {
