@@ -29,6 +29,20 @@ export const configSchema = {
       pattern: '^https?://',
       description: 'Base URL of the accept page as people reach it (links are <publicUrl>/invite/<token>).',
     },
+    acceptPage: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        welcomeUrl: {
+          type: 'string',
+          maxLength: 2048,
+          pattern: '^https://[^\\s]+$',
+          description:
+            "Where the accept page sends people once they accepted (the cluster's login page, a dashboard), unless their Team sets spec.invitations.welcomeUrl. https only; unset = no button.",
+        },
+      },
+    },
     leaderElection: {
       type: 'object',
       additionalProperties: false,
@@ -230,6 +244,7 @@ export interface RosterConfig {
   namespace: string;
   identity?: string;
   publicUrl: string;
+  acceptPage: { welcomeUrl?: string };
   leaderElection: { enabled: boolean; leaseName: string; leaseDurationSeconds: number; renewDeadlineSeconds: number; retryPeriodSeconds: number };
   server: {
     host: string;

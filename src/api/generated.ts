@@ -373,6 +373,10 @@ export interface TeamSpec {
      * What happens to a mail whose sending was interrupted (the operator stopped after recording the intent to send and before hearing back from the mail server). AtMostOnce (default): it is never sent again; the Invitation and the Membership show Delivery Unconfirmed and say how to resend; a person may get no mail. AtLeastOnce: it is mailed again with a fresh link, recorded as a possible duplicate; a person may get two mails (only the newer link works), never none.
      */
     delivery?: 'AtMostOnce' | 'AtLeastOnce';
+    /**
+     * Where the accept page sends people once they accepted (the team's dashboard, the cluster's login page), shown as a button. https only. Defaults to the operator's acceptPage.welcomeUrl; neither set: no button.
+     */
+    welcomeUrl?: string;
   };
   /**
    * A stricter removal brake for this team than the operator's (SPEC §8). When deletions in the team within the window would take access from more than maxFraction of its active members (and more than minPeople), the excess is held: access and Memberships stay until an owner or admin releases them with `kubectl roster release TEAM`. A team can only tighten the operator's policy; looser values are ignored.

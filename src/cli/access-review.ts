@@ -17,6 +17,9 @@ import { isOwnerActive } from '../domain/seats.ts';
 import { parseTime } from '../domain/time.ts';
 import { namespaceAssignment, RESERVED_NAMESPACES, type Assignment, type TenancyPolicy } from '../tenancy/namespaces.ts';
 import { isPendingStandalone, notReadyDetail } from './team-view.ts';
+import { isTeamWideRole } from '../domain/roles.ts';
+import { isUnscoped } from '../domain/scope.ts';
+import { groupSubjectName, userSubjectName, type KubeSubject, type SubjectMapping } from '../backends/identity/kubernetes-subjects.ts';
 
 export interface AccessQuestion {
   readonly email: string;
@@ -25,6 +28,8 @@ export interface AccessQuestion {
   readonly environment?: string;
   /** Only this team (--team). */
   readonly team?: string;
+  /** How the kubernetes backend names subjects (--subject, --user-prefix, --group-prefix); default User, no prefix. */
+  readonly subjects?: SubjectMapping;
 }
 
 /** Everything in the namespace the answer may depend on. */
@@ -56,6 +61,12 @@ export interface AccessAnswer {
    * exactly as written in Team spec.owner.email or Membership spec.email.
    */
   readonly user?: string;
+  /**
+   * The Kubernetes subject the answer is about, as the kubernetes backend binds it: User
+   * <userPrefix><address>, or in Group mode the group that carries this access (absent when
+   * a scoped role's answer spans several environments: ask about one with --environment).
+   */
+  readonly subject?: KubeSubject;
   /** What the asker should know beside the answer (an address asked in another case). */
   readonly warnings?: readonly string[];
   /** Environments the role covers but where Roster grants nothing (SPEC §7), each with why. */
@@ -213,12 +224,14 @@ function resolve(objects: NamespaceObjects, question: AccessQuestion, now: Date)
   }
 
   const teamName = standing.team.metadata.name ?? '';
+  const subject = subjectFor(question, objects.namespace, standing);
   const about = {
     team: teamName,
     role: standing.role,
     scope: describeScope(standing.role, standing.scope),
     via: standing.via,
     user: standing.user,
+    ...(subject ? { subject } : {}),
   };
   if (standing.inactive !== undefined) {
     return { kind: 'outcome', outcome: { kind: 'answer', answer: { ...base, ...about, allowed: false, reason: standing.inactive } } };
@@ -240,6 +253,18 @@ function resolve(objects: NamespaceObjects, question: AccessQuestion, now: Date)
         )
       : [];
   return { kind: 'decided', answer, who, role: standing.role, targets };
+}
+
+/** The subject the kubernetes backend binds for this standing (kubernetes-subjects.ts), when one answers the question. */
+function subjectFor(question: AccessQuestion, controlNamespace: string, standing: Standing): KubeSubject | undefined {
+  const mapping = question.subjects ?? { subject: 'User', userPrefix: '', groupPrefix: '' };
+  if (mapping.subject === 'User') return { kind: 'User', name: userSubjectName(mapping, standing.user) };
+  const base = { controlNamespace, team: standing.team.metadata.name ?? '', role: standing.role };
+  const scoped = !isTeamWideRole(standing.role) && !isUnscoped(standing.scope);
+  // A scoped role's project access is one group per environment; team rights (members, billing) never are scoped.
+  if (!scoped || !ENVIRONMENT_PERMISSIONS.includes(question.permission)) return { kind: 'Group', name: groupSubjectName(mapping, base) };
+  if (question.project === undefined || question.environment === undefined) return undefined;
+  return { kind: 'Group', name: groupSubjectName(mapping, { ...base, project: question.project, environment: question.environment }) };
 }
 
 /** Namespaces whose verdict does not depend on anything read from the cluster. */
@@ -296,6 +321,8 @@ export function reviewPersonAccess(objects: NamespaceObjects, question: AccessQu
   const outcome = reviewSpelling(objects, question, now, tenancy);
   if (outcome.kind !== 'answer') return outcome;
   const { user, via } = outcome.answer;
+  // Groups do not depend on how the address is spelled.
+  if (question.subjects?.subject === 'Group') return outcome;
   if (user === undefined || via === undefined || user === question.email) return outcome;
   const written = reviewSpelling(objects, { ...question, email: user }, now, tenancy);
   const forWritten = written.kind === 'answer' ? written.answer : outcome.answer;
@@ -306,6 +333,7 @@ export function reviewPersonAccess(objects: NamespaceObjects, question: AccessQu
     answer: {
       ...forWritten,
       email: question.email,
+      subject: { kind: 'User', name: userSubjectName(question.subjects ?? { userPrefix: '' }, question.email) },
       allowed: false,
       reason: `Kubernetes user ${question.email} gets nothing from Roster: ${note}. For ${user} the answer is ${forWritten.allowed ? 'yes' : 'no'}: ${forWritten.reason}`,
       warnings: [`asked about ${question.email}, but ${note}`],

@@ -366,7 +366,11 @@ export class EventRecorder {
   #enqueue(series: Series, write: () => Promise<void>): void {
     const next = series.chain.then(write).catch((err: unknown) => {
       this.stats.failed++;
-      this.#logger.warn({ err, reason: series.event.reason }, 'writing an event failed');
+      // A namespace being deleted refuses new content, Events included: expected, not a warning.
+      const terminating = err instanceof Error && /because it is being terminated/.test(err.message);
+      if (terminating)
+        this.#logger.debug({ reason: series.event.reason, namespace: series.event.metadata.namespace }, 'event not written: its namespace is being deleted');
+      else this.#logger.warn({ err, reason: series.event.reason }, 'writing an event failed');
     });
     series.chain = next;
     this.#inflight.add(next);

@@ -329,11 +329,22 @@ export class KubeClient {
     ref: ResourceRef,
     namespace: string | undefined,
     name: string,
-    options: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; preconditionsUid?: string; signal?: AbortSignal } = {},
+    options: {
+      propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
+      preconditionsUid?: string;
+      /** Delete only this version (409 Conflict if it changed since). */
+      preconditionsResourceVersion?: string;
+      signal?: AbortSignal;
+    } = {},
   ): Promise<boolean> {
     const body: Record<string, unknown> = { kind: 'DeleteOptions', apiVersion: 'v1' };
     if (options.propagationPolicy) body.propagationPolicy = options.propagationPolicy;
-    if (options.preconditionsUid) body.preconditions = { uid: options.preconditionsUid };
+    if (options.preconditionsUid || options.preconditionsResourceVersion) {
+      body.preconditions = {
+        ...(options.preconditionsUid ? { uid: options.preconditionsUid } : {}),
+        ...(options.preconditionsResourceVersion ? { resourceVersion: options.preconditionsResourceVersion } : {}),
+      };
+    }
     try {
       await this.request('delete', 'DELETE', resourcePath(ref, namespace, name), { body, signal: options.signal });
       return true;

@@ -9,9 +9,10 @@
 // office behind one NAT or Ingress address is not locked out by one person's typo. Once a
 // client is over the failed-lookup limit every link it asks for gets 429 unchecked:
 // answering valid ones would turn the limit into an oracle.
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { Invitation, Team } from '../api/generated.ts';
+import type { Invitation, Membership, Project, Team } from '../api/generated.ts';
 import { resources } from '../api/resources.ts';
 import { escapeHtml } from '../backends/mail/placeholders.ts';
 import { ConditionType, setConditions } from '../domain/conditions.ts';
@@ -23,6 +24,7 @@ import { silentLogger } from '../runtime/logger.ts';
 import { listen } from '../runtime/listen.ts';
 import { writeStatus } from '../runtime/status.ts';
 import { AddressSet, clientAddress } from './client-address.ts';
+import { accessStatusOf, canICommands, isWellFormedStatusId, scopeInWords, statusScript, StatusIds, type AcceptedRef } from './next-steps.ts';
 
 export interface AcceptRateLimit {
   /** Unknown, used, revoked or expired links per client address per minute (a burst of the same size). */
@@ -36,8 +38,17 @@ export const defaultAcceptRateLimit: AcceptRateLimit = { failedLookupsPerMinute:
 export interface AcceptPageOptions {
   client: KubeClient;
   /** Read-only views of the caches: the page only looks things up. */
-  invitations: Pick<Informer<Invitation>, 'byIndex'>;
+  invitations: Pick<Informer<Invitation>, 'byIndex'> & Partial<Pick<Informer<Invitation>, 'get'>>;
   teams: Pick<Informer<Team>, 'get'>;
+  memberships?: Pick<Informer<Membership>, 'get'>;
+  /** The team's Projects (namespace, team name), for the scope in words and the can-i lines. */
+  projectsOf?: (namespace: string, team: string) => readonly Project[];
+  /** The type of an identity backend by name (`kubernetes` gets `kubectl auth can-i` lines). */
+  identityTypeOf?: (backend: string) => string | undefined;
+  /** Operator default for the welcome button (config acceptPage.welcomeUrl); a Team's spec.invitations.welcomeUrl wins. */
+  welcomeUrl?: string;
+  /** Status ids handed out after Accept (a seam for tests; default: a fresh store). */
+  statusIds?: StatusIds;
   /** Index of `invitations` by link hash. */
   hashIndex: string;
   logger?: Logger;
@@ -67,7 +78,8 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:#
 main{max-width:32rem;margin:0 auto;background:#fff;border-radius:12px;padding:2rem 2.25rem;box-shadow:0 1px 3px rgba(0,0,0,.12)}
 h1{font-size:1.4rem;margin:0 0 1rem}dl{display:grid;grid-template-columns:max-content 1fr;gap:.4rem 1rem;margin:1.25rem 0}
 dt{color:#5b6475}dd{margin:0;font-weight:600}blockquote{margin:1rem 0;padding:.75rem 1rem;background:#f4f5f7;border-radius:8px}
-button{background:#2454d6;color:#fff;border:0;border-radius:8px;padding:.75rem 1.5rem;font-size:1rem;cursor:pointer}
+button,a.button{display:inline-block;text-decoration:none;background:#2454d6;color:#fff;border:0;border-radius:8px;padding:.75rem 1.5rem;font-size:1rem;cursor:pointer}
+pre{background:#1d2330;color:#e8ebf2;padding:.6rem .8rem;border-radius:6px;white-space:pre-wrap;word-break:break-all;font-size:.85rem}#status.live{color:#1a7f37;font-weight:600}#status.bad{color:#b42318;font-weight:600}
 button:focus{outline:3px solid #9db5f5}p.small{color:#5b6475;font-size:.9rem}
 </style></head><body><main>${body}</main></body></html>`;
 }
@@ -79,11 +91,12 @@ const invalidPage = page(
 <p>Ask the person who invited you to send a new invitation.</p>`,
 );
 
-function describeScope(invitation: Invitation): string {
-  const projects = invitation.spec.projects;
-  if (!projects || projects.length === 0) return 'the whole team';
-  return projects.map((p) => (p.environments?.length ? `${p.name} (${p.environments.join(', ')})` : p.name)).join('; ');
-}
+const jsonHeaders = {
+  'Content-Type': 'application/json; charset=utf-8',
+  'Cache-Control': 'no-store',
+  'Referrer-Policy': 'no-referrer',
+  'X-Content-Type-Options': 'nosniff',
+};
 
 /** A token bucket per client address: `perMinute` refill, a burst of the same size. */
 export class RateLimiter {
@@ -136,6 +149,7 @@ export class AcceptPage {
   private readonly requests: RateLimiter;
   private readonly failedLookups: RateLimiter;
   private readonly trustedProxies: AddressSet;
+  private readonly statusIds: StatusIds;
   private server: Server | undefined;
   port = 0;
 
@@ -147,6 +161,7 @@ export class AcceptPage {
     this.requests = new RateLimiter(limits.requestsPerMinute);
     this.failedLookups = new RateLimiter(limits.failedLookupsPerMinute);
     this.trustedProxies = new AddressSet(options.trustedProxies ?? []);
+    this.statusIds = options.statusIds ?? new StatusIds();
   }
 
   private now(): Date {
@@ -164,8 +179,8 @@ export class AcceptPage {
     return candidate;
   }
 
-  private render(res: ServerResponse, status: number, html: string): void {
-    res.writeHead(status, securityHeaders);
+  private render(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { ...securityHeaders, ...headers });
     res.end(html);
   }
 
@@ -191,6 +206,8 @@ export class AcceptPage {
       this.logger.debug({ client }, 'accept page: request rate limit reached');
       return this.tooMany(res, this.requests.retryAfterSeconds(client));
     }
+    const statusMatch = /^\/invite\/status\/([^/?#]+)(?:\?.*)?$/.exec(req.url ?? '');
+    if (statusMatch) return this.serveStatus(req, res, client, statusMatch[1]!);
     const match = /^\/invite\/([^/?#]+)\/?(?:\?.*)?$/.exec(req.url ?? '');
     if (!match) {
       this.render(res, 404, page('Not found', '<h1>Not found</h1>'));
@@ -215,16 +232,7 @@ export class AcceptPage {
       req.resume(); // the form carries nothing we need
       const accepted = await this.accept(token);
       if (!accepted) return this.invalid(res, client);
-      const team = this.options.teams.get(accepted.metadata.namespace, accepted.spec.team);
-      const teamName = team?.spec.displayName ?? accepted.spec.team;
-      return this.render(
-        res,
-        200,
-        page(
-          `Welcome to ${teamName}`,
-          `<h1>Welcome to ${escapeHtml(teamName)}</h1><p>You joined as <strong>${escapeHtml(accepted.spec.role)}</strong>. Your access is being set up now.</p>`,
-        ),
-      );
+      return this.acceptedPage(res, accepted);
     }
     res.writeHead(405, { ...securityHeaders, Allow: 'GET, POST' });
     res.end(page('Method not allowed', '<h1>Method not allowed</h1>'));
@@ -241,11 +249,88 @@ export class AcceptPage {
       `<h1>Join ${escapeHtml(teamName)}</h1>
 <p>${escapeHtml(inviter)} invited <strong>${escapeHtml(invitation.spec.email)}</strong>.</p>${message}
 <dl><dt>Team</dt><dd>${escapeHtml(teamName)}</dd><dt>Role</dt><dd>${escapeHtml(invitation.spec.role)}</dd>
-<dt>Access</dt><dd>${escapeHtml(describeScope(invitation))}</dd><dt>Invited by</dt><dd>${escapeHtml(inviter)}</dd>
+<dt>Access</dt><dd>${escapeHtml(this.scopeOf(invitation, teamName))}</dd><dt>Invited by</dt><dd>${escapeHtml(inviter)}</dd>
 <dt>Expires</dt><dd>${escapeHtml(expires)}</dd></dl>
 <form method="post"><button type="submit">Accept invitation</button></form>
 <p class="small">If you were not expecting this, ignore it: nothing happens unless you accept.</p>`,
     );
+  }
+
+  private projectsOf(invitation: Invitation): readonly Project[] {
+    return this.options.projectsOf?.(invitation.metadata.namespace ?? '', invitation.spec.team) ?? [];
+  }
+
+  private scopeOf(invitation: Invitation, teamName: string): string {
+    return scopeInWords(invitation.spec.role, invitation.spec.projects, this.projectsOf(invitation), teamName);
+  }
+
+  /** After Accept: the scope in words, a status line the page keeps current, the welcome button. */
+  private acceptedPage(res: ServerResponse, accepted: Invitation): void {
+    const team = this.options.teams.get(accepted.metadata.namespace, accepted.spec.team);
+    const teamName = team?.spec.displayName ?? accepted.spec.team;
+    const ref: AcceptedRef = {
+      namespace: accepted.metadata.namespace ?? '',
+      invitation: accepted.metadata.name ?? '',
+      ...(accepted.status?.membership ? { membership: accepted.status.membership } : {}),
+    };
+    const id = this.statusIds.issue(ref, this.now().getTime());
+    const nonce = randomBytes(16).toString('base64');
+    const welcomeUrl = team?.spec.invitations?.welcomeUrl ?? this.options.welcomeUrl;
+    // Belt and braces: the CRD and the config already insist on https.
+    const welcome =
+      welcomeUrl && /^https:\/\//.test(welcomeUrl)
+        ? `<p><a class="button" href="${escapeHtml(welcomeUrl)}" rel="noopener noreferrer">Get started with ${escapeHtml(teamName)}</a></p>`
+        : '';
+    const csp = `${securityHeaders['Content-Security-Policy']}; script-src 'nonce-${nonce}'; connect-src 'self'`;
+    this.render(
+      res,
+      200,
+      page(
+        `Welcome to ${teamName}`,
+        `<h1>Welcome to ${escapeHtml(teamName)}</h1>
+<p>You joined as <strong>${escapeHtml(accepted.spec.role)}</strong>.</p>
+<dl><dt>Access</dt><dd>${escapeHtml(this.scopeOf(accepted, teamName))}</dd></dl>
+<p id="status" role="status" aria-live="polite">Your access is being set up now.</p>
+<div id="checks"></div>${welcome}
+<script nonce="${nonce}">${statusScript(`/invite/status/${id}`)}</script>`,
+      ),
+      { 'Content-Security-Policy': csp },
+    );
+  }
+
+  /** GET /invite/status/<id>: the accepted Membership's phase, as JSON. Unknown and expired ids count as failed lookups. */
+  private serveStatus(req: IncomingMessage, res: ServerResponse, client: string, id: string): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { ...jsonHeaders, Allow: 'GET' });
+      res.end(JSON.stringify({ message: 'use GET' }));
+      return;
+    }
+    if (!this.failedLookups.allows(client)) {
+      res.writeHead(429, { ...jsonHeaders, 'Retry-After': String(this.failedLookups.retryAfterSeconds(client)) });
+      res.end(JSON.stringify({ message: 'too many requests' }));
+      return;
+    }
+    const ref = isWellFormedStatusId(id) ? this.statusIds.lookup(id, this.now().getTime()) : undefined;
+    if (!ref) {
+      this.failedLookups.take(client);
+      res.writeHead(404, jsonHeaders);
+      res.end(JSON.stringify({ message: 'unknown or expired status id' }));
+      return;
+    }
+    const invitation = this.options.invitations.get?.(ref.namespace, ref.invitation);
+    const owner = invitation?.metadata.ownerReferences?.find((o) => o.kind === 'Membership')?.name;
+    const membershipName = ref.membership ?? invitation?.status?.membership ?? owner;
+    const membership = membershipName ? this.options.memberships?.get(ref.namespace, membershipName) : undefined;
+    const status = accessStatusOf(membership, () => {
+      const team = this.options.teams.get(ref.namespace, membership?.spec.team ?? '');
+      const backend = membership?.status?.identity?.backend ?? team?.spec.identity?.backend ?? 'default';
+      if (!membership || this.options.identityTypeOf?.(backend) !== 'kubernetes') return [];
+      const projects = this.options.projectsOf?.(ref.namespace, membership.spec.team) ?? [];
+      const subject = membership.status?.identity?.subject ?? membership.spec.email;
+      return canICommands(membership.spec.role, membership.spec.projects, projects, ref.namespace, subject);
+    });
+    res.writeHead(200, jsonHeaders);
+    res.end(req.method === 'HEAD' ? undefined : JSON.stringify(status));
   }
 
   /** Accepts with optimistic locking against the live object: a link works exactly once. */

@@ -1,6 +1,7 @@
 // A person's path through the accept page in a real browser (Debian's Chromium driven by
 // playwright-core): open the link from the mail, read the invitation, press Accept. The
-// screenshots are kept under test-results/ as artifacts.
+// screenshots are kept under test-results/ as artifacts. After Accept the page names the
+// scope in words, polls until the Membership is Active and shows the can-i line that proves it.
 import { existsSync, mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
@@ -64,7 +65,11 @@ describe('the accept page in a browser', () => {
       `apiVersion: roster.dev/v1alpha1
 kind: Team
 metadata: { name: browser, namespace: ${ns} }
-spec: { displayName: "Browser & Co <script>", owner: { email: owner@browser.example, name: Olive Owner }, seats: 3 }
+spec:
+  displayName: "Browser & Co <script>"
+  owner: { email: owner@browser.example, name: Olive Owner }
+  seats: 3
+  invitations: { welcomeUrl: "https://welcome.browser.example/start?from=roster" }
 ---
 apiVersion: roster.dev/v1alpha1
 kind: Project
@@ -92,19 +97,47 @@ spec: { team: browser, email: bea@browser.example, name: Bea, role: developer, p
     const body = await page.locator('main').innerText();
     expect(body).toContain('developer');
     expect(body).toContain('Olive Owner');
-    expect(body).toContain('web');
+    expect(body).toContain('developer in project web, environment production (namespace browser-web)');
     expect(await page.locator('script').count()).toBe(0); // the display name was escaped, not run
     await page.screenshot({ path: `${artifacts}accept-page.png`, fullPage: true });
 
     await page.getByRole('button', { name: 'Accept invitation' }).click();
     await page.waitForSelector('text=Welcome to');
-    expect(await page.locator('main').innerText()).toContain('You joined as developer');
+    const accepted = await page.locator('main').innerText();
+    expect(accepted).toContain('You joined as developer');
+    expect(accepted).toContain('developer in project web, environment production (namespace browser-web)');
+    expect(await page.getByRole('link', { name: /Get started with/ }).getAttribute('href')).toBe('https://welcome.browser.example/start?from=roster');
     await page.screenshot({ path: `${artifacts}accept-page-accepted.png`, fullPage: true });
     expect(existsSync(`${artifacts}accept-page-accepted.png`)).toBe(true);
 
     await eventually(async () => expect((await admin.get<Membership>(resources.membership, ns, 'bea')).status?.phase).toBe('Active'));
+    // The page polls on its own: once the Membership is Active it says so and shows the proof.
+    await page.waitForSelector('text=Your access is live', { timeout: 20_000 });
+    const canI = 'kubectl auth can-i create deployments -n browser-web --as bea@browser.example';
+    expect(await page.locator('#checks pre').allInnerTexts()).toEqual([canI]);
+    await page.screenshot({ path: `${artifacts}accept-page-live.png`, fullPage: true });
+    // ...and the line it shows is true against the API server.
+    const proof = await kubectl(kubeconfig, canI.split(' ').slice(1));
+    expect(proof.stdout.trim()).toBe('yes');
+    // The status id in the page is not the link, and the link does not answer as one.
+    const html = await page.content();
+    expect(html).not.toContain(link!.split('/').pop()!);
+    expect((await fetch(link!.replace('/invite/', '/invite/status/'))).status).toBe(404);
     // The same link in the browser again: refused.
     await page.goto(link!);
     expect(await page.locator('h1').innerText()).toBe('This invitation link is not valid');
+  });
+
+  it('refuses a welcome link that is not https, saying what to use', async () => {
+    const applied = await kubectl(
+      kubeconfig,
+      ['apply', '--dry-run=server', '-f', '-'],
+      `apiVersion: roster.dev/v1alpha1
+kind: Team
+metadata: { name: plain, namespace: ${ns} }
+spec: { owner: { email: owner@browser.example }, seats: 1, invitations: { welcomeUrl: "http://welcome.browser.example/" } }
+`,
+    );
+    expect(applied.stderr).toContain('invitations.welcomeUrl must be an https URL');
   });
 });

@@ -3,12 +3,21 @@
 // ClusterRole in each in-scope namespace, and owner/admin/billing get rights on the team's
 // own roster objects in the team's namespace. The API server enforces the result, so
 // `kubectl auth can-i --as <email>` is the proof.
+//
+// Subjects (kubernetes-subjects.ts): by default the binding's subject is the User
+// <userPrefix><email>, one binding per grant. With `subject: Group` Roster binds groups the
+// platform's IdP fills (Roster does not manage IdP membership then): one binding per group,
+// ClusterRole and namespace, shared by every grant that maps to it. Each grant holding it
+// marks it with its own label (holder.roster.dev/<grant id>); a grant that stops mapping
+// to it takes its mark off, and the binding is deleted only when no mark is left, with a
+// resourceVersion precondition so that a grant marking it meanwhile keeps it.
 import { createHash } from 'node:crypto';
 import { clusterRolesFor, TEAM_CLUSTER_ROLES, type NamespaceClusterRoles } from '../../domain/role-bindings.ts';
 import { resources } from '../../api/resources.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import type { Assignment } from '../../tenancy/namespaces.ts';
-import { KubeApiError, type KubeClient, type KubeObject } from '../../runtime/kube-client.ts';
+import { isAlreadyExists, isConflict, isNotFound, KubeApiError, type KubeClient, type KubeObject } from '../../runtime/kube-client.ts';
+import { DEFAULT_SUBJECT_MAPPING, describeSubject, groupSubjectName, userSubjectName, type KubeSubject, type SubjectMapping } from './kubernetes-subjects.ts';
 import {
   cancelledError,
   IdentityBackendError,
@@ -26,6 +35,12 @@ export const TEAM_LABEL = 'roster.dev/team';
 export const TEAM_NAMESPACE_LABEL = 'roster.dev/team-namespace';
 export const GRANT_LABEL = 'roster.dev/grant';
 export const GRANT_ANNOTATION = 'roster.dev/grant-key';
+/** Prefix of the label each grant holding a shared group binding puts on it (Group mode). */
+export const HOLDER_LABEL_PREFIX = 'holder.roster.dev/';
+
+export function holderLabel(team: TeamRef, key: string): string {
+  return `${HOLDER_LABEL_PREFIX}${grantId(team, key)}`;
+}
 
 /** ClusterRoles on the team's own roster objects; the operator keeps them in place (decided in src/domain/role-bindings.ts). */
 export const teamClusterRoles = TEAM_CLUSTER_ROLES;
@@ -44,6 +59,8 @@ export interface KubernetesBackendOptions {
   clusterRoles: NamespaceClusterRoles;
   /** How the cluster's authenticator names people (default: their email). */
   userName?: (person: Person) => string;
+  /** Which subject to bind (User with a prefix, or Groups); default User with no prefix. */
+  subjects?: SubjectMapping;
   /**
    * Whether the team in a control namespace may reach a namespace (src/tenancy). Asked again
    * right before every binding, whatever the caller already filtered: this is the last
@@ -57,9 +74,59 @@ export function grantId(team: TeamRef, key: string): string {
   return createHash('sha256').update(`${team.namespace}/${team.name}/${key}`).digest('hex').slice(0, 20);
 }
 
-interface DesiredBinding {
+export interface DesiredBinding {
   namespace: string;
   clusterRole: string;
+  subject: KubeSubject;
+}
+
+/** The name of the shared binding of one group to one ClusterRole (the same in every namespace). */
+export function groupBindingName(team: TeamRef, role: string, subject: KubeSubject, clusterRole: string): string {
+  const id = createHash('sha256').update(`${subject.name}\n${clusterRole}`).digest('hex').slice(0, 10);
+  return `roster-g-${team.name}-${role}-${id}`.slice(0, 253);
+}
+
+/**
+ * The bindings a grant wants. `assigned` is the tenancy check, asked for every namespace
+ * outside the control namespace. In Group mode a scoped grant (grant.scoped) gets one group
+ * per environment so that the group reaches no further than the scope; otherwise one group
+ * per team and role.
+ */
+export function desiredBindings(
+  grant: Grant,
+  clusterRoles: NamespaceClusterRoles,
+  mapping: SubjectMapping,
+  assigned: (namespace: string) => boolean,
+): DesiredBinding[] {
+  const { namespaceClusterRole, teamClusterRole } = clusterRolesFor(grant.role, clusterRoles);
+  const user: KubeSubject = { kind: 'User', name: userSubjectName(mapping, grant.person.email) };
+  const group = (target?: { project: string; environment: string }): KubeSubject => ({
+    kind: 'Group',
+    name: groupSubjectName(mapping, {
+      controlNamespace: grant.team.namespace,
+      team: grant.team.name,
+      role: grant.role,
+      ...(target ? { project: target.project, environment: target.environment } : {}),
+    }),
+  });
+  const byGroup = mapping.subject === 'Group';
+  const out: DesiredBinding[] = [];
+  const seen = new Set<string>();
+  const add = (d: DesiredBinding) => {
+    const k = `${d.namespace}\n${d.clusterRole}\n${d.subject.name}`;
+    if (seen.has(k)) return;
+    seen.add(k);
+    out.push(d);
+  };
+  if (namespaceClusterRole) {
+    for (const t of grant.targets) {
+      if (!assigned(t.namespace)) continue;
+      const subject = !byGroup ? user : grant.scoped ? group(t) : group();
+      add({ namespace: t.namespace, clusterRole: namespaceClusterRole, subject });
+    }
+  }
+  if (teamClusterRole) add({ namespace: grant.team.namespace, clusterRole: teamClusterRole, subject: byGroup ? group() : user });
+  return out;
 }
 
 export class KubernetesIdentityBackend implements IdentityBackend {
@@ -72,20 +139,17 @@ export class KubernetesIdentityBackend implements IdentityBackend {
     this.options = options;
   }
 
+  private get mapping(): SubjectMapping {
+    return this.options.subjects ?? DEFAULT_SUBJECT_MAPPING;
+  }
+
   private userName(person: Person): string {
-    return this.options.userName?.(person) ?? person.email;
+    return userSubjectName(this.mapping, this.options.userName?.(person) ?? person.email);
   }
 
   private desired(grant: Grant): DesiredBinding[] {
-    const out: DesiredBinding[] = [];
-    const { namespaceClusterRole, teamClusterRole } = clusterRolesFor(grant.role, this.options.clusterRoles);
-    if (namespaceClusterRole) {
-      for (const namespace of new Set(grant.targets.map((t) => t.namespace))) {
-        if (this.assigned(grant.team.namespace, namespace)) out.push({ namespace, clusterRole: namespaceClusterRole });
-      }
-    }
-    if (teamClusterRole) out.push({ namespace: grant.team.namespace, clusterRole: teamClusterRole });
-    return out;
+    const person = { ...grant.person, email: this.options.userName?.(grant.person) ?? grant.person.email };
+    return desiredBindings({ ...grant, person }, this.options.clusterRoles, this.mapping, (ns) => this.assigned(grant.team.namespace, ns));
   }
 
   private assigned(controlNamespace: string, namespace: string): boolean {
@@ -109,7 +173,17 @@ export class KubernetesIdentityBackend implements IdentityBackend {
     return this.options.roleBindings.byLabel({ [GRANT_LABEL]: grantId(team, key) });
   }
 
-  async ensure(grant: Grant, { signal }: CallOptions = {}): Promise<EnsureResult> {
+  /** The shared group bindings this grant holds (Group mode, or left from it). */
+  private held(team: TeamRef, key: string): RoleBinding[] {
+    if (!this.options.roleBindings.hasSynced()) {
+      throw new IdentityBackendError('CacheNotSynced', 'the RoleBinding cache has not synced yet; not touching access until it has');
+    }
+    return this.options.roleBindings.byLabel({ [holderLabel(team, key)]: 'true' });
+  }
+
+  async ensure(grant: Grant, options: CallOptions = {}): Promise<EnsureResult> {
+    if (this.mapping.subject === 'Group') return await this.ensureGroups(grant, options);
+    const { signal } = options;
     const user = this.userName(grant.person);
     const id = grantId(grant.team, grant.key);
     const desired = this.desired(grant);
@@ -120,7 +194,7 @@ export class KubernetesIdentityBackend implements IdentityBackend {
       const name = this.bindingName(grant, d.clusterRole);
       wanted.add(`${d.namespace}/${name}`);
       const have = current.find((b) => b.metadata.namespace === d.namespace && b.metadata.name === name);
-      const subjectOk = have?.subjects?.length === 1 && have.subjects[0]?.kind === 'User' && have.subjects[0]?.name === user;
+      const subjectOk = have?.subjects?.length === 1 && have.subjects[0]?.kind === 'User' && have.subjects[0]?.name === d.subject.name;
       if (have && subjectOk && have.roleRef.name === d.clusterRole) continue;
       const binding: RoleBinding = {
         apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -136,7 +210,7 @@ export class KubernetesIdentityBackend implements IdentityBackend {
           },
           annotations: { [GRANT_ANNOTATION]: `${grant.team.namespace}/${grant.team.name}/${grant.key}` },
         },
-        subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }],
+        subjects: [{ kind: 'User', name: d.subject.name, apiGroup: 'rbac.authorization.k8s.io' }],
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: d.clusterRole },
       };
       const what = `bind ${user} to ${d.clusterRole} in ${d.namespace}`;
@@ -158,7 +232,104 @@ export class KubernetesIdentityBackend implements IdentityBackend {
       await this.deleteBinding(b, signal);
       changes.push(`deleted RoleBinding ${key}`);
     }
+    // Shared group bindings left from Group mode.
+    for (const b of this.held(grant.team, grant.key)) changes.push(...(await this.release(b, holderLabel(grant.team, grant.key), signal)));
     return { subject: user, changes };
+  }
+
+  private async ensureGroups(grant: Grant, { signal }: CallOptions): Promise<EnsureResult> {
+    const holder = holderLabel(grant.team, grant.key);
+    const desired = this.desired(grant);
+    const perUser = this.existing(grant.team, grant.key);
+    const held = this.held(grant.team, grant.key);
+    const changes: string[] = [];
+    const wanted = new Set<string>();
+    for (const d of desired) {
+      const name = groupBindingName(grant.team, grant.role, d.subject, d.clusterRole);
+      wanted.add(`${d.namespace}/${name}`);
+      const have = this.options.roleBindings.get(d.namespace, name);
+      const subjectOk = have?.subjects?.length === 1 && have.subjects[0]?.kind === 'Group' && have.subjects[0]?.name === d.subject.name;
+      if (have && subjectOk && have.roleRef.name === d.clusterRole && have.metadata.labels?.[holder] === 'true') continue;
+      const labels = { [MANAGED_BY]: 'roster', [TEAM_LABEL]: grant.team.name, [TEAM_NAMESPACE_LABEL]: grant.team.namespace, [holder]: 'true' };
+      const subjects = [{ kind: 'Group', name: d.subject.name, apiGroup: 'rbac.authorization.k8s.io' }];
+      const what = `bind ${describeSubject(d.subject)} to ${d.clusterRole} in ${d.namespace}`;
+      throwIfCancelled(signal, what);
+      try {
+        let created = false;
+        if (!have) {
+          try {
+            await this.options.client.create<RoleBinding>(resources.roleBinding, {
+              apiVersion: 'rbac.authorization.k8s.io/v1',
+              kind: 'RoleBinding',
+              metadata: { name, namespace: d.namespace, labels },
+              subjects,
+              roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: d.clusterRole },
+            });
+            created = true;
+          } catch (e) {
+            // Another grant created it since the cache last saw it: add this grant's mark below.
+            if (!isAlreadyExists(e)) throw e;
+          }
+        }
+        // A merge patch adds this grant's mark and leaves the other grants' marks alone.
+        if (!created)
+          await this.options.client.patch(resources.roleBinding, d.namespace, name, 'merge', { metadata: { labels }, subjects }, undefined, { signal });
+        changes.push(`${created ? 'created' : 'joined'} RoleBinding ${d.namespace}/${name} (${describeSubject(d.subject)} → ${d.clusterRole})`);
+      } catch (e) {
+        throw signal?.aborted ? cancelledError(what, e) : toBackendError(e, what);
+      }
+    }
+    for (const b of held) {
+      if (wanted.has(`${b.metadata.namespace}/${b.metadata.name}`)) continue;
+      changes.push(...(await this.release(b, holder, signal)));
+    }
+    // Per-person bindings left from User mode.
+    for (const b of perUser) {
+      await this.deleteBinding(b, signal);
+      changes.push(`deleted RoleBinding ${b.metadata.namespace}/${b.metadata.name}`);
+    }
+    const groups = [...new Set(desired.map((d) => d.subject.name))];
+    return { subject: groups.length > 0 ? groups.map((g) => `Group ${g}`).join(', ') : 'no group', changes };
+  }
+
+  /** Takes this grant's mark off a shared group binding, and deletes it when no grant holds it any more. */
+  private async release(b: RoleBinding, holder: string, signal: AbortSignal | undefined): Promise<string[]> {
+    const ref = `${b.metadata.namespace}/${b.metadata.name}`;
+    const what = `release RoleBinding ${ref}`;
+    throwIfCancelled(signal, what);
+    try {
+      let after: RoleBinding;
+      try {
+        after = await this.options.client.patch<RoleBinding>(
+          resources.roleBinding,
+          b.metadata.namespace,
+          b.metadata.name ?? '',
+          'merge',
+          { metadata: { labels: { [holder]: null } } },
+          undefined,
+          { signal },
+        );
+      } catch (e) {
+        if (isNotFound(e)) return [];
+        throw e;
+      }
+      const others = Object.keys(after.metadata.labels ?? {}).filter((k) => k.startsWith(HOLDER_LABEL_PREFIX));
+      if (others.length > 0) return [`left RoleBinding ${ref} (still held by ${others.length} other grant${others.length === 1 ? '' : 's'})`];
+      try {
+        const version = after.metadata.resourceVersion;
+        await this.options.client.delete(resources.roleBinding, b.metadata.namespace, b.metadata.name ?? '', {
+          signal,
+          ...(version ? { preconditionsResourceVersion: version } : {}),
+        });
+      } catch (e) {
+        // Changed since: another grant took it meanwhile, so it stays.
+        if (isConflict(e)) return [`left RoleBinding ${ref} (taken by another grant meanwhile)`];
+        throw e;
+      }
+      return [`deleted RoleBinding ${ref}`];
+    } catch (e) {
+      throw signal?.aborted ? cancelledError(what, e) : toBackendError(e, what);
+    }
   }
 
   async remove(team: TeamRef, key: string, _person?: Person, { signal }: CallOptions = {}): Promise<string[]> {
@@ -167,6 +338,7 @@ export class KubernetesIdentityBackend implements IdentityBackend {
       await this.deleteBinding(b, signal);
       changes.push(`deleted RoleBinding ${b.metadata.namespace}/${b.metadata.name}`);
     }
+    for (const b of this.held(team, key)) changes.push(...(await this.release(b, holderLabel(team, key), signal)));
     return changes;
   }
 

@@ -37,6 +37,10 @@ export type KeycloakBackendConfig = {
 
 export interface KubernetesBackendConfig {
   type: 'kubernetes';
+  /** User (default) or Group: see kubernetes-subjects.ts. */
+  subject?: 'User' | 'Group';
+  userPrefix?: string;
+  groupPrefix?: string;
 }
 
 export type IdentityBackendConfig = LdapBackendConfig | ScimBackendConfig | KeycloakBackendConfig | KubernetesBackendConfig;
@@ -89,6 +93,8 @@ function describe(config: IdentityBackendConfig): Record<string, unknown> {
       return { baseUrl: config.baseUrl };
     case 'keycloak':
       return { url: config.url, realm: config.realm, auth: config.clientSecretFile ? 'clientCredentials' : 'password' };
+    case 'kubernetes':
+      return { subject: config.subject ?? 'User', userPrefix: config.userPrefix ?? '', groupPrefix: config.groupPrefix ?? '' };
     default:
       return {};
   }
@@ -100,7 +106,8 @@ export function createIdentityBackend(name: string, config: IdentityBackendConfi
   switch (config.type) {
     case 'kubernetes': {
       if (!deps.kubernetes) throw new IdentityConfigError("the kubernetes backend needs the operator's Kubernetes client");
-      return new KubernetesIdentityBackend({ name, ...deps.kubernetes });
+      const subjects = { subject: config.subject ?? 'User', userPrefix: config.userPrefix ?? '', groupPrefix: config.groupPrefix ?? '' } as const;
+      return new KubernetesIdentityBackend({ name, ...deps.kubernetes, subjects });
     }
     case 'ldap': {
       const password = new SecretFile(config.bindPasswordFile, 'the LDAP bind password', readFile);

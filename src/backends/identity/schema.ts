@@ -95,6 +95,32 @@ const keycloakSchema = {
   },
 } as const;
 
+const kubernetesSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type'],
+  properties: {
+    type: { const: 'kubernetes' },
+    subject: {
+      enum: ['User', 'Group'],
+      description:
+        "What RoleBindings name: User <userPrefix><email> (default), or Group <groupPrefix>roster:<namespace>:<team>:<role>[:<project>:<environment>] that the platform's IdP fills.",
+    },
+    userPrefix: {
+      type: 'string',
+      maxLength: 64,
+      pattern: '^(?!system:)[^\\s]*$',
+      description: "Prepended to the email, as the cluster's authenticator prefixes users (e.g. oidc: for --oidc-username-prefix). Default empty.",
+    },
+    groupPrefix: {
+      type: 'string',
+      maxLength: 64,
+      pattern: '^(?!system:)[^\\s]*$',
+      description: 'Subject Group: prepended to group names, as the authenticator prefixes groups (e.g. oidc: for --oidc-groups-prefix). Default empty.',
+    },
+  },
+} as const;
+
 /** The schema of one entry of config.identityBackends. */
 export const identityBackendSchema = {
   type: 'object',
@@ -106,5 +132,6 @@ export const identityBackendSchema = {
     { if: { required: ['type'], properties: { type: { const: 'ldap' } } }, then: ldapSchema },
     { if: { required: ['type'], properties: { type: { const: 'scim' } } }, then: scimSchema },
     { if: { required: ['type'], properties: { type: { const: 'keycloak' } } }, then: keycloakSchema },
+    { if: { required: ['type'], properties: { type: { const: 'kubernetes' } } }, then: kubernetesSchema },
   ],
 } as const;

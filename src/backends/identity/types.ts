@@ -32,6 +32,8 @@ export interface Grant {
   person: Person;
   role: Role;
   targets: ScopeTarget[];
+  /** The Membership lists projects (a scoped developer or observer): targets are its whole reach. */
+  scoped?: boolean;
 }
 
 export interface EnsureResult {

@@ -12,6 +12,7 @@ import { ExitCode, refuse, UsageError } from '../errors.ts';
 import { PROGRAM } from '../help.ts';
 import { describeVerbs, permissionForVerb } from '../verbs.ts';
 import { parseEmail, parseObjectName } from '../values.ts';
+import { describeSubject, type SubjectMapping } from '../../backends/identity/kubernetes-subjects.ts';
 
 const NAME = 'can-i';
 const DEFAULT_NAMESPACE_LABEL = 'roster.dev/team';
@@ -65,6 +66,17 @@ export const canI: Command = {
         value: 'NAMESPACE',
         description: `the roster operator's namespace, as in its namespace setting (default ${DEFAULT_OPERATOR_NAMESPACE})`,
       },
+      {
+        name: 'subject',
+        value: 'User|Group',
+        description: "what the kubernetes identity backend binds, as in its subject setting (default User): the person, or Roster's groups",
+      },
+      { name: 'user-prefix', value: 'PREFIX', description: "the backend's userPrefix, e.g. oidc: (User <PREFIX><email>)" },
+      {
+        name: 'group-prefix',
+        value: 'PREFIX',
+        description: "the backend's groupPrefix with --subject Group (Group <PREFIX>roster:<namespace>:<team>:<role>…)",
+      },
       { name: 'quiet', short: 'q', description: 'print nothing; answer with the exit code only' },
     ],
     examples: [
@@ -76,6 +88,10 @@ export const canI: Command = {
       '',
       '# With an operator configured with another label and namespace',
       `${PROGRAM} can-i noah@acme.com deploy --project shop -n acme --namespace-label platform.example/team --operator-namespace roster`,
+      '',
+      '# On an OIDC cluster, with the backend configured with userPrefix: "oidc:" (or subject: Group)',
+      `${PROGRAM} can-i riley@acme.com deploy --project shop --environment staging -n acme --user-prefix oidc:`,
+      `${PROGRAM} can-i riley@acme.com deploy --project shop --environment staging -n acme --subject Group`,
       '',
       '# In a script',
       `if ${PROGRAM} can-i maya@acme.com billing -n acme -q; then echo "maya sees invoices"; fi`,
@@ -103,6 +119,11 @@ export const canI: Command = {
     }
     const operatorNamespace = parseObjectName(flags.string('operator-namespace') ?? DEFAULT_OPERATOR_NAMESPACE, '--operator-namespace', NAME);
     const policy = { namespaceLabel, operatorNamespace };
+    const subjectKind = flags.string('subject') ?? 'User';
+    if (subjectKind !== 'User' && subjectKind !== 'Group') {
+      throw new UsageError(`--subject ${JSON.stringify(subjectKind)} is not User or Group; use the kubernetes backend's subject setting`, NAME);
+    }
+    const subjects: SubjectMapping = { subject: subjectKind, userPrefix: flags.string('user-prefix') ?? '', groupPrefix: flags.string('group-prefix') ?? '' };
 
     const conn = await connect();
     const [teams, memberships, invitations, projects] = await Promise.all([
@@ -118,6 +139,7 @@ export const canI: Command = {
       ...(project !== undefined ? { project } : {}),
       ...(environment !== undefined ? { environment } : {}),
       ...(team !== undefined ? { team } : {}),
+      subjects,
     };
     const at = now();
     // Only the environment namespaces this answer rests on are read (none for team-wide permissions).
@@ -130,7 +152,8 @@ export const canI: Command = {
     }
     const { answer } = outcome;
     if (!flags.boolean('quiet')) {
-      emit(io, global.output, answer, () => `${answer.allowed ? 'yes' : 'no'}\n${answer.reason}\n`);
+      const checked = answer.subject ? `checked for Kubernetes ${describeSubject(answer.subject)}\n` : '';
+      emit(io, global.output, answer, () => `${answer.allowed ? 'yes' : 'no'}\n${answer.reason}\n${checked}`);
       // JSON and YAML carry them in the answer's `warnings`.
       if (global.output === 'table' || global.output === 'wide') for (const w of answer.warnings ?? []) io.err(`warning: ${w}\n`);
     }

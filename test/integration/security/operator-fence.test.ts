@@ -353,7 +353,9 @@ describe("the ServiceAccount, with the chart's RBAC, cannot grant outside the fe
 
     const everyone = [{ kind: 'Group', name: 'system:authenticated', apiGroup: 'rbac.authorization.k8s.io' }];
     const group = await refused(() => sa.create(resources.roleBinding, binding(acmeProd, 'edit', { name: `fence-${run}-group`, subjects: everyone })));
-    expect(group.message).toContain('its subjects must be people (kind User, not a system: identity, a Group or a ServiceAccount)');
+    expect(group.message).toContain(
+      'its subjects must be people (kind User, not a system: identity or a ServiceAccount); a Group only with a kubernetes identity backend configured with subject: Group',
+    );
     await gainedNothing(`someone-${run}`, acmeProd, ['system:authenticated']);
 
     const robot = [{ kind: 'User', name: `system:serviceaccount:${acmeProd}:default`, apiGroup: 'rbac.authorization.k8s.io' }];

@@ -276,7 +276,8 @@ describe('Ready, Reconciling and Stalled (kstatus)', () => {
 
   it('classifies every Ready reason the controllers and the accept page write', () => {
     const root = new URL('../../../src/', import.meta.url);
-    const files = [...readdirSync(new URL('controllers/', root)).map((f) => new URL(`controllers/${f}`, root)), new URL('web/accept.ts', root)];
+    const controllers = readdirSync(new URL('controllers/', root), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    const files = [...controllers.map((f) => new URL(`controllers/${f}`, root)), new URL('web/accept.ts', root)];
     const reasons = new Set<string>();
     for (const file of files) {
       const source = readFileSync(file, 'utf8');
