@@ -458,7 +458,8 @@ describe("the operator with the chart's ServiceAccount, config and environment",
     expect(res.status).toBe(200);
     await eventually(async () => expect((await admin.get<Membership>(resources.membership, teamNs, 'riley')).status?.phase).toBe('Active'), 30_000, 200);
     await eventually(async () => expect(await grantsIn(stagingNs)).toEqual([['edit', 'riley@chart.example']]), 30_000, 200);
-    expect(await canI('riley@chart.example', 'update', 'deployments', stagingNs, 'apps')).toBe(true);
+    // RBAC's authorizer sees a new binding a moment after it exists.
+    await eventually(async () => expect(await canI('riley@chart.example', 'update', 'deployments', stagingNs, 'apps')).toBe(true), 10_000, 100);
     expect(await canI('riley@chart.example', 'update', 'deployments', teamNs, 'apps')).toBe(false);
 
     // The owner: ClusterRole admin in the project's namespace, roster:team-owner in the team's.

@@ -239,7 +239,7 @@ describe('the chart installs the fence for its own ServiceAccount', () => {
 describe("the ServiceAccount, with the chart's RBAC, cannot grant outside the fence", () => {
   it('binds ClusterRole admin in kube-system: refused (system namespace), and the grantee has nothing there', async () => {
     // RBAC alone would allow it: the operator has `bind` on admin and creates RoleBindings cluster-wide.
-    expect(await canI(saUser, 'create', 'rolebindings', 'kube-system', 'rbac.authorization.k8s.io')).toBe(true);
+    await eventually(async () => expect(await canI(saUser, 'create', 'rolebindings', 'kube-system', 'rbac.authorization.k8s.io')).toBe(true), 10_000, 100);
     const name = `fence-${run}-admin`;
     const denial = await refused(() => sa.create(resources.roleBinding, binding('kube-system', 'admin', { name })));
     expect(denial.status).toBe(403);
@@ -381,7 +381,7 @@ describe("the ServiceAccount still does the operator's work (positive controls)"
   it('binds edit for team acme in a namespace assigned to acme, updates it, and removes it after the assignment is withdrawn', async () => {
     const name = `fence-${run}-riley`;
     await sa.create(resources.roleBinding, binding(acmeProd, 'edit', { name, user: riley }));
-    expect(await canI(riley, 'update', 'deployments', acmeProd, 'apps')).toBe(true);
+    await eventually(async () => expect(await canI(riley, 'update', 'deployments', acmeProd, 'apps')).toBe(true), 10_000, 100);
     expect(await canI(riley, 'update', 'deployments', globexProd, 'apps')).toBe(false);
     // The backend's server-side apply of the same binding (an update) passes too.
     await applyAs(sa, resources.roleBinding, binding(acmeProd, 'edit', { name, user: riley }));
@@ -392,7 +392,7 @@ describe("the ServiceAccount still does the operator's work (positive controls)"
       const again = await refused(() => sa.create(resources.roleBinding, binding(acmeProd, 'edit', { name: `${name}-2`, user: riley })));
       expect(again.message).toContain(`namespace ${acmeProd} is not assigned to a team`);
       expect(await sa.delete(resources.roleBinding, acmeProd, name)).toBe(true);
-      expect(await canI(riley, 'update', 'deployments', acmeProd, 'apps')).toBe(false);
+      await eventually(async () => expect(await canI(riley, 'update', 'deployments', acmeProd, 'apps')).toBe(false), 10_000, 100);
     } finally {
       await namespace(acmeProd, { [ASSIGN]: acmeNs });
     }
@@ -401,7 +401,7 @@ describe("the ServiceAccount still does the operator's work (positive controls)"
   it("binds roster:team-admin in the team's own control namespace", async () => {
     const name = `fence-${run}-own-team-admin`;
     await sa.create(resources.roleBinding, binding(acmeNs, 'roster:team-admin', { name, user: riley }));
-    expect(await canI(riley, 'create', 'memberships', acmeNs, 'roster.dev')).toBe(true);
+    await eventually(async () => expect(await canI(riley, 'create', 'memberships', acmeNs, 'roster.dev')).toBe(true), 10_000, 100);
     expect(await canI(riley, 'create', 'memberships', globexNs, 'roster.dev')).toBe(false);
     expect(await sa.delete(resources.roleBinding, acmeNs, name)).toBe(true);
   });
