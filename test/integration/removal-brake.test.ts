@@ -120,7 +120,7 @@ describe('the removal brake', () => {
     const emails = await activeTeam(solo, soloEnv, 4);
     const deleted = await kubectl(kubeconfig, ['delete', 'membership', 'm0', '-n', solo, '--wait=true', '--timeout=30s']);
     expect(deleted.code, deleted.stderr).toBe(0);
-    expect(await canDeploy(emails[0]!, soloEnv)).toBe(false);
+    await eventually(async () => expect(await canDeploy(emails[0]!, soloEnv)).toBe(false), 10_000, 100);
     expect((await team(solo)).status?.conditions?.find((c) => c.type === 'RemovalsHeld')?.status).not.toBe('True');
   }, 180_000);
 
