@@ -177,41 +177,12 @@ function requeueForExpiry(m: Membership, now: Date): { requeueMs?: number } {
 
 function planWithTeam(facts: MembershipFacts, team: Team, backend: string, current: Status): MembershipStep {
   const m = facts.membership;
-  const namespace = m.metadata.namespace ?? '';
-  const teamName = team.metadata.name ?? '';
   // Expired: access ends, the pending link dies.
-  if (m.spec.expiresAt && Date.parse(m.spec.expiresAt) <= facts.now.getTime()) {
-    const status = conditions(
-      facts,
-      { ...settled(current), phase: 'Expired', identity: undefined },
-      { type: ConditionType.Ready, status: 'False', reason: 'Expired', message: `access ended at ${m.spec.expiresAt}; raise spec.expiresAt to restore it` },
-      { type: ConditionType.IdentitySynced, status: 'True', reason: 'AccessRemoved', message: 'no access granted' },
-    );
-    const first = current.phase !== 'Expired';
-    // Expiry was set by whoever last wrote spec.expiresAt.
-    const change = (removed: readonly string[]): TeamChange => ({
-      regarding: m,
-      type: 'Normal',
-      reason: 'Expired',
-      action: 'Expire',
-      note: `access of ${m.spec.email} expired at ${m.spec.expiresAt}`,
-      actor: changedBy(m) ?? createdBy(m),
-      audit: {
-        action: 'expire',
-        entity: 'member',
-        team: teamName,
-        namespace,
-        subject: m.spec.email,
-        roleBefore: m.spec.role,
-        detail: removed.join('; ') || undefined,
-      },
-    });
-    return withdraw(facts, status, true, first ? change : undefined, first);
-  }
+  if (m.spec.expiresAt && Date.parse(m.spec.expiresAt) <= facts.now.getTime()) return planExpired(facts, team, current);
   // The owner holds the team through Team spec.owner; a Membership for the same person is
   // superseded — not a failure (GitOps tools must not show Degraded after every transfer).
   if (sameEmail(team.spec.owner.email, m.spec.email)) {
-    const message = `${m.spec.email} owns team ${teamName}, which includes everything this Membership grants; it takes effect again if ownership moves to someone else. Delete it if that should not happen.`;
+    const message = `${m.spec.email} owns team ${team.metadata.name}, which includes everything this Membership grants; it takes effect again if ownership moves to someone else. Delete it if that should not happen.`;
     return withdraw(
       facts,
       conditions(
@@ -223,30 +194,64 @@ function planWithTeam(facts: MembershipFacts, team: Team, backend: string, curre
     );
   }
   // Seats: the controller's second line behind admission.
-  if (facts.seat === 'overLimit') {
-    const usage = facts.seatUsage ?? { limit: team.spec.seats, available: 0 };
-    const message = `team ${teamName} has ${usage.limit - usage.available} of ${usage.limit} seats in use; raise spec.seats or remove a member`;
-    const first = current.phase !== 'OverSeatLimit';
-    const status = conditions(
-      facts,
-      { ...settled(current), phase: 'OverSeatLimit', identity: undefined },
-      { type: ConditionType.Ready, status: 'False', reason: 'OverSeatLimit', message },
-    );
-    const change = (): TeamChange => ({
-      regarding: m,
-      type: 'Warning',
-      reason: 'OverSeatLimit',
-      action: 'Admit',
-      note: `team ${teamName} has no seat left for ${m.spec.email}`,
-    });
-    return withdraw(facts, status, true, first ? change : undefined, first);
-  }
+  if (facts.seat === 'overLimit') return planOverSeatLimit(facts, team, current);
   if (!facts.acceptedAt) {
     // The Team controller records the former owner's acceptance right after creating this.
     if (m.metadata.labels?.[labels.createdBy] === 'ownership-transfer') return { kind: 'requeue', ms: 1_000 };
     return planInvite(facts, team, current);
   }
   return planProvision(facts, team, backend, current, facts.acceptedAt);
+}
+
+function planExpired(facts: MembershipFacts, team: Team, current: Status): MembershipStep {
+  const m = facts.membership;
+  const status = conditions(
+    facts,
+    { ...settled(current), phase: 'Expired', identity: undefined },
+    { type: ConditionType.Ready, status: 'False', reason: 'Expired', message: `access ended at ${m.spec.expiresAt}; raise spec.expiresAt to restore it` },
+    { type: ConditionType.IdentitySynced, status: 'True', reason: 'AccessRemoved', message: 'no access granted' },
+  );
+  const first = current.phase !== 'Expired';
+  // Expiry was set by whoever last wrote spec.expiresAt.
+  const change = (removed: readonly string[]): TeamChange => ({
+    regarding: m,
+    type: 'Normal',
+    reason: 'Expired',
+    action: 'Expire',
+    note: `access of ${m.spec.email} expired at ${m.spec.expiresAt}`,
+    actor: changedBy(m) ?? createdBy(m),
+    audit: {
+      action: 'expire',
+      entity: 'member',
+      team: team.metadata.name ?? '',
+      namespace: m.metadata.namespace ?? '',
+      subject: m.spec.email,
+      roleBefore: m.spec.role,
+      detail: removed.join('; ') || undefined,
+    },
+  });
+  return withdraw(facts, status, true, first ? change : undefined, first);
+}
+
+function planOverSeatLimit(facts: MembershipFacts, team: Team, current: Status): MembershipStep {
+  const m = facts.membership;
+  const teamName = team.metadata.name ?? '';
+  const usage = facts.seatUsage ?? { limit: team.spec.seats, available: 0 };
+  const message = `team ${teamName} has ${usage.limit - usage.available} of ${usage.limit} seats in use; raise spec.seats or remove a member`;
+  const first = current.phase !== 'OverSeatLimit';
+  const status = conditions(
+    facts,
+    { ...settled(current), phase: 'OverSeatLimit', identity: undefined },
+    { type: ConditionType.Ready, status: 'False', reason: 'OverSeatLimit', message },
+  );
+  const change = (): TeamChange => ({
+    regarding: m,
+    type: 'Warning',
+    reason: 'OverSeatLimit',
+    action: 'Admit',
+    note: `team ${teamName} has no seat left for ${m.spec.email}`,
+  });
+  return withdraw(facts, status, true, first ? change : undefined, first);
 }
 
 /** The membership's invitation: owned by it, named by its uid and the attempt, so a stale cache meets AlreadyExists. */
@@ -314,7 +319,6 @@ function planInvite(facts: MembershipFacts, team: Team, current: Status): Member
 function planProvision(facts: MembershipFacts, team: Team, backend: string, current: Status, acceptedAt: string): MembershipStep {
   const m = facts.membership;
   const namespace = m.metadata.namespace ?? '';
-  const teamName = team.metadata.name ?? '';
   const targets = accessTargets(m.spec.role, m.spec.projects, facts.projects);
   const scope = targets.map((t) => `${t.project}/${t.environment}`);
   const grant: Grant = {
@@ -325,45 +329,7 @@ function planProvision(facts: MembershipFacts, team: Team, backend: string, curr
     targets,
     scoped: !isTeamWideRole(m.spec.role) && !isUnscoped(m.spec.projects),
   };
-  const wasSynced = getCondition(current.conditions, ConditionType.IdentitySynced)?.status === 'True';
-  const specUnchanged = current.observedGeneration === m.metadata.generation && current.identity?.role === m.spec.role;
-  const audit = { entity: 'member', team: teamName, namespace, subject: m.spec.email } as const;
-  const changeFor = (result: EnsureResult): TeamChange | undefined => {
-    if (result.changes.length && wasSynced && specUnchanged && current.phase === 'Active') {
-      const restored = result.changes.join('; ');
-      return {
-        regarding: m,
-        type: 'Warning',
-        reason: 'DriftCorrected',
-        action: 'Sync',
-        note: `identity backend ${backend} had drifted; restored: ${restored}`,
-        audit: { ...audit, action: 'drift-corrected', roleAfter: m.spec.role, detail: restored },
-      };
-    }
-    if (current.phase !== 'Active') {
-      return {
-        regarding: m,
-        type: 'Normal',
-        reason: 'Activated',
-        action: 'Provision',
-        note: `${m.spec.email} accepted and has ${m.spec.role} access`,
-        actor: m.spec.email,
-        audit: { ...audit, action: 'activate', roleAfter: m.spec.role },
-      };
-    }
-    if (current.identity?.role !== m.spec.role || statusChanged(current.identity?.scope, scope)) {
-      return {
-        regarding: m,
-        type: 'Normal',
-        reason: 'AccessChanged',
-        action: 'Provision',
-        note: `${m.spec.email} now has ${m.spec.role} access${scope.length ? ` in ${scope.join(', ')}` : ''}`,
-        actor: changedBy(m),
-        audit: { ...audit, action: 'change-role', roleBefore: current.identity?.role, roleAfter: m.spec.role },
-      };
-    }
-    return undefined;
-  };
+  const changeFor = (result: EnsureResult): TeamChange | undefined => accessChange(facts, team, backend, current, scope, result);
   return {
     kind: 'provision',
     grant,
@@ -387,6 +353,55 @@ function planProvision(facts: MembershipFacts, team: Team, backend: string, curr
       ),
     ...requeueForExpiry(m, facts.now),
   };
+}
+
+/** What a successful sync changed, for the Event and the audit: drift put back, activation, or a new role or scope. */
+function accessChange(
+  facts: MembershipFacts,
+  team: Team,
+  backend: string,
+  current: Status,
+  scope: readonly string[],
+  result: EnsureResult,
+): TeamChange | undefined {
+  const m = facts.membership;
+  const wasSynced = getCondition(current.conditions, ConditionType.IdentitySynced)?.status === 'True';
+  const specUnchanged = current.observedGeneration === m.metadata.generation && current.identity?.role === m.spec.role;
+  const audit = { entity: 'member', team: team.metadata.name ?? '', namespace: m.metadata.namespace ?? '', subject: m.spec.email } as const;
+  if (result.changes.length && wasSynced && specUnchanged && current.phase === 'Active') {
+    const restored = result.changes.join('; ');
+    return {
+      regarding: m,
+      type: 'Warning',
+      reason: 'DriftCorrected',
+      action: 'Sync',
+      note: `identity backend ${backend} had drifted; restored: ${restored}`,
+      audit: { ...audit, action: 'drift-corrected', roleAfter: m.spec.role, detail: restored },
+    };
+  }
+  if (current.phase !== 'Active') {
+    return {
+      regarding: m,
+      type: 'Normal',
+      reason: 'Activated',
+      action: 'Provision',
+      note: `${m.spec.email} accepted and has ${m.spec.role} access`,
+      actor: m.spec.email,
+      audit: { ...audit, action: 'activate', roleAfter: m.spec.role },
+    };
+  }
+  if (current.identity?.role !== m.spec.role || statusChanged(current.identity?.scope, [...scope])) {
+    return {
+      regarding: m,
+      type: 'Normal',
+      reason: 'AccessChanged',
+      action: 'Provision',
+      note: `${m.spec.email} now has ${m.spec.role} access${scope.length ? ` in ${scope.join(', ')}` : ''}`,
+      actor: changedBy(m),
+      audit: { ...audit, action: 'change-role', roleBefore: current.identity?.role, roleAfter: m.spec.role },
+    };
+  }
+  return undefined;
 }
 
 /** What the Membership says about its invitation's mail: an unconfirmed delivery must not look sent. */

@@ -178,6 +178,48 @@ function ownerInvitation(facts: TeamFacts, email: string): Invitation {
   };
 }
 
+/**
+ * Ownership transfer: the new owner was an Active admin (admission checked); here an accepted
+ * admin is enough, because once the transfer starts their Membership is superseded. The
+ * previous owner stays on as admin, through a Membership created already accepted.
+ */
+function planTransfer(
+  facts: TeamFacts,
+  current: TeamStatus,
+  ownerEmail: string,
+): { readonly previousOwner?: string; readonly former?: Membership; readonly change?: TeamChange } {
+  const { team } = facts;
+  const previousOwner =
+    current.owner?.phase === 'Active' && current.owner.email && !sameEmail(current.owner.email, ownerEmail) ? current.owner.email : undefined;
+  if (!previousOwner) return {};
+  const newOwner = facts.memberships.find((m) => sameEmail(m.spec.email, ownerEmail));
+  if (newOwner?.spec.role !== 'admin' || !newOwner.status?.acceptedAt) return { previousOwner };
+  let former: Membership | undefined;
+  if (!facts.memberships.some((m) => sameEmail(m.spec.email, previousOwner))) {
+    const acceptedBefore = facts.ownerInvitations.find((i) => i.status?.phase === 'Accepted' && sameEmail(i.spec.email, previousOwner));
+    former = formerOwnerMembership(team, previousOwner, acceptedBefore?.metadata.name);
+  }
+  const change: TeamChange = {
+    regarding: team,
+    type: 'Normal',
+    reason: 'OwnershipTransferred',
+    action: 'Transfer',
+    note: `ownership moved from ${previousOwner} to ${ownerEmail}; ${previousOwner} stays on as admin`,
+    actor: changedBy(team),
+    audit: {
+      action: 'transfer-ownership',
+      entity: 'team',
+      team: team.metadata.name ?? '',
+      namespace: team.metadata.namespace ?? '',
+      subject: ownerEmail,
+      roleBefore: 'admin',
+      roleAfter: 'owner',
+      detail: `previous owner ${previousOwner} is now admin`,
+    },
+  };
+  return { previousOwner, ...(former ? { former } : {}), change };
+}
+
 function planSync(facts: TeamFacts): TeamStep {
   const { team } = facts;
   const name = team.metadata.name ?? '';
@@ -188,39 +230,12 @@ function planSync(facts: TeamFacts): TeamStep {
   let ownerActive = (current.owner?.phase === 'Active' && sameEmail(current.owner.email ?? '', ownerEmail)) || accepted !== undefined;
   const changes: TeamChange[] = [];
 
-  // Ownership transfer: the new owner was an Active admin (admission checked); here an accepted
-  // admin is enough, because once the transfer starts their Membership is superseded.
-  const previousOwner =
-    current.owner?.phase === 'Active' && current.owner.email && !sameEmail(current.owner.email, ownerEmail) ? current.owner.email : undefined;
-  let former: Membership | undefined;
-  if (previousOwner) {
-    const newOwner = facts.memberships.find((m) => sameEmail(m.spec.email, ownerEmail));
-    if (newOwner?.spec.role === 'admin' && newOwner.status?.acceptedAt) {
-      if (!facts.memberships.some((m) => sameEmail(m.spec.email, previousOwner))) {
-        const acceptedBefore = facts.ownerInvitations.find((i) => i.status?.phase === 'Accepted' && sameEmail(i.spec.email, previousOwner));
-        former = formerOwnerMembership(team, previousOwner, acceptedBefore?.metadata.name);
-      }
-      ownerActive = true;
-      changes.push({
-        regarding: team,
-        type: 'Normal',
-        reason: 'OwnershipTransferred',
-        action: 'Transfer',
-        note: `ownership moved from ${previousOwner} to ${ownerEmail}; ${previousOwner} stays on as admin`,
-        actor: changedBy(team),
-        audit: {
-          action: 'transfer-ownership',
-          entity: 'team',
-          team: name,
-          namespace,
-          subject: ownerEmail,
-          roleBefore: 'admin',
-          roleAfter: 'owner',
-          detail: `previous owner ${previousOwner} is now admin`,
-        },
-      });
-    }
+  const transfer = planTransfer(facts, current, ownerEmail);
+  if (transfer.change) {
+    ownerActive = true;
+    changes.push(transfer.change);
   }
+  const { previousOwner, former } = transfer;
   const revokeInvitations = facts.ownerInvitations
     .filter((i) => !sameEmail(i.spec.email, ownerEmail) && i.status?.phase !== 'Accepted' && !i.spec.revoked)
     .map((i) => i.metadata.name ?? '');
@@ -273,41 +288,58 @@ interface SyncDecision {
   readonly changes: readonly TeamChange[];
 }
 
+/** Ready as the identity backend leaves it: unknown backend, failed grant, drift put back, or the owner newly active. */
+function identityOutcome(
+  facts: TeamFacts,
+  decision: SyncDecision,
+  outcome: TeamOutcome,
+): { readonly identity: ConditionInput; readonly drift?: string; readonly activated?: TeamChange } {
+  const { team } = facts;
+  const current: TeamStatus = team.status ?? {};
+  const reconciled: ConditionInput = { type: ConditionType.Ready, status: 'True', reason: 'Reconciled', message: 'the team is reconciled' };
+  if (!facts.backend) {
+    return {
+      identity: {
+        type: ConditionType.Ready,
+        status: 'False',
+        reason: 'UnknownIdentityBackend',
+        message: `identity backend "${team.spec.identity?.backend ?? 'default'}" is not configured in the operator`,
+      },
+    };
+  }
+  if (!outcome.grant) return { identity: reconciled };
+  if ('failed' in outcome.grant) {
+    return { identity: { type: ConditionType.Ready, status: 'False', reason: outcome.grant.failed.reason, message: outcome.grant.failed.message } };
+  }
+  const restored = outcome.grant.result.changes;
+  if (restored.length && current.owner?.phase === 'Active' && !decision.previousOwner && current.observedGeneration === team.metadata.generation) {
+    return { identity: reconciled, drift: `owner access had drifted; restored: ${restored.join('; ')}` };
+  }
+  if (current.owner?.phase === 'Active') return { identity: reconciled };
+  const name = team.metadata.name ?? '';
+  const { ownerEmail } = decision;
+  return {
+    identity: reconciled,
+    activated: {
+      regarding: team,
+      type: 'Normal',
+      reason: 'OwnerActive',
+      action: 'Provision',
+      note: `${ownerEmail} accepted ownership of team ${name}`,
+      actor: ownerEmail,
+      audit: { action: 'activate', entity: 'team', team: name, namespace: team.metadata.namespace ?? '', subject: ownerEmail, roleAfter: 'owner' },
+    },
+  };
+}
+
 /** The Team's status, the changes to record and whether the identity backend failed, once the calls are done. */
 function syncOutcome(facts: TeamFacts, decision: SyncDecision, outcome: TeamOutcome): ReturnType<Extract<TeamStep, { kind: 'sync' }>['result']> {
   const { team } = facts;
-  const name = team.metadata.name ?? '';
-  const namespace = team.metadata.namespace ?? '';
   const current: TeamStatus = team.status ?? {};
-  const { ownerActive, ownerEmail, previousOwner, changes } = decision;
+  const { ownerActive, ownerEmail, changes } = decision;
   const all = [...changes];
-  let drift: string | undefined;
-  let identity: ConditionInput = { type: ConditionType.Ready, status: 'True', reason: 'Reconciled', message: 'the team is reconciled' };
-  if (!facts.backend) {
-    identity = {
-      type: ConditionType.Ready,
-      status: 'False',
-      reason: 'UnknownIdentityBackend',
-      message: `identity backend "${team.spec.identity?.backend ?? 'default'}" is not configured in the operator`,
-    };
-  } else if (outcome.grant && 'failed' in outcome.grant) {
-    identity = { type: ConditionType.Ready, status: 'False', reason: outcome.grant.failed.reason, message: outcome.grant.failed.message };
-  } else if (outcome.grant) {
-    const restored = outcome.grant.result.changes;
-    if (restored.length && current.owner?.phase === 'Active' && !previousOwner && current.observedGeneration === team.metadata.generation) {
-      drift = `owner access had drifted; restored: ${restored.join('; ')}`;
-    } else if (current.owner?.phase !== 'Active') {
-      all.push({
-        regarding: team,
-        type: 'Normal',
-        reason: 'OwnerActive',
-        action: 'Provision',
-        note: `${ownerEmail} accepted ownership of team ${name}`,
-        actor: ownerEmail,
-        audit: { action: 'activate', entity: 'team', team: name, namespace, subject: ownerEmail, roleAfter: 'owner' },
-      });
-    }
-  }
+  const { identity, drift, activated } = identityOutcome(facts, decision, outcome);
+  if (activated) all.push(activated);
   const { removals } = facts;
   if (removals.newHold) all.push(holdEvent(team, removals));
   const { usage } = facts.seats;
