@@ -1,7 +1,7 @@
 // The Invitation planner with plain data: one step per situation, no API server, no SMTP.
 import { describe, expect, it } from 'vitest';
-import type { Invitation, Membership, Team } from '../../../src/api/generated.ts';
-import { planInvitationStep, type InvitationFacts, type InvitationStep } from '../../../src/controllers/invitation/plan.ts';
+import type { Invitation, Membership, Team } from '../../../../src/api/generated.ts';
+import { planInvitationStep, type InvitationFacts, type InvitationStep } from '../../../../src/controllers/invitation/plan.ts';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
 const LINK = { linkId: 'abc123def456', hash: 'f'.repeat(64) };

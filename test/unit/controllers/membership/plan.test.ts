@@ -1,7 +1,7 @@
 // The Membership planner with plain data: one step per situation, no API server.
 import { describe, expect, it } from 'vitest';
-import type { Invitation, Membership, Project, Team } from '../../../src/api/generated.ts';
-import { planMembership, type MembershipFacts } from '../../../src/controllers/membership/plan.ts';
+import type { Invitation, Membership, Project, Team } from '../../../../src/api/generated.ts';
+import { planMembership, type MembershipFacts } from '../../../../src/controllers/membership/plan.ts';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
 const FINALIZER = 'roster.dev/access';

@@ -1,8 +1,8 @@
 // The Project planner with plain data: members who reach it, and whether its environments are the team's.
 import { describe, expect, it } from 'vitest';
-import type { Membership, Project, Team } from '../../../src/api/generated.ts';
-import { planProject, type Environment, type ProjectFacts } from '../../../src/controllers/project/plan.ts';
-import type { AssignmentReport } from '../../../src/tenancy/namespaces.ts';
+import type { Membership, Project, Team } from '../../../../src/api/generated.ts';
+import { planProject, type Environment, type ProjectFacts } from '../../../../src/controllers/project/plan.ts';
+import type { AssignmentReport } from '../../../../src/tenancy/namespaces.ts';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
 const staging = { name: 'staging', namespace: 'shop-staging' };

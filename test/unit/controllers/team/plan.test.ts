@@ -1,9 +1,9 @@
 // The Team planner with plain data: one step per situation, no API server.
 import { describe, expect, it } from 'vitest';
-import type { Invitation, Membership, Team } from '../../../src/api/generated.ts';
-import { ConditionType } from '../../../src/domain/conditions.ts';
-import type { RemovalPlan } from '../../../src/controllers/removals.ts';
-import { planTeam, type TeamFacts } from '../../../src/controllers/team/plan.ts';
+import type { Invitation, Membership, Team } from '../../../../src/api/generated.ts';
+import { ConditionType } from '../../../../src/domain/conditions.ts';
+import type { RemovalPlan } from '../../../../src/controllers/removals.ts';
+import { planTeam, type TeamFacts } from '../../../../src/controllers/team/plan.ts';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
 const FINALIZER = 'roster.dev/access';
