@@ -236,9 +236,14 @@ try {
   await waitForWebhook();
   console.log(`    accept page at ${publicUrl}, metrics at http://127.0.0.1:${probesPort}/metrics, admission webhook at https://127.0.0.1:${webhookPort}`);
 
-  step('applying examples/');
+  step('applying examples/teams/');
   const kubectl = (...args: string[]) => execFileSync(binary('kubectl'), ['--kubeconfig', kubeconfigPath, ...args], { encoding: 'utf8' });
-  console.log(kubectl('apply', '-R', '-f', join(projectRoot, 'examples')).trimEnd().replace(/^/gm, '    '));
+  // examples/workflows/ (an access key) waits for a person: a key is created by its owner, once Active (see below).
+  console.log(
+    kubectl('apply', '-R', '-f', join(projectRoot, 'examples', 'teams'))
+      .trimEnd()
+      .replace(/^/gm, '    '),
+  );
 
   step('waiting for the operator to invite everyone');
   let last = '';
@@ -275,6 +280,11 @@ In another terminal:
   kubectl roster members acme -n acme
   kubectl get membership riley -n acme -o yaml
   kubectl auth can-i update deployments -n shop-staging --as riley@acme.com   # yes, once Riley accepts
+
+An access key, once Liam (the owner) has accepted his invitation:
+  kubectl apply -f ${join(projectRoot, 'examples', 'workflows', 'ci-deploy-key.yaml')} --as liam@acme.com
+  kubectl roster can-i key/ci-deploy update deployments -n shop-staging
+  kubectl roster key token ci-deploy -n acme --as liam@acme.com
 
 Press Ctrl-C to stop everything.`);
   if (values['exit-when-settled']) await stopAll(0);

@@ -121,6 +121,23 @@ export const configSchema = {
       },
     },
     resyncMinutes: { type: 'number', minimum: 0, default: 600, description: 'Periodic full resync (0 = off). controller-runtime uses hours.' },
+    kubeClient: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description:
+        "Client-side rate limit of the operator's API requests (a token bucket, as client-go's): a guard against a runaway loop, not the everyday pace; the API server's Priority and Fairness is what shares it between clients. Status and Lease writes wait in a lane of their own that goes first.",
+      properties: {
+        qps: {
+          type: 'number',
+          minimum: 0,
+          default: 200,
+          description:
+            'Requests per second, sustained (0 = no client-side limit). client-go defaults to 5, controller-runtime to 20: too slow for thousands of teams at start.',
+        },
+        burst: { type: 'integer', minimum: 1, default: 400, description: 'Requests that may go out at once after a quiet spell.' },
+      },
+    },
     log: {
       type: 'object',
       additionalProperties: false,
@@ -210,6 +227,15 @@ export const configSchema = {
         minPeople: { type: 'integer', minimum: 0, default: 2 },
       },
     },
+    accessKeys: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Access keys (SPEC §9): automation credentials that never outrank their owner.',
+      properties: {
+        maxLifetimeDays: { type: 'integer', minimum: 1, maximum: 3650, default: 90, description: 'How far ahead an AccessKey spec.expiresAt may lie.' },
+      },
+    },
     tenancy: {
       type: 'object',
       additionalProperties: false,
@@ -257,6 +283,7 @@ export interface RosterConfig {
   };
   workers: { team: number; membership: number; invitation: number; project: number };
   resyncMinutes: number;
+  kubeClient: { qps: number; burst: number };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
   mail: {
     backend: 'smtp' | 'log';
@@ -284,6 +311,7 @@ export interface RosterConfig {
   roleBindings: NamespaceClusterRoles;
   webhook: WebhookConfig;
   tenancy: { namespaceLabel: string };
+  accessKeys: { maxLifetimeDays: number };
   removalBrake: { enabled: boolean; window: string; maxFraction: number; minPeople: number };
 }
 

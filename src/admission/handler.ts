@@ -3,16 +3,17 @@
 // reservation, and answer with a message a person can act on. Never throws: whatever
 // goes wrong becomes a denial that says so (the webhook fails closed).
 import { isDeepStrictEqual } from 'node:util';
-import type { Invitation, Membership, Project, Team } from '../api/generated.ts';
-import { resources } from '../api/resources.ts';
+import type { AccessKey, Invitation, Membership, Project, Team } from '../api/generated.ts';
+import { FINALIZER, resources } from '../api/resources.ts';
 import { index } from '../api/indexes.ts';
 import type { KubeClient, KubeObject } from '../runtime/kube-client.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { actorPatch, DELETED_BY } from '../audit/actor.ts';
 import { noteWithActor, type Recorder } from '../audit/record.ts';
 import { resendCooldownProblem, type MailPolicy } from './mail-rules.ts';
+import { ownerPatch, validateAccessKey, type AccessKeyPolicy } from './access-key-rules.ts';
 import type { NamespaceFacts, TenancyPolicy } from '../tenancy/namespaces.ts';
-import { allow, decodeReview, deny, type AdmissionRequest, type AdmissionReviewResponse, type Decoded } from './review.ts';
+import { allow, decodeReview, deny, type AdmissionRequest, type AdmissionReviewResponse, type Decoded, type JsonPatchOperation } from './review.ts';
 import type { SeatClaim, SeatDecision, SeatReservation, TeamObjects } from '../seats/decision.ts';
 import type { ReserveOptions } from '../seats/ledger.ts';
 import {
@@ -66,11 +67,16 @@ export interface AdmissionHandlerOptions {
   tenancy?: TenancyPolicy;
   /** Events for deletions nothing else records (standalone Invitations, Projects). */
   events?: Recorder;
+  /** Access keys (SPEC §9); without it, keys are refused. */
+  accessKeys?: AccessKeyPolicy;
 }
 
-type RosterKind = 'Team' | 'Membership' | 'Invitation' | 'Project';
-const ROSTER_KINDS: readonly string[] = ['Team', 'Membership', 'Invitation', 'Project'];
-const ENTITY: Record<RosterKind, string> = { Team: 'team', Membership: 'member', Invitation: 'invitation', Project: 'project' };
+type RosterKind = 'Team' | 'Membership' | 'Invitation' | 'Project' | 'AccessKey';
+const ROSTER_KINDS: readonly string[] = ['Team', 'Membership', 'Invitation', 'Project', 'AccessKey'];
+const ENTITY: Record<RosterKind, string> = { Team: 'team', Membership: 'member', Invitation: 'invitation', Project: 'project', AccessKey: 'key' };
+/** The person an object is about: a Team's owner, a key's owner, a member's email. */
+const subjectOf = (kind: RosterKind, spec: Record<string, unknown>): unknown =>
+  kind === 'Team' ? (isRecord(spec.owner) ? spec.owner.email : undefined) : kind === 'AccessKey' ? spec.owner : spec.email;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -125,7 +131,21 @@ export class AdmissionHandler {
       isRecord(request.object) && isRecord(request.object.metadata) && isRecord(request.object.metadata.annotations) ? request.object.metadata.annotations : {};
     const isOperator = DELETED_BY in annotations && request.userInfo.username === (await this.operatorUsernameOrUndefined());
     const patch = actorPatch(request.operation as 'CREATE' | 'UPDATE', request.object, request.oldObject, request.userInfo.username, isOperator);
+    if (request.kind.kind === 'AccessKey') patch.push(...(await this.keyOwnerPatch(request)));
+    if (request.operation === 'CREATE' && request.kind.kind === 'Membership') patch.push(...finalizerPatch(request.object));
     return allow(request.uid, { patch });
+  }
+
+  /** An AccessKey's owner is whoever creates it (SPEC §9). */
+  private async keyOwnerPatch(request: AdmissionRequest) {
+    const spec = isRecord(request.object) && isRecord(request.object.spec) ? request.object.spec : {};
+    const named = typeof spec.team === 'string' && request.namespace ? { namespace: request.namespace, name: spec.team } : undefined;
+    let team = named ? this.options.caches.teams.get(named.namespace, named.name) : undefined;
+    // A Team applied a moment ago may not be in the cache yet.
+    if (!team && named && request.operation === 'CREATE' && this.options.client)
+      team = await this.options.client.find<Team>(resources.team, named.namespace, named.name);
+    const operation = request.operation as 'CREATE' | 'UPDATE';
+    return ownerPatch(operation, request.object, request.oldObject, request.userInfo.username, team, this.options.accessKeys);
   }
 
   private async operatorUsernameOrUndefined(): Promise<string | undefined> {
@@ -149,7 +169,7 @@ export class AdmissionHandler {
     const kind = request.kind.kind as RosterKind;
     const spec = isRecord(old.spec) ? old.spec : {};
     const team = kind === 'Team' ? String(metadata.name ?? request.name ?? '') : String(spec.team ?? '');
-    const subject = kind === 'Team' ? (isRecord(spec.owner) ? spec.owner.email : undefined) : spec.email;
+    const subject = subjectOf(kind, spec);
     const actor = request.userInfo.username;
     const finalizers = Array.isArray(metadata.finalizers) ? metadata.finalizers : [];
     const owners = Array.isArray(metadata.ownerReferences)
@@ -185,7 +205,13 @@ export class AdmissionHandler {
   private annotateDeletion(request: AdmissionRequest, kind: RosterKind, metadata: Record<string, unknown>, actor: string, heldByFinalizer: boolean): void {
     const client = this.options.client;
     if (client && heldByFinalizer && request.namespace && typeof metadata.name === 'string') {
-      const ref = { Team: resources.team, Membership: resources.membership, Invitation: resources.invitation, Project: resources.project }[kind];
+      const ref = {
+        Team: resources.team,
+        Membership: resources.membership,
+        Invitation: resources.invitation,
+        Project: resources.project,
+        AccessKey: resources.accessKey,
+      }[kind];
       // After we answer: the API server marks the object deleted, our finalizer keeps it.
       setTimeout(() => {
         client
@@ -257,6 +283,9 @@ export class AdmissionHandler {
         break;
       case 'Project':
         verdict = validateProject(change, view, ctx);
+        break;
+      case 'AccessKey':
+        verdict = validateAccessKey(change as Change<AccessKey>, view, ctx, this.options.accessKeys);
         break;
     }
     if (!verdict.allowed) return deny(request.uid, verdict.message);
@@ -346,9 +375,11 @@ export class AdmissionHandler {
     const tenancy =
       kind === 'Project'
         ? { namespaces: await this.namespaceFacts(spec.environments) }
-        : kind === 'Team'
-          ? { teamsInNamespace: await this.teamsIn(namespace) }
-          : {};
+        : kind === 'AccessKey'
+          ? { namespaces: await this.namespaceFacts(projects.flatMap((p) => p.spec.environments)) }
+          : kind === 'Team'
+            ? { teamsInNamespace: await this.teamsIn(namespace) }
+            : {};
     return { ...(team ? { team } : {}), memberships, invitations, projects, reservations: [], ...tenancy };
   }
 
@@ -388,7 +419,7 @@ export class AdmissionHandler {
     const spec = isRecord(object.spec) ? object.spec : {};
     const oldSpec = oldObject && isRecord(oldObject.spec) ? oldObject.spec : undefined;
     const metadata = isRecord(object.metadata) ? object.metadata : {};
-    const subject = kind === 'Team' ? (isRecord(spec.owner) ? spec.owner.email : undefined) : spec.email;
+    const subject = subjectOf(kind, spec);
     this.audit.info(
       {
         action: request.operation === 'CREATE' ? 'create' : 'update',
@@ -400,13 +431,26 @@ export class AdmissionHandler {
         uid: metadata.uid,
         requestUid: request.uid,
         subject,
-        ...(kind === 'Membership' || kind === 'Invitation' ? { roleBefore: oldSpec?.role, roleAfter: spec.role } : {}),
+        ...(kind === 'Membership' || kind === 'Invitation' || kind === 'AccessKey' ? { roleBefore: oldSpec?.role, roleAfter: spec.role } : {}),
         ...(kind === 'Team' && oldSpec && oldSpec.seats !== spec.seats ? { detail: `seats ${String(oldSpec.seats)} -> ${String(spec.seats)}` } : {}),
         actor: request.userInfo.username,
       },
       `${kind} ${String(metadata.name ?? request.name ?? '')} ${request.operation === 'CREATE' ? 'created' : 'changed'} by ${request.userInfo.username}`,
     );
   }
+}
+
+/**
+ * A new Membership gets the controller's finalizer at admission, which saves the controller
+ * a write (a PATCH) per Membership. The controller still adds it where it is missing (the
+ * mutating webhook off, or skipped under failurePolicy Ignore).
+ */
+function finalizerPatch(object: unknown): JsonPatchOperation[] {
+  if (!isRecord(object) || !isRecord(object.metadata)) return [];
+  const finalizers = object.metadata.finalizers;
+  if (finalizers === undefined) return [{ op: 'add', path: '/metadata/finalizers', value: [FINALIZER] }];
+  if (!Array.isArray(finalizers) || finalizers.includes(FINALIZER)) return [];
+  return [{ op: 'add', path: '/metadata/finalizers/-', value: FINALIZER }];
 }
 
 /** The object with its namespace filled in from the request (a create may leave it out). */

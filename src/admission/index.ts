@@ -12,6 +12,7 @@ import type { Recorder } from '../audit/record.ts';
 import type { WebhookConfig } from './config.ts';
 import { AdmissionHandler, type AdmissionCaches } from './handler.ts';
 import { DEFAULT_MAIL_POLICY, type MailPolicy } from './mail-rules.ts';
+import type { AccessKeyPolicy } from './access-key-rules.ts';
 import {
   applyWebhookConfigurations,
   checkWebhookConfigurations,
@@ -43,6 +44,8 @@ export interface AdmissionOptions {
   events?: Recorder;
   /** Sender allow-list and resend cooldown (config `mail`); the config's defaults when absent. */
   mail?: MailPolicy;
+  /** Access keys (SPEC §9); without it, keys are refused. */
+  accessKeys?: AccessKeyPolicy;
 }
 
 export interface Admission {
@@ -102,6 +105,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
     ...(options.tenancy ? { tenancy: options.tenancy } : {}),
     ...(options.events ? { events: options.events } : {}),
     mail: options.mail ?? DEFAULT_MAIL_POLICY,
+    ...(options.accessKeys ? { accessKeys: options.accessKeys } : {}),
   });
   const server = new AdmissionServer({
     handler,

@@ -74,7 +74,7 @@ export function renderWebhookConfigurations(options: RenderOptions): { validatin
           name: VALIDATING_WEBHOOK,
           clientConfig: clientConfig(options.target, VALIDATE_PATH, options.caBundle),
           // Teams on create too: one Team per namespace, none in a system namespace (SPEC §7).
-          rules: [rosterRule(['CREATE', 'UPDATE'], ['teams', 'memberships', 'invitations', 'projects'])],
+          rules: [rosterRule(['CREATE', 'UPDATE'], ['teams', 'memberships', 'invitations', 'projects', 'accesskeys'])],
           // Seat reservations write to the API server, except on dry-run requests.
           sideEffects: 'NoneOnDryRun',
           ...common,
@@ -82,7 +82,7 @@ export function renderWebhookConfigurations(options: RenderOptions): { validatin
         {
           name: DELETION_WEBHOOK,
           clientConfig: clientConfig(options.target, VALIDATE_PATH, options.caBundle),
-          rules: [rosterRule(['DELETE'], ['teams', 'memberships', 'invitations', 'projects'])],
+          rules: [rosterRule(['DELETE'], ['teams', 'memberships', 'invitations', 'projects', 'accesskeys'])],
           // It only records the actor: a replica that does not answer must never keep a
           // namespace from being deleted (the namespace controller deletes our objects).
           sideEffects: 'NoneOnDryRun',
@@ -99,7 +99,7 @@ export function renderWebhookConfigurations(options: RenderOptions): { validatin
         {
           name: MUTATING_WEBHOOK,
           clientConfig: clientConfig(options.target, MUTATE_PATH, options.caBundle),
-          rules: [rosterRule(['CREATE', 'UPDATE'], ['teams', 'memberships', 'invitations', 'projects'])],
+          rules: [rosterRule(['CREATE', 'UPDATE'], ['teams', 'memberships', 'invitations', 'projects', 'accesskeys'])],
           sideEffects: 'None',
           reinvocationPolicy: 'Never',
           ...common,

@@ -14,6 +14,95 @@ export interface Condition {
 }
 
 /**
+ * An AccessKey is a credential for automation (a CI pipeline) that acts for one person of the team, its owner, and never gets more than that person has: its effective rights are the requested role and projects intersected with the owner's current rights. Roster realises it as a ServiceAccount roster-key-<name> in the team's namespace with RoleBindings in the in-scope, assigned environment namespaces. No long-lived secret exists: the owner mints short-lived tokens (kubectl roster key token NAME, or kubectl create token roster-key-NAME). Deleting the key deletes the ServiceAccount, which invalidates every token it minted. Keys take no seat.
+ */
+export interface AccessKey {
+  apiVersion: 'roster.dev/v1alpha1';
+  kind: 'AccessKey';
+  metadata: ObjectMeta;
+  spec: AccessKeySpec;
+  status?: AccessKeyStatus;
+}
+/**
+ * The desired key.
+ */
+export interface AccessKeySpec {
+  /**
+   * Name of the Team in this namespace this key belongs to. Immutable.
+   */
+  team: string;
+  /**
+   * The email of the person the key acts for. Stamped by the admission webhook from the user who creates the key (only an Active owner or admin of the team may); any value written here is replaced. Immutable.
+   */
+  owner?: string;
+  /**
+   * The role the key asks for: developer (deploy and manage environments) or observer (read-only). It gets at most the owner's role.
+   */
+  role: 'developer' | 'observer';
+  /**
+   * Limits the key to these projects and, within each, optionally to some environments (as in a Membership). Omitted means the whole team, as far as the owner reaches.
+   *
+   * @maxItems 100
+   */
+  projects?: {
+    /**
+     * Name of a Project of the same team.
+     */
+    name: string;
+    /**
+     * Environments of the project the role applies to. Omitted means all of the project's environments.
+     *
+     * @maxItems 50
+     */
+    environments?: string[];
+  }[];
+  /**
+   * When the key stops working (RFC 3339). Required, and at most 90 days ahead (operator config accessKeys.maxLifetimeDays). At that time the phase becomes Expired and the ServiceAccount is deleted, which invalidates its tokens.
+   */
+  expiresAt: string;
+}
+/**
+ * The observed state of the key, written by the operator.
+ */
+export interface AccessKeyStatus {
+  /**
+   * The metadata.generation this status was computed from.
+   */
+  observedGeneration?: number;
+  /**
+   * Active (bindings in place for the effective rights), Suspended (the owner has no active access to the team, or none that overlaps the key: no bindings) or Expired (past spec.expiresAt: ServiceAccount deleted).
+   */
+  phase?: 'Active' | 'Suspended' | 'Expired';
+  /**
+   * What the key holds now: its request intersected with the owner's current rights.
+   */
+  effective?: {
+    /**
+     * The effective role (developer or observer).
+     */
+    role?: string;
+    /**
+     * The effective scope; omitted means the whole team.
+     */
+    projects?: {
+      /**
+       * A Project of the team.
+       */
+      name: string;
+      /**
+       * Environments of the project; omitted means all of them.
+       */
+      environments?: string[];
+    }[];
+  };
+  /**
+   * The ServiceAccount in this namespace that the key's tokens are minted for.
+   */
+  serviceAccount?: string;
+  conditions?: Condition[];
+}
+
+/**
  * An Invitation offers a person a role in a team through an emailed, single-use, expiring link. The operator creates one for every Membership not accepted yet; a person may also create one directly, and accepting it creates the Membership. Annotate it with roster.dev/resend to mint a fresh link; set spec.revoked to revoke it.
  */
 export interface Invitation {

@@ -7,4 +7,5 @@ export const index = {
   byLinkHash: 'link-hash', // invitations, value: hex hash of the live link
   byNamespace: 'namespace', // teams, value: namespace
   byEnvironmentNamespace: 'environment-namespace', // projects, value: an environment's namespace
+  byKeyOwner: 'key-owner', // access keys, value: namespace/team/owner email (lower case)
 } as const;

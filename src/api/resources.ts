@@ -6,6 +6,9 @@ export const group = 'roster.dev';
 export const version = 'v1alpha1';
 export const apiVersion = `${group}/${version}`;
 
+/** The finalizer on Teams, Memberships and AccessKeys: access is removed before the object goes. */
+export const FINALIZER = 'roster.dev/access';
+
 const roster = (plural: string): ResourceRef => ({ group, version, plural, namespaced: true });
 
 export const resources = {
@@ -13,6 +16,7 @@ export const resources = {
   membership: roster('memberships'),
   invitation: roster('invitations'),
   project: roster('projects'),
+  accessKey: roster('accesskeys'),
   namespace: { group: '', version: 'v1', plural: 'namespaces', namespaced: false },
   secret: { group: '', version: 'v1', plural: 'secrets', namespaced: true },
   configMap: { group: '', version: 'v1', plural: 'configmaps', namespaced: true },

@@ -6,7 +6,7 @@ import type { KubeObject } from '../runtime/kube-client.ts';
 /** A line of the audit stream (`"stream":"audit"` in the operator's log). */
 export interface AuditEntry {
   action: string;
-  entity: 'team' | 'member' | 'invitation' | 'project';
+  entity: 'team' | 'member' | 'invitation' | 'project' | 'key';
   team: string;
   namespace: string;
   subject?: string;

@@ -11,6 +11,7 @@ import { members } from './commands/members.ts';
 import { plan } from './commands/plan.ts';
 import { resend } from './commands/resend.ts';
 import { release } from './commands/release.ts';
+import { key } from './commands/key.ts';
 import { revoke } from './commands/revoke.ts';
 import { seats } from './commands/seats.ts';
 import { transfer } from './commands/transfer.ts';
@@ -18,7 +19,7 @@ import { describeError, ExitCode, UsageError } from './errors.ts';
 import { commandHelp, PROGRAM, programHelp } from './help.ts';
 
 /** In the order the help lists them. */
-export const COMMANDS: readonly Command[] = [invite, resend, revoke, members, seats, transfer, canI, audit, plan, release, completion];
+export const COMMANDS: readonly Command[] = [invite, resend, revoke, members, seats, transfer, canI, audit, plan, release, key, completion];
 
 export interface RunOptions {
   readonly io: Io;

@@ -24,6 +24,8 @@ export interface FlagSpec {
 export interface ArgSpec {
   readonly name: string;
   readonly description: string;
+  /** May be left out (only trailing arguments). */
+  readonly optional?: boolean;
 }
 
 export interface CommandSpec {
@@ -251,8 +253,9 @@ export function parseCommandLine(argv: readonly string[], commands: readonly Com
     }
   }
 
-  if (positionals.length < command.args.length) {
-    const missing = command.args.slice(positionals.length).map((a) => a.name);
+  const required = command.args.filter((a) => !a.optional).length;
+  if (positionals.length < required) {
+    const missing = command.args.slice(positionals.length, required).map((a) => a.name);
     throw new UsageError(`${command.name} needs ${missing.join(' and ')}`, command.name);
   }
   if (positionals.length > command.args.length) {

@@ -3,7 +3,7 @@
 // name it — oldest first, newest last. An Event points at its object by uid; objects that
 // are gone (a deleted Membership's AccessRemoved) cannot be asked which team they were in,
 // so their Events count for the team only when it is the only Team in the namespace.
-import type { Invitation, Membership, Project, Team } from '../api/generated.ts';
+import type { AccessKey, Invitation, Membership, Project, Team } from '../api/generated.ts';
 import { group } from '../api/resources.ts';
 import { actorOfNote } from '../audit/record.ts';
 import type { KubeEvent } from '../runtime/events.ts';
@@ -42,9 +42,11 @@ export interface TeamObjects {
   readonly memberships: readonly Membership[];
   readonly invitations: readonly Invitation[];
   readonly projects: readonly Project[];
+  /** The team's access keys (SPEC §9: keys appear in the audit). */
+  readonly accessKeys?: readonly AccessKey[];
 }
 
-const ROSTER_KINDS = new Set(['Team', 'Membership', 'Invitation', 'Project']);
+const ROSTER_KINDS = new Set(['Team', 'Membership', 'Invitation', 'Project', 'AccessKey']);
 
 /** When an Event last happened: its series' last observation, else its time, else the deprecated fields, else creation. */
 export function eventTime(event: EventRecord): string | undefined {
@@ -72,6 +74,7 @@ export function auditTrail(objects: TeamObjects, events: readonly EventRecord[],
   for (const m of objects.memberships) if (m.spec.team === teamName) add('Membership', m);
   for (const i of objects.invitations) if (i.spec.team === teamName) add('Invitation', i);
   for (const p of objects.projects) if (p.spec.team === teamName) add('Project', p);
+  for (const k of objects.accessKeys ?? []) if (k.spec.team === teamName) add('AccessKey', k);
   const onlyTeam = objects.teamsInNamespace <= 1;
 
   const entries: { entry: AuditEntry; at: number; i: number }[] = [];

@@ -4,6 +4,7 @@
 // (empty after a space). The answer uses cobra's protocol, which kubectl reads: one candidate
 // a line (`value<TAB>description`), then `:DIRECTIVE`. `kubectl roster completion SHELL`
 // prints a script that completes `kubectl-roster` typed directly, through the same protocol.
+import { KEY_ACTIONS } from './commands/key.ts';
 import { MEMBER_ROLES, PERMISSIONS, ROLE_DESCRIPTIONS } from '../domain/roles.ts';
 import { GLOBAL_FLAGS, parseRequestTimeout, type CommandSpec, type FlagSpec, type GlobalOptions } from './args.ts';
 import type { KubeObject } from '../runtime/kube-client.ts';
@@ -176,6 +177,11 @@ async function argValues(arg: string, prefix: string, global: GlobalOptions, sou
     case 'VERB':
       return noFiles(
         PERMISSIONS.map((value) => ({ value })),
+        prefix,
+      );
+    case 'ACTION':
+      return noFiles(
+        KEY_ACTIONS.map((value) => ({ value })),
         prefix,
       );
     case 'SHELL':

@@ -5,7 +5,12 @@ export const PROGRAM = 'kubectl roster';
 
 function usageLine(command: CommandSpec): string {
   const required = command.flags.filter((f) => f.required);
-  const parts = [PROGRAM, command.name, ...command.args.map((a) => a.name), ...required.map((f) => `--${f.name} ${f.value ?? ''}`.trim())];
+  const parts = [
+    PROGRAM,
+    command.name,
+    ...command.args.map((a) => (a.optional ? `[${a.name}]` : a.name)),
+    ...required.map((f) => `--${f.name} ${f.value ?? ''}`.trim()),
+  ];
   return `${parts.join(' ')} [flags]`;
 }
 

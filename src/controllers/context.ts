@@ -1,7 +1,9 @@
 // What every controller gets: the client, the caches, the backends, the clock, Events and
 // the audit stream. Built once by src/operator.ts.
 import type { Logger } from 'pino';
-import type { Invitation, Membership, Project, Team } from '../api/generated.ts';
+import type { AccessKey, Invitation, Membership, Project, Team } from '../api/generated.ts';
+import type { KeyBackend } from '../domain/access-keys.ts';
+import type { NamespaceClusterRoles } from '../domain/role-bindings.ts';
 import type { IdentityBackend } from '../backends/identity/types.ts';
 import type { RoleBinding } from '../backends/identity/kubernetes.ts';
 import type { MailBackend } from '../backends/mail/types.ts';
@@ -12,6 +14,7 @@ import type { AuditEntry, Recorder } from '../audit/record.ts';
 import type { RosterMetrics } from '../metrics.ts';
 import type { TenancyView } from '../tenancy/view.ts';
 import type { BrakePolicy } from '../domain/removal-brake.ts';
+import type { ConfigMap } from '../seats/ledger.ts';
 
 export interface Caches {
   teams: Informer<Team>;
@@ -21,6 +24,12 @@ export interface Caches {
   roleBindings: Informer<RoleBinding>;
   /** Every namespace (their labels assign them to teams: src/tenancy). */
   namespaces: Informer<KubeObject>;
+  accessKeys: Informer<AccessKey>;
+  /** ServiceAccounts and Roles the operator made for access keys (labelled roster.dev/access-key). */
+  serviceAccounts: Informer<KubeObject>;
+  roles: Informer<KubeObject>;
+  /** The seat ledgers (src/seats/ledger.ts), so team reconciles read them without a GET. */
+  seatLedgers: Informer<ConfigMap>;
 }
 
 export type { AuditEntry, Recorder } from '../audit/record.ts';
@@ -46,6 +55,8 @@ export interface OperatorContext {
   removalBrake?: BrakePolicy;
   /** How long a seat reservation may hold (webhook.seatReservationSeconds), for settling the ledger. */
   seatReservationMs?: number;
+  /** Access keys (SPEC §9): the ClusterRoles keys are bound to, and whether the operator writes RBAC for a team. */
+  accessKeys?: { clusterRoles: NamespaceClusterRoles; backendOf: (team: Team) => KeyBackend };
   /**
    * The reconcile's cancellation (src/runtime/controller.ts: aborted when the operator stops
    * and its deadline has passed), set per reconcile; backend calls take it so they give up.
@@ -62,7 +73,7 @@ export const labels = {
   createdBy: 'roster.dev/created-by',
 } as const;
 
-export const FINALIZER = 'roster.dev/access';
+export { FINALIZER } from '../api/resources.ts';
 
 export { index } from '../api/indexes.ts';
 

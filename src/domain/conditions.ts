@@ -154,7 +154,7 @@ export function conditionsEqual(a: readonly Condition[] | undefined, b: readonly
 export type Readiness = 'progress' | 'stalled' | 'current';
 
 /** The kinds whose status carries Ready. */
-export type RosterKind = 'Team' | 'Membership' | 'Invitation' | 'Project';
+export type RosterKind = 'Team' | 'Membership' | 'Invitation' | 'Project' | 'AccessKey';
 
 /**
  * Every Ready reason the operator writes, classified. A reason not listed falls back on
@@ -199,6 +199,10 @@ export const readyReasons: Readonly<Record<string, Readiness>> = {
   RemovalHeld: 'stalled', // a Membership whose removal the brake holds
   QuotaExceeded: 'stalled',
   SendRejected: 'stalled',
+  // Access keys (SPEC §9): suspended until the owner is Active again or a person changes something.
+  OwnerInactive: 'stalled',
+  OutsideOwnerRights: 'stalled',
+  KeysUnsupported: 'stalled',
   // Identity backend refusals (IdentityBackendError reasons that are not retried).
   Rejected: 'stalled',
   Unauthorized: 'stalled',

@@ -6,10 +6,13 @@
 // - reconnects back off 0.8 s → 30 s with jitter, reset once a stream has been healthy;
 // - a watchdog aborts a stream that stays silent past its timeout (a half-open TCP
 //   connection otherwise looks like a quiet cluster forever);
-// - optional periodic resync re-delivers every object.
+// - optional periodic resync re-delivers every object;
+// - our own conditional writes reach the cache when the API server answers them, not when the
+//   watch brings them (client-go's MutationCache does the same), so a reconcile right after a
+//   write does not act on the version it just replaced (and lose with 409).
 import type { Logger } from 'pino';
 import { jitteredBackoff } from './backoff.ts';
-import { isGone, KubeApiError, type KubeClient, type KubeObject, type ResourceRef, type WatchEvent } from './kube-client.ts';
+import { isGone, KubeApiError, type AcceptedWrite, type KubeClient, type KubeObject, type ResourceRef, type WatchEvent } from './kube-client.ts';
 import { silentLogger } from './logger.ts';
 
 export type InformerEvent<T> =
@@ -36,6 +39,27 @@ export interface InformerOptions<T> {
   indexers?: Record<string, IndexFunction<T>>;
   logger?: Logger;
   random?: () => number;
+}
+
+/** kubectl's client-side apply record: a second copy of the object, read by nothing here. */
+export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * What the cache keeps of an object: everything but `metadata.managedFields` and kubectl's
+ * last-applied annotation. Together they are often more than half an object's size, and no
+ * controller reads them (server-side apply computes field ownership on the server). Changes
+ * the object in place: it comes fresh from JSON.parse and nobody else holds it yet.
+ */
+export function stripForCache<T extends KubeObject>(object: T): T {
+  const metadata = object.metadata as T['metadata'] | undefined;
+  if (!metadata) return object;
+  delete metadata.managedFields;
+  if (metadata.annotations && LAST_APPLIED_ANNOTATION in metadata.annotations) {
+    const { [LAST_APPLIED_ANNOTATION]: _dropped, ...rest } = metadata.annotations;
+    if (Object.keys(rest).length > 0) metadata.annotations = rest;
+    else delete metadata.annotations;
+  }
+  return object;
 }
 
 export const objectKey = (o: KubeObject): string => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : (o.metadata.name ?? ''));
@@ -74,6 +98,12 @@ export class Informer<T extends KubeObject> {
   private watchDeadline = Infinity;
   private running: Promise<void> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
+  private stopWriteThrough: (() => void) | undefined;
+  /**
+   * Per key, the versions our own writes replaced while the watch had not delivered them yet:
+   * a watch event with one of them is older than what the cache holds and is skipped.
+   */
+  private readonly superseded = new Map<string, Set<string>>();
   /** Counters for health and tests. */
   readonly stats = { lists: 0, watches: 0, relistsOnGone: 0, watchdogRestarts: 0, reconnects: 0 };
 
@@ -103,6 +133,8 @@ export class Informer<T extends KubeObject> {
 
   start(): void {
     if (this.running) return;
+    // A label-selected cache cannot tell whether a written object still matches: it waits for the watch.
+    if (!this.options.labelSelector) this.stopWriteThrough = this.client.onAcceptedWrite((write) => this.writeThrough(write));
     this.running = this.run();
     if (this.options.resyncMs > 0) {
       this.resyncTimer = setInterval(() => this.resync(), this.options.resyncMs);
@@ -111,6 +143,7 @@ export class Informer<T extends KubeObject> {
   }
 
   async stop(): Promise<void> {
+    this.stopWriteThrough?.();
     this.abort.abort();
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     await this.running;
@@ -179,7 +212,39 @@ export class Informer<T extends KubeObject> {
     }
   }
 
+  /**
+   * Our own write, answered: it replaces the cached object only when the cache holds exactly the
+   * version the write was conditional on, so it can never put an older version over a newer
+   * one (resourceVersions are opaque and are never compared for order).
+   */
+  private writeThrough(write: AcceptedWrite): void {
+    const { ref, baseResourceVersion } = write;
+    if (ref.group !== this.ref.group || ref.version !== this.ref.version || ref.plural !== this.ref.plural) return;
+    const written = write.object;
+    if (this.options.namespace && written.metadata.namespace !== this.options.namespace) return;
+    const key = objectKey(written);
+    const cached = this.store.get(key);
+    if (!cached || cached.metadata.resourceVersion !== baseResourceVersion || written.metadata.resourceVersion === baseResourceVersion) return;
+    const object = structuredClone(written) as T; // the writer keeps its own copy
+    const skipped = this.superseded.get(key) ?? new Set<string>();
+    skipped.add(baseResourceVersion);
+    this.superseded.set(key, skipped);
+    this.upsert(object);
+  }
+
+  /** A watch event for a version our own write already replaced in the cache. */
+  private isSuperseded(object: T): boolean {
+    const key = objectKey(object);
+    const skipped = this.superseded.get(key);
+    if (!skipped) return false;
+    if (skipped.has(object.metadata.resourceVersion ?? '')) return true;
+    // The watch reached our write or went past it: nothing older can follow.
+    this.superseded.delete(key);
+    return false;
+  }
+
   private upsert(object: T): void {
+    stripForCache(object);
     const key = objectKey(object);
     const old = this.store.get(key);
     this.store.set(key, object);
@@ -219,6 +284,7 @@ export class Informer<T extends KubeObject> {
     } while (continueToken);
     const apiVersion = this.ref.group ? `${this.ref.group}/${this.ref.version}` : this.ref.version;
     const seen = new Set<string>();
+    this.superseded.clear(); // the list is the truth now
     for (const item of items) {
       // List items come without apiVersion/kind; watch events carry them. Keep them uniform.
       item.apiVersion ??= apiVersion;
@@ -270,9 +336,10 @@ export class Informer<T extends KubeObject> {
           switch (event.type) {
             case 'ADDED':
             case 'MODIFIED':
-              this.upsert(event.object);
+              if (!this.isSuperseded(event.object)) this.upsert(event.object);
               break;
             case 'DELETED':
+              this.superseded.delete(objectKey(event.object));
               this.remove(event.object);
               break;
             case 'BOOKMARK':

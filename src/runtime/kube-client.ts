@@ -1,9 +1,11 @@
 // The one Kubernetes client of the project: a thin layer over node:https that takes its
 // credentials from @kubernetes/client-node's KubeConfig and owns the semantics we care
 // about (typed errors, server-side apply, streaming watches, counting writes).
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { Priority, TokenBucket } from './rate-limit.ts';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
 
@@ -85,12 +87,50 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Receives the API server's warnings (`Warning` headers, e.g. from admission webhooks), when given. */
   warnings?: string[];
+  /** The rate limiter lane; default from the request (see requestPriority). */
+  priority?: Priority;
+}
+
+const priorityScope = new AsyncLocalStorage<Priority>();
+
+/**
+ * Runs `work` with every request it makes (however deep) in the given rate-limiter lane, unless
+ * a request names its own. For work someone waits on synchronously, such as an admission
+ * review that must answer within the webhook's timeout even while a relist fills the queue.
+ */
+export function withRequestPriority<T>(priority: Priority, work: () => T): T {
+  return priorityScope.run(priority, work);
+}
+
+/**
+ * Which lane of the rate limiter a request waits in: writes to a status subresource (what
+ * people and other controllers wait for) and Lease writes (a leader that cannot renew in time
+ * stops leading) go first; everything else (reads, lists, watches, spec writes) after them.
+ */
+export function requestPriority(method: string, path: string): Priority {
+  if (method === 'GET') return 'low';
+  const segments = (path.split('?')[0] ?? '').split('/').filter(Boolean);
+  if (segments[0] === 'apis' && segments[1] === 'coordination.k8s.io') return 'high';
+  // After /api/<v> or /apis/<g>/<v>: [namespaces, ns, plural, name, sub] or [plural, name, sub]
+  // (a ConfigMap named "status" is no subresource).
+  const rest = segments.slice(segments[0] === 'api' ? 2 : 3);
+  const subresource = rest[0] === 'namespaces' && rest.length >= 4 ? rest[4] : rest[2];
+  return subresource === 'status' ? 'high' : 'low';
 }
 
 /** The text of RFC 7234 `Warning` header values as the API server sends them (`299 - "text"`). */
 export function parseWarningHeaders(header: string | string[] | undefined): string[] {
   const values = header === undefined ? [] : Array.isArray(header) ? header : [header];
   return values.flatMap((v) => [...v.matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, '$1')));
+}
+
+/** A conditional write the API server accepted (see KubeClient.onAcceptedWrite). */
+export interface AcceptedWrite {
+  ref: ResourceRef;
+  /** The resourceVersion the write was conditional on: the version it replaced. */
+  baseResourceVersion: string;
+  /** What the API server answered: the object as written. */
+  object: KubeObject;
 }
 
 export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
@@ -108,6 +148,8 @@ export interface KubeClientOptions {
   timeoutMs?: number;
   /** Where client-go's request metrics go (the runtime's Metrics.clientSink()); none = not recorded. */
   metrics?: ClientMetricsSink;
+  /** Client-side QPS/burst limit shared by every request of this client; none = unlimited. */
+  rateLimiter?: TokenBucket;
 }
 
 /**
@@ -119,6 +161,8 @@ export interface KubeClientOptions {
 export interface ClientMetricsSink {
   requestDone(request: { code: string; method: string; host: string }): void;
   requestDuration(request: { method: string; host: string }, seconds: number): void;
+  /** Time a request waited for the client-side rate limiter (every limited request, 0 included). */
+  rateLimited?(request: { method: string; host: string }, seconds: number): void;
 }
 
 /** The host[:port] of a server URL as written (client-go's url.Host keeps an explicit :443, WHATWG URL drops it). */
@@ -160,6 +204,8 @@ export class KubeClient {
   private readonly agent: http.Agent;
   private readonly metrics: ClientMetricsSink | undefined;
   private readonly host: string;
+  private readonly rateLimiter: TokenBucket | undefined;
+  private readonly writeListeners = new Set<(write: AcceptedWrite) => void>();
 
   constructor(kubeConfig: KubeConfig, options: KubeClientOptions = {}) {
     this.kubeConfig = kubeConfig;
@@ -170,6 +216,7 @@ export class KubeClient {
     this.userAgent = options.userAgent ?? 'roster';
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.metrics = options.metrics;
+    this.rateLimiter = options.rateLimiter;
     this.host = serverHost(cluster.server);
     const isHttps = this.server.protocol === 'https:';
     this.agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets: 64 }) : new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -225,8 +272,17 @@ export class KubeClient {
     });
   }
 
-  /** open(), counted in rest_client_requests_total. */
+  /** Waits for the rate limiter, if any, and records the wait (rest_client_rate_limiter_duration_seconds). */
+  private async throttle(method: string, path: string, options: RequestOptions): Promise<void> {
+    if (!this.rateLimiter) return;
+    const priority = options.priority ?? priorityScope.getStore() ?? requestPriority(method, path);
+    const waitedMs = await this.rateLimiter.acquire(priority, options.signal);
+    this.metrics?.rateLimited?.({ method, host: this.host }, waitedMs / 1000);
+  }
+
+  /** open() after the rate limiter, counted in rest_client_requests_total. */
   private async openCounted(method: string, path: string, options: RequestOptions): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
+    await this.throttle(method, path, options);
     try {
       const opened = await this.open(method, path, options);
       this.metrics?.requestDone({ code: String(opened.res.statusCode ?? 0), method, host: this.host });
@@ -294,14 +350,33 @@ export class KubeClient {
     });
   }
 
-  replace<T extends KubeObject>(ref: ResourceRef, object: T, subresource?: string): Promise<T> {
-    return this.request<T>('update', 'PUT', resourcePath(ref, object.metadata.namespace, object.metadata.name, subresource), {
+  async replace<T extends KubeObject>(ref: ResourceRef, object: T, subresource?: string): Promise<T> {
+    const written = await this.request<T>('update', 'PUT', resourcePath(ref, object.metadata.namespace, object.metadata.name, subresource), {
       body: object,
       query: { fieldManager: this.fieldManager },
     });
+    this.accepted(ref, object.metadata.resourceVersion, written);
+    return written;
   }
 
-  patch<T extends KubeObject>(
+  /**
+   * Tells `listener` of every conditional write (one that carried a resourceVersion) this
+   * client made and the API server accepted, with the object it answered: the informers use it
+   * to see their own writes before the watch brings them (see Informer). Returns the unsubscribe.
+   */
+  onAcceptedWrite(listener: (write: AcceptedWrite) => void): () => void {
+    this.writeListeners.add(listener);
+    return () => this.writeListeners.delete(listener);
+  }
+
+  private accepted(ref: ResourceRef, baseResourceVersion: unknown, object: unknown): void {
+    if (typeof baseResourceVersion !== 'string' || !baseResourceVersion || this.writeListeners.size === 0) return;
+    const written = object as KubeObject | undefined;
+    if (typeof written?.metadata?.resourceVersion !== 'string') return;
+    for (const listener of this.writeListeners) listener({ ref, baseResourceVersion, object: written });
+  }
+
+  async patch<T extends KubeObject>(
     ref: ResourceRef,
     namespace: string | undefined,
     name: string,
@@ -312,12 +387,15 @@ export class KubeClient {
   ): Promise<T> {
     const query: RequestOptions['query'] = { fieldManager: this.fieldManager };
     if (type === 'apply') query.force = true;
-    return this.request<T>('patch', 'PATCH', resourcePath(ref, namespace, name, subresource), {
+    const written = await this.request<T>('patch', 'PATCH', resourcePath(ref, namespace, name, subresource), {
       body: patch,
       contentType: patchContentTypes[type],
       query,
       signal: options.signal,
     });
+    const base = type === 'json' ? undefined : (patch as { metadata?: { resourceVersion?: unknown } } | undefined)?.metadata?.resourceVersion;
+    this.accepted(ref, base, written);
+    return written;
   }
 
   /** Server-side apply with our single field manager (force: we own these fields). */

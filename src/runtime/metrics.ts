@@ -137,6 +137,13 @@ export class Metrics {
     buckets: clientRequestBuckets,
     registers: [this.registry],
   });
+  readonly clientRateLimiterDuration = new Histogram({
+    name: 'rest_client_rate_limiter_duration_seconds',
+    help: 'Client side rate limiter latency in seconds. Broken down by verb, and host.',
+    labelNames: ['verb', 'host'],
+    buckets: clientRequestBuckets,
+    registers: [this.registry],
+  });
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -184,6 +191,7 @@ export class Metrics {
     return {
       requestDone: ({ code, method, host }) => this.clientRequests.inc({ code, method, host }),
       requestDuration: ({ method, host }, seconds) => this.clientRequestDuration.observe({ verb: method, host }, seconds),
+      rateLimited: ({ method, host }, seconds) => this.clientRateLimiterDuration.observe({ verb: method, host }, seconds),
     };
   }
 

@@ -3,6 +3,17 @@
 // request's UID, with an expiry). Admissions reserve with compare-and-swap on its
 // resourceVersion, so two replicas (or two requests in one) can never both take the last
 // seat; the Team controller drops entries whose object reached the caches, and expired ones.
+//
+// Why every admitted seat costs a write, even far from the limit (issue 14): skipping the
+// write when "free seats > admissions in flight" needs a bound on the admissions in flight,
+// and no replica has one. The webhook runs on every replica; an object one replica admitted
+// is invisible to the others until their watches deliver it, and nothing limits how many
+// creates for one team arrive in that window (one `kubectl apply -f` of 200 Memberships). A
+// replica can count only its own. Reserving a block of k seats per replica in one write
+// (escrow) would be safe for the count, but it loses the cross-replica "this email is being
+// added right now" check below, and the mutating and validating calls of one create may reach
+// different replicas. So: one compare-and-swap per admitted seat, and the webhook's ledger
+// requests go ahead of queued resync work in the client's rate limiter.
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Team } from '../api/generated.ts';
@@ -10,7 +21,7 @@ import { apiVersion, resources } from '../api/resources.ts';
 import { index } from '../api/indexes.ts';
 import type { Invitation, Membership } from '../api/generated.ts';
 import { formatTime } from '../domain/time.ts';
-import { isAlreadyExists, isConflict, type KubeClient, type KubeObject } from '../runtime/kube-client.ts';
+import { isAlreadyExists, isConflict, withRequestPriority, type KubeClient, type KubeObject } from '../runtime/kube-client.ts';
 import type { Logger } from '../runtime/logger.ts';
 import {
   DEFAULT_RESERVATION_WINDOW_MS,
@@ -26,6 +37,14 @@ import {
 } from './decision.ts';
 
 export const LEDGER_LABEL = 'roster.dev/seat-ledger';
+/** Selects the ledgers, for a watch of them. */
+export const LEDGER_SELECTOR = `${LEDGER_LABEL}=true`;
+
+/** The `namespace/name` key of the Team a ledger belongs to (its owner), if it has one. */
+export function ledgerTeamKey(configMap: ConfigMap): string | undefined {
+  const owner = (configMap.metadata.ownerReferences ?? []).find((o) => o.kind === 'Team' && o.apiVersion.startsWith('roster.dev/'));
+  return owner ? `${configMap.metadata.namespace}/${owner.name}` : undefined;
+}
 
 export interface ConfigMap extends KubeObject {
   data?: Record<string, string>;
@@ -166,7 +185,8 @@ export class SeatLedger {
     const team = options.snapshot().team;
     const key = `${team.metadata.namespace}/${team.metadata.name}`;
     const previous = this.queues.get(key) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.reserveNow(claim, options));
+    // An admission review waits on this: its API requests go ahead of queued resync work.
+    const run = previous.catch(() => undefined).then(() => withRequestPriority('high', () => this.reserveNow(claim, options)));
     this.queues.set(key, run);
     void run
       .finally(() => {
@@ -236,6 +256,13 @@ export interface LedgerSettler {
   readonly caches: {
     readonly memberships: { byIndex(index: string, value: string): Membership[] };
     readonly invitations: { byIndex(index: string, value: string): Invitation[] };
+    /**
+     * The ledgers (ConfigMaps labelled roster.dev/seat-ledger=true), watched: a team reconcile
+     * then reads its ledger from memory instead of a GET each time (the controller runs on
+     * every Membership and Invitation event of the team). A stale copy costs nothing: the
+     * write is a compare-and-swap (409 = skip), and every ledger change brings the Team back.
+     */
+    readonly seatLedgers?: { get(namespace: string | undefined, name: string): ConfigMap | undefined; hasSynced(): boolean };
   };
   readonly logger: Logger;
   now(): Date;
@@ -247,7 +274,8 @@ export async function reconcileSeatReservations(ctx: LedgerSettler, team: Team):
   const namespace = team.metadata.namespace ?? '';
   const name = ledgerName(team.metadata.name ?? '');
   try {
-    const current = await ctx.client.find<ConfigMap>(resources.configMap, namespace, name);
+    const cache = ctx.caches.seatLedgers;
+    const current = cache?.hasSynced() ? cache.get(namespace, name) : await ctx.client.find<ConfigMap>(resources.configMap, namespace, name);
     if (!current) return;
     const key = `${namespace}/${team.metadata.name}`;
     const objects = { memberships: ctx.caches.memberships.byIndex(index.byTeam, key), invitations: ctx.caches.invitations.byIndex(index.byTeam, key) };

@@ -68,7 +68,7 @@ describe('CRDs', () => {
       loadCrds()
         .map((c) => c.crd.spec.names.kind)
         .sort(),
-    ).toEqual(['Invitation', 'Membership', 'Project', 'Team']);
+    ).toEqual(['AccessKey', 'Invitation', 'Membership', 'Project', 'Team']);
   });
 
   it('apply every file in examples/', async () => {
@@ -77,6 +77,7 @@ describe('CRDs', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/team\.roster\.dev\/acme (created|unchanged|configured)/);
     expect(result.stdout).toMatch(/invitation\.roster\.dev\/jordan (created|unchanged|configured)/);
+    expect(result.stdout).toMatch(/accesskey\.roster\.dev\/ci-deploy (created|unchanged|configured)/);
   });
 
   it('list all four kinds under `kubectl get roster` with their printer columns', async () => {
@@ -88,12 +89,14 @@ describe('CRDs', () => {
     expect(result.stdout).toMatch(/membership\.roster\.dev\/riley\s+acme\s+riley@acme\.com\s+developer/);
     expect(result.stdout).toMatch(/NAME\s+TEAM\s+EMAIL\s+ROLE\s+STATUS\s+DELIVERY\s+EXPIRES\s+AGE/);
     expect(result.stdout).toMatch(/invitation\.roster\.dev\/jordan\s+acme\s+jordan@acme\.com\s+observer/);
+    expect(result.stdout).toMatch(/NAME\s+TEAM\s+OWNER\s+ROLE\s+EFFECTIVE\s+PHASE\s+EXPIRES\s+AGE/);
+    expect(result.stdout).toMatch(/accesskey\.roster\.dev\/ci-deploy\s+acme\s+developer/);
     expect(result.stdout).toMatch(/NAME\s+TEAM\s+DISPLAY NAME\s+MEMBERS\s+READY\s+AGE/);
     expect(result.stdout).toMatch(/project\.roster\.dev\/shop\s+acme\s+Shop/);
   });
 
   it('answer to their short names', async () => {
-    for (const short of ['tm', 'mbr', 'inv', 'proj']) {
+    for (const short of ['tm', 'mbr', 'inv', 'proj', 'key']) {
       const result = await kubectl(kubeconfig, ['get', short, '-n', 'acme', '-o', 'name']);
       expect(result.code, short).toBe(0);
       expect(result.stdout.trim().length, short).toBeGreaterThan(0);

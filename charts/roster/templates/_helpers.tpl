@@ -116,6 +116,7 @@ The operator's configuration (src/config.ts configSchema), rendered from the val
   "server" (dict "host" "0.0.0.0" "probesPort" .Values.ports.probes "acceptPort" .Values.ports.accept "webhookPort" .Values.ports.webhook "trustedProxies" .Values.server.trustedProxies "acceptRateLimit" .Values.server.acceptRateLimit "metrics" (include "roster.metricsServer" . | fromYaml))
   "workers" .Values.operator.workers
   "resyncMinutes" .Values.operator.resyncMinutes
+  "kubeClient" .Values.operator.kubeClient
   "log" (dict "level" .Values.operator.logLevel)
   "identityBackends" .Values.operator.identityBackends
   "roleBindings" .Values.operator.roleBindings

@@ -374,10 +374,12 @@ export function teamClusterRoleObjects(): KubeObject[] {
     rules,
   });
   return [
-    role(teamClusterRoles.owner, [{ apiGroups: [rosterGroup], resources: ['teams', 'projects', 'memberships', 'invitations'], verbs: [...read, ...write] }]),
+    role(teamClusterRoles.owner, [
+      { apiGroups: [rosterGroup], resources: ['teams', 'projects', 'memberships', 'invitations', 'accesskeys'], verbs: [...read, ...write] },
+    ]),
     role(teamClusterRoles.admin, [
       { apiGroups: [rosterGroup], resources: ['teams'], verbs: read },
-      { apiGroups: [rosterGroup], resources: ['projects', 'memberships', 'invitations'], verbs: [...read, ...write] },
+      { apiGroups: [rosterGroup], resources: ['projects', 'memberships', 'invitations', 'accesskeys'], verbs: [...read, ...write] },
     ]),
     role(teamClusterRoles.billing, [{ apiGroups: [rosterGroup], resources: ['teams'], verbs: read }]),
   ] as KubeObject[];

@@ -2,13 +2,15 @@
 // settings are validated by the config schema (identityBackendSchema below, used by
 // src/config.ts); secrets come only from files (mounted Secrets), are read here once to fail
 // fast, re-read on use so a rotated Secret needs no restart, and are never logged.
+// The ldap, scim and keycloak adapters (and their libraries: ldapts, the Keycloak admin
+// client) load on first use, so an operator that configures none of them never loads them.
 import type { Logger } from '../../runtime/logger.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
-import { KeycloakIdentityBackend, type KeycloakBackendOptions, type KeycloakCredentials } from './keycloak.ts';
+import type { KeycloakBackendOptions, KeycloakCredentials } from './keycloak.ts';
 import { KubernetesIdentityBackend, type RoleBinding } from './kubernetes.ts';
-import { LdapIdentityBackend, type LdapBackendOptions } from './ldap.ts';
-import { ScimIdentityBackend, type ScimBackendOptions } from './scim.ts';
+import type { LdapBackendOptions } from './ldap.ts';
+import type { ScimBackendOptions } from './scim.ts';
 import type { Assignment } from '../../tenancy/namespaces.ts';
 import { IdentityConfigError, readUtf8, SecretFile, type ReadFile } from './secrets.ts';
 import type { IdentityBackend, Person, TeamRef } from './types.ts';
@@ -100,6 +102,25 @@ function describe(config: IdentityBackendConfig): Record<string, unknown> {
   }
 }
 
+/**
+ * A backend whose adapter module is imported on its first call (the settings were checked
+ * already). A failed import is not remembered: the next call tries again.
+ */
+function loadedOnUse(name: string, type: IdentityBackend['type'], load: () => Promise<IdentityBackend>): IdentityBackend {
+  let loading: Promise<IdentityBackend> | undefined;
+  const backend = () =>
+    (loading ??= load().catch((e: unknown) => {
+      loading = undefined;
+      throw e;
+    }));
+  return {
+    name,
+    type,
+    ensure: async (grant, options) => await (await backend()).ensure(grant, options),
+    remove: async (team, key, person, options) => await (await backend()).remove(team, key, person, options),
+  };
+}
+
 export function createIdentityBackend(name: string, config: IdentityBackendConfig, deps: IdentityBackendDeps = {}): IdentityBackend {
   const readFile = deps.readFile ?? readUtf8;
   const common = { name, ...(deps.holdsOtherGrant ? { holdsOtherGrant: deps.holdsOtherGrant } : {}) };
@@ -114,12 +135,14 @@ export function createIdentityBackend(name: string, config: IdentityBackendConfi
       const ca = config.caFile === undefined ? undefined : readCa(config.caFile, readFile);
       if (config.startTls && config.url.startsWith('ldaps://')) throw new IdentityConfigError('startTls makes no sense with ldaps://; use one of them');
       const { type: _type, bindPasswordFile: _file, caFile: _ca, allowInsecure: _insecure, ...settings } = config;
-      return new LdapIdentityBackend({ ...settings, ...common, bindPassword: () => password.get(), ...(ca ? { ca } : {}) });
+      const options: LdapBackendOptions = { ...settings, ...common, bindPassword: () => password.get(), ...(ca ? { ca } : {}) };
+      return loadedOnUse(name, 'ldap', async () => new (await import('./ldap.ts')).LdapIdentityBackend(options));
     }
     case 'scim': {
       const token = new SecretFile(config.tokenFile, 'the SCIM bearer token', readFile);
       const { type: _type, tokenFile: _file, allowInsecure: _insecure, ...settings } = config;
-      return new ScimIdentityBackend({ ...settings, ...common, token: () => token.get(), ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+      const options: ScimBackendOptions = { ...settings, ...common, token: () => token.get(), ...(deps.fetch ? { fetch: deps.fetch } : {}) };
+      return loadedOnUse(name, 'scim', async () => new (await import('./scim.ts')).ScimIdentityBackend(options));
     }
     case 'keycloak': {
       let credentials: KeycloakCredentials;
@@ -138,7 +161,8 @@ export function createIdentityBackend(name: string, config: IdentityBackendConfi
         throw new IdentityConfigError('needs credentials: clientId and clientSecretFile, or username and passwordFile');
       }
       const { type: _type, clientId: _id, clientSecretFile: _secret, username: _user, passwordFile: _password, allowInsecure: _insecure, ...settings } = config;
-      return new KeycloakIdentityBackend({ ...settings, ...common, credentials, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+      const options: KeycloakBackendOptions = { ...settings, ...common, credentials, ...(deps.fetch ? { fetch: deps.fetch } : {}) };
+      return loadedOnUse(name, 'keycloak', async () => new (await import('./keycloak.ts')).KeycloakIdentityBackend(options));
     }
     default:
       throw new IdentityConfigError(

@@ -1,6 +1,6 @@
 // `audit TEAM [--since D]`: the team's history from the Events the operator recorded on the
 // Team and on its Memberships, Invitations and Projects, newest last.
-import type { Invitation, Membership, Project, Team } from '../../api/generated.ts';
+import type { AccessKey, Invitation, Membership, Project, Team } from '../../api/generated.ts';
 import { resources } from '../../api/resources.ts';
 import { auditTrail, type EventRecord } from '../audit-trail.ts';
 import { getTeam, listAll } from '../cluster.ts';
@@ -38,14 +38,19 @@ export const audit: Command = {
     const since = sinceText === undefined ? undefined : parseSince(sinceText, now(), NAME);
     const conn = await connect();
     const team = await getTeam(conn, teamName);
-    const [teams, memberships, invitations, projects, events] = await Promise.all([
+    const [teams, memberships, invitations, projects, accessKeys, events] = await Promise.all([
       listAll<Team>(conn, resources.team),
       listAll<Membership>(conn, resources.membership),
       listAll<Invitation>(conn, resources.invitation),
       listAll<Project>(conn, resources.project),
+      listAll<AccessKey>(conn, resources.accessKey),
       listAll<EventRecord>(conn, resources.event),
     ]);
-    const entries = auditTrail({ team, namespace: conn.namespace, teamsInNamespace: teams.length, memberships, invitations, projects }, events, since);
+    const entries = auditTrail(
+      { team, namespace: conn.namespace, teamsInNamespace: teams.length, memberships, invitations, projects, accessKeys },
+      events,
+      since,
+    );
     if ((global.output === 'table' || global.output === 'wide') && entries.length === 0) {
       io.err(`No events found for team ${teamName} in namespace ${conn.namespace}${sinceText ? ` since ${sinceText}` : ''}.\n`);
       return ExitCode.ok;

@@ -12,6 +12,7 @@ import { ExitCode, refuse, UsageError } from '../errors.ts';
 import { PROGRAM } from '../help.ts';
 import { describeVerbs, permissionForVerb } from '../verbs.ts';
 import { parseEmail, parseObjectName } from '../values.ts';
+import { reviewKeyAccess } from './key.ts';
 import { describeSubject, type SubjectMapping } from '../../backends/identity/kubernetes-subjects.ts';
 
 const NAME = 'can-i';
@@ -49,8 +50,9 @@ export const canI: Command = {
       'kubectl auth can-i VERB RESOURCE --as EMAIL -n NS.',
     ].join('\n'),
     args: [
-      { name: 'EMAIL', description: 'the person' },
-      { name: 'VERB', description: `a permission: ${PERMISSIONS.join(', ')}` },
+      { name: 'EMAIL', description: 'the person, or key/NAME for an access key' },
+      { name: 'VERB', description: `a permission: ${PERMISSIONS.join(', ')} (for a key: a Kubernetes verb such as update)` },
+      { name: 'RESOURCE', description: 'for a key only: a Kubernetes resource such as deployments (or RESOURCE.GROUP)', optional: true },
     ],
     flags: [
       { name: 'project', value: 'PROJECT', description: 'ask about one project' },
@@ -93,12 +95,25 @@ export const canI: Command = {
       `${PROGRAM} can-i riley@acme.com deploy --project shop --environment staging -n acme --user-prefix oidc:`,
       `${PROGRAM} can-i riley@acme.com deploy --project shop --environment staging -n acme --subject Group`,
       '',
+      '# May the access key ci-deploy update deployments in shop-staging? (the API server answers)',
+      `${PROGRAM} can-i key/ci-deploy update deployments -n shop-staging`,
+      '',
       '# In a script',
       `if ${PROGRAM} can-i maya@acme.com billing -n acme -q; then echo "maya sees invoices"; fi`,
     ],
   },
 
   async run({ args, flags, global, io, connect, now }) {
+    if (args[0]!.startsWith('key/')) {
+      if (args[2] === undefined)
+        throw new UsageError('can-i key/NAME needs VERB and RESOURCE, such as: can-i key/ci-deploy update deployments -n shop-staging', NAME);
+      const keyName = parseObjectName(args[0]!.slice('key/'.length), 'key/NAME', NAME);
+      const answer = await reviewKeyAccess(await connect(), keyName, args[1]!, args[2], flags.string('namespace-label') ?? DEFAULT_NAMESPACE_LABEL);
+      if (!flags.boolean('quiet')) emit(io, global.output, answer, () => `${answer.allowed ? 'yes' : 'no'}\n${answer.reason}\n`);
+      return answer.allowed ? ExitCode.ok : ExitCode.no;
+    }
+    if (args[2] !== undefined)
+      throw new UsageError(`RESOURCE is only for access keys (key/NAME); for a person use a permission: ${PERMISSIONS.join(', ')}`, NAME);
     const email = parseEmail(args[0]!, NAME);
     const verb = args[1]!;
     const permission = permissionForVerb(verb);

@@ -1,6 +1,8 @@
 // `members TEAM`: the owner, every Membership (role, scope, phase, email) and the standalone
 // invitations still pending.
-import { loadTeam } from '../cluster.ts';
+import type { AccessKey } from '../../api/generated.ts';
+import { resources } from '../../api/resources.ts';
+import { listAll, loadTeam } from '../cluster.ts';
 import { emit, type Command } from '../command.ts';
 import { ExitCode } from '../errors.ts';
 import { PROGRAM } from '../help.ts';
@@ -24,6 +26,9 @@ export const members: Command = {
       'in DETAIL (-o wide). With -o json or',
       'yaml each row also carries the display name, the projects, expiry, delivery and, when not',
       'Active, why not.',
+      '',
+      "The team's access keys (automation credentials acting for a member) follow in a section of",
+      'their own: owner, requested and effective role, phase and expiry. Keys take no seat.',
     ].join('\n'),
     args: [{ name: 'TEAM', description: 'the Team' }],
     flags: [],
@@ -41,27 +46,47 @@ export const members: Command = {
     const snapshot = await loadTeam(conn, teamName);
     const rows = memberRows(snapshot);
     const at = now();
-    emit(io, global.output, { team: teamName, namespace: conn.namespace, members: rows }, (wide) =>
-      wide
-        ? renderTable(
-            [...MEMBER_COLUMNS, 'DELIVERY', 'NAME', 'EXPIRES', 'DETAIL'],
-            rows.map((r) => [
-              r.email,
-              r.role,
-              r.scope,
-              phaseLabel(r),
-              r.object,
-              age(r.since, at),
-              r.delivery ?? '',
-              r.name ?? '',
-              r.expiresAt ?? '',
-              r.detail ?? '',
-            ]),
-          )
-        : renderTable(
-            MEMBER_COLUMNS,
-            rows.map((r) => [r.email, r.role, r.scope, phaseLabel(r), r.object, age(r.since, at)]),
-          ),
+    const keys = (await listAll<AccessKey>(conn, resources.accessKey)).filter((k) => k.spec.team === teamName);
+    const keyRows = keys.map((k) => ({
+      name: k.metadata.name ?? '',
+      owner: k.spec.owner ?? '',
+      role: k.spec.role,
+      effective: k.status?.effective?.role ?? '-',
+      phase: k.status?.phase ?? '-',
+      expiresAt: k.spec.expiresAt,
+    }));
+    const keyTable = () =>
+      keyRows.length === 0
+        ? ''
+        : `\n${renderTable(
+            ['KEY', 'OWNER', 'ROLE', 'EFFECTIVE', 'PHASE', 'EXPIRES'],
+            keyRows.map((k) => [`key/${k.name}`, k.owner, k.role, k.effective, k.phase, k.expiresAt]),
+          )}`;
+    emit(
+      io,
+      global.output,
+      { team: teamName, namespace: conn.namespace, members: rows, keys: keyRows },
+      (wide) =>
+        (wide
+          ? renderTable(
+              [...MEMBER_COLUMNS, 'DELIVERY', 'NAME', 'EXPIRES', 'DETAIL'],
+              rows.map((r) => [
+                r.email,
+                r.role,
+                r.scope,
+                phaseLabel(r),
+                r.object,
+                age(r.since, at),
+                r.delivery ?? '',
+                r.name ?? '',
+                r.expiresAt ?? '',
+                r.detail ?? '',
+              ]),
+            )
+          : renderTable(
+              MEMBER_COLUMNS,
+              rows.map((r) => [r.email, r.role, r.scope, phaseLabel(r), r.object, age(r.since, at)]),
+            )) + keyTable(),
     );
     return ExitCode.ok;
   },

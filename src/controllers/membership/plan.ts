@@ -294,6 +294,12 @@ function planInvite(facts: MembershipFacts, team: Team, current: Status): Member
     inLine,
     status: (inv) => {
       const mail = deliveryOf(inv, m);
+      // A mail on its way is not news once the Membership names its invitation: it says nothing
+      // new until the delivery has an outcome (sent, held, failed, unconfirmed), which the
+      // invitation's next status write brings here. Mirroring the in-between step would cost
+      // one more write per person (issue 14).
+      const inFlight = mail.summary === undefined || mail.summary === 'Sending';
+      if (inFlight && current.phase === 'Invited' && current.invitation === inv.metadata.name) return current;
       const { delivery: _before, ...rest } = current;
       return conditions(
         facts,

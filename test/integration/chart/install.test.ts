@@ -249,8 +249,12 @@ describe('helm install into a cluster', () => {
       'RoleBinding/roster-operator',
       'Service/roster',
       'ServiceAccount/roster',
-      ...['clusterroles', 'configmaps', 'rolebindings', 'secrets'].map((k) => `ValidatingAdmissionPolicy/roster-operator-fence-${k}`),
-      ...['clusterroles', 'configmaps', 'rolebindings', 'secrets'].map((k) => `ValidatingAdmissionPolicyBinding/roster-operator-fence-${k}`),
+      ...['clusterroles', 'configmaps', 'rolebindings', 'roles', 'secrets', 'serviceaccounts'].map(
+        (k) => `ValidatingAdmissionPolicy/roster-operator-fence-${k}`,
+      ),
+      ...['clusterroles', 'configmaps', 'rolebindings', 'roles', 'secrets', 'serviceaccounts'].map(
+        (k) => `ValidatingAdmissionPolicyBinding/roster-operator-fence-${k}`,
+      ),
       'ValidatingWebhookConfiguration/roster',
     ]);
     for (const o of manifests) {
@@ -271,7 +275,7 @@ describe('helm install into a cluster', () => {
     expect(deployment.status?.readyReplicas ?? 0).toBe(0);
 
     // The CRDs came from the harness; Helm skipped them (present) instead of failing or taking them over.
-    for (const plural of ['teams', 'memberships', 'invitations', 'projects']) {
+    for (const plural of ['teams', 'memberships', 'invitations', 'projects', 'accesskeys']) {
       const crd = await admin.get(resources.customResourceDefinition, undefined, `${plural}.roster.dev`);
       expect(crd.metadata.annotations?.['meta.helm.sh/release-name']).toBeUndefined();
     }

@@ -30,9 +30,13 @@ const configOf = (objects: K8sObject[]): RosterConfig => {
   return parseConfig(parse(data['config.yaml']!));
 };
 /** The operator's fence (templates/operator-fence.yaml): a policy and a binding per kind it writes. */
-const fenceKinds = ['clusterroles', 'configmaps', 'rolebindings', 'secrets']
+const fenceKinds = ['clusterroles', 'configmaps', 'rolebindings', 'roles', 'secrets', 'serviceaccounts']
   .map((k) => `ValidatingAdmissionPolicy/roster-operator-fence-${k}`)
-  .concat(['clusterroles', 'configmaps', 'rolebindings', 'secrets'].map((k) => `ValidatingAdmissionPolicyBinding/roster-operator-fence-${k}`));
+  .concat(
+    ['clusterroles', 'configmaps', 'rolebindings', 'roles', 'secrets', 'serviceaccounts'].map(
+      (k) => `ValidatingAdmissionPolicyBinding/roster-operator-fence-${k}`,
+    ),
+  );
 interface FencePolicy {
   spec: { matchConditions: Array<{ expression: string }>; variables: Array<{ name: string; expression: string }> };
 }
@@ -145,7 +149,7 @@ describe('helm template with the defaults', async () => {
     }
   });
 
-  it('leaves the CRDs out of the templates (they come from crds/), and --include-crds brings all four', async () => {
+  it('leaves the CRDs out of the templates (they come from crds/), and --include-crds brings all five', async () => {
     expect(objects.filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(0);
     const withCrds = await renderChart({}, { includeCrds: true });
     expect(
@@ -153,7 +157,7 @@ describe('helm template with the defaults', async () => {
         .filter((o) => o.kind === 'CustomResourceDefinition')
         .map((o) => o.metadata.name)
         .sort(),
-    ).toEqual(['invitations.roster.dev', 'memberships.roster.dev', 'projects.roster.dev', 'teams.roster.dev']);
+    ).toEqual(['accesskeys.roster.dev', 'invitations.roster.dev', 'memberships.roster.dev', 'projects.roster.dev', 'teams.roster.dev']);
   });
 
   it('runs two replicas that elect a leader, named by the pod name from the downward API', () => {
@@ -270,10 +274,11 @@ describe('helm template with the defaults', async () => {
       { apiGroups: ['roster.dev'], resources: ['projects'], verbs: ['list', 'watch'] },
       { apiGroups: ['roster.dev'], resources: ['memberships'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
       { apiGroups: ['roster.dev'], resources: ['invitations'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
-      { apiGroups: ['roster.dev'], resources: ['teams/status', 'projects/status', 'memberships/status'], verbs: ['patch'] },
+      { apiGroups: ['roster.dev'], resources: ['accesskeys'], verbs: ['get', 'list', 'watch', 'patch'] },
+      { apiGroups: ['roster.dev'], resources: ['teams/status', 'projects/status', 'memberships/status', 'accesskeys/status'], verbs: ['patch'] },
       { apiGroups: ['roster.dev'], resources: ['invitations/status'], verbs: ['update', 'patch'] },
-      { apiGroups: ['roster.dev'], resources: ['teams/finalizers', 'memberships/finalizers'], verbs: ['update'] },
-      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'create', 'update'] },
+      { apiGroups: ['roster.dev'], resources: ['teams/finalizers', 'memberships/finalizers', 'accesskeys/finalizers'], verbs: ['update'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'update'] },
       { apiGroups: ['rbac.authorization.k8s.io'], resources: ['rolebindings'], verbs: ['list', 'watch', 'create', 'patch', 'delete'] },
       {
         apiGroups: ['rbac.authorization.k8s.io'],
@@ -287,6 +292,8 @@ describe('helm template with the defaults', async () => {
         verbs: ['patch', 'escalate'],
         resourceNames: ['roster:team-owner', 'roster:team-admin', 'roster:team-billing'],
       },
+      { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['list', 'watch', 'create', 'patch', 'delete'] },
+      { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles'], verbs: ['list', 'watch', 'create', 'patch', 'delete', 'escalate', 'bind'] },
       { apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'watch'] },
       { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
       { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },

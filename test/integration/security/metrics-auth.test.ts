@@ -104,6 +104,8 @@ describe('/metrics over HTTPS with TokenReview and SubjectAccessReview', () => {
     // The operator's own API traffic, TokenReviews and SubjectAccessReviews included.
     expect(res.body).toMatch(/rest_client_requests_total\{code="201",method="POST",host="127\.0\.0\.1:\d+"\} [1-9]/);
     expect(res.body).toMatch(/rest_client_requests_total\{code="200",method="GET",host="[^"]+"\} [1-9]/);
+    // Every request passed the client-side rate limiter (kubeClient.qps/burst) and its wait is timed.
+    expect(res.body).toMatch(/rest_client_rate_limiter_duration_seconds_count\{verb="GET",host="127\.0\.0\.1:\d+"\} [1-9]/);
     expect(res.body).toContain('# TYPE workqueue_unfinished_work_seconds gauge');
     // A second scrape within the cache's lifetime still works (answers are cached, not the token).
     expect((await scrape(operator!.metricsPort, tokens.reader)).status).toBe(200);

@@ -156,7 +156,7 @@ beforeAll(async () => {
   admin = KubeClient.fromFile(kubeconfig, { fieldManager: 'roster-test' });
   const objects = await renderChart({}, { release, namespace: releaseNs });
   installed = objects.filter((o) => refs[o.kind] && !(o.kind === 'ClusterRole' && o.metadata.name.startsWith('roster:')));
-  expect(installed.filter((o) => o.kind === 'ValidatingAdmissionPolicy')).toHaveLength(4);
+  expect(installed.filter((o) => o.kind === 'ValidatingAdmissionPolicy')).toHaveLength(6);
 
   await namespace(releaseNs);
   await namespace(acmeNs);
@@ -211,7 +211,7 @@ describe('the chart installs the fence for its own ServiceAccount', () => {
   it('one policy per kind the operator writes, each bound with Deny and matching only the ServiceAccount', async () => {
     const policies = installed.filter((o) => o.kind === 'ValidatingAdmissionPolicy');
     expect(policies.map((p) => p.metadata.name).sort()).toEqual(
-      ['clusterroles', 'configmaps', 'rolebindings', 'secrets'].map((k) => `${fullname}-operator-fence-${k}`),
+      ['clusterroles', 'configmaps', 'rolebindings', 'roles', 'secrets', 'serviceaccounts'].map((k) => `${fullname}-operator-fence-${k}`),
     );
     for (const p of policies) {
       const live = await admin.get<KubeObject & { spec: { failurePolicy: string; matchConditions: Array<{ expression: string }> } }>(
@@ -291,7 +291,7 @@ describe("the ServiceAccount, with the chart's RBAC, cannot grant outside the fe
       // A Role of the namespace, whatever it holds, is refused the same way.
       const role = await refused(() => sa.create(resources.roleBinding, binding(acmeProd, 'anything', { name: `fence-${run}-role`, roleKind: 'Role' })));
       expect(role.message).toContain(
-        `${fenceMessage('RoleBinding', acmeProd, `fence-${run}-role`)}it references Role anything; the operator binds only the ClusterRoles admin, edit, view`,
+        `${fenceMessage('RoleBinding', acmeProd, `fence-${run}-role`)}it references Role anything; the operator binds only an access key's own token Role`,
       );
     } finally {
       await admin.delete(resources.clusterRoleBinding, undefined, `fence-${run}-widened`);
@@ -354,7 +354,7 @@ describe("the ServiceAccount, with the chart's RBAC, cannot grant outside the fe
     const everyone = [{ kind: 'Group', name: 'system:authenticated', apiGroup: 'rbac.authorization.k8s.io' }];
     const group = await refused(() => sa.create(resources.roleBinding, binding(acmeProd, 'edit', { name: `fence-${run}-group`, subjects: everyone })));
     expect(group.message).toContain(
-      'its subjects must be people (kind User, not a system: identity or a ServiceAccount); a Group only with a kubernetes identity backend configured with subject: Group',
+      'its subjects must be people (kind User, not a system: identity), an access key of the team (ServiceAccount roster-key-* in',
     );
     await gainedNothing(`someone-${run}`, acmeProd, ['system:authenticated']);
 
@@ -468,7 +468,7 @@ describe('the ServiceAccount writes only seat ledgers, its own certificate and i
       applyAs(sa, resources.clusterRole, { ...owner, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }] } as KubeObject),
     );
     expect(wide.message).toContain(
-      `roster operator fence: ClusterRole ${owner.metadata.name} refused: the rules of ${owner.metadata.name} may only cover teams, projects, memberships and invitations (roster.dev)`,
+      `roster operator fence: ClusterRole ${owner.metadata.name} refused: the rules of ${owner.metadata.name} may only cover teams, projects, memberships, invitations and accesskeys (roster.dev)`,
     );
     const aggregated = await refused(() =>
       applyAs(sa, resources.clusterRole, {
@@ -482,5 +482,71 @@ describe('the ServiceAccount writes only seat ledgers, its own certificate and i
     expect(live.aggregationRule).toBeUndefined();
     expect(live.rules).toEqual((owner as unknown as { rules: unknown[] }).rules);
     await gainedNothing(mallory, acmeProd);
+  });
+});
+
+describe('access keys (SPEC §9): their ServiceAccount, token Role and bindings, and nothing wider', () => {
+  const keyName = `roster-key-ci${run}`;
+  const keyUser = `system:serviceaccount:${acmeNs}:${keyName}`;
+  const keyLabels = { [MANAGED_BY]: 'roster', [TEAM_LABEL]: 'acme', [TEAM_NAMESPACE_LABEL]: acmeNs, 'roster.dev/access-key': `ci${run}` };
+  const rbac = 'rbac.authorization.k8s.io';
+  const tokenRule = { apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'], resourceNames: [keyName] };
+  const role = (name: string, rules: unknown[]) =>
+    ({ apiVersion: `${rbac}/v1`, kind: 'Role', metadata: { name, namespace: acmeNs, labels: keyLabels }, rules }) as unknown as KubeObject;
+  const keyBinding = (namespace: string, name: string, roleRef: { kind: string; name: string }, subjects: unknown[]) =>
+    ({
+      apiVersion: `${rbac}/v1`,
+      kind: 'RoleBinding',
+      metadata: { name, namespace, labels: keyLabels },
+      subjects,
+      roleRef: { apiGroup: rbac, ...roleRef },
+    }) as unknown as KubeObject;
+  const keySubject = { kind: 'ServiceAccount', name: keyName, namespace: acmeNs };
+
+  it('writes a key ServiceAccount, the owner-only token Role and binding, and an edit binding in an assigned namespace', async () => {
+    await applyAs(sa, resources.serviceAccount, {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: keyName, namespace: acmeNs, labels: keyLabels },
+    } as KubeObject);
+    await applyAs(sa, resources.role, role(keyName, [tokenRule]));
+    await applyAs(sa, resources.roleBinding, keyBinding(acmeNs, keyName, { kind: 'Role', name: keyName }, [{ kind: 'User', name: riley, apiGroup: rbac }]));
+    await applyAs(sa, resources.roleBinding, keyBinding(acmeProd, keyName, { kind: 'ClusterRole', name: 'edit' }, [keySubject]));
+    await eventually(async () => expect(await canI(keyUser, 'update', 'deployments', acmeProd, 'apps')).toBe(true), 10_000, 100);
+    expect(await canI(keyUser, 'update', 'deployments', globexProd, 'apps')).toBe(false);
+    for (const [ref, ns] of [
+      [resources.roleBinding, acmeProd],
+      [resources.roleBinding, acmeNs],
+      [resources.role, acmeNs],
+      [resources.serviceAccount, acmeNs],
+    ] as const)
+      expect(await sa.delete(ref, ns, keyName)).toBe(true);
+  });
+
+  it('refuses a wider token Role, another Role, a key bound to a team ClusterRole, and a ServiceAccount that is not a key', async () => {
+    const noNames = await refused(() => applyAs(sa, resources.role, role(keyName, [{ ...tokenRule, resourceNames: undefined }])));
+    expect(noNames.message).toContain(`${fenceMessage('Role', acmeNs, keyName)}an access key's token Role has exactly one rule`);
+    const secrets = await refused(() => applyAs(sa, resources.role, role(keyName, [tokenRule, { apiGroups: [''], resources: ['secrets'], verbs: ['get'] }])));
+    expect(secrets.message).toContain('exactly one rule');
+    const other = await refused(() => applyAs(sa, resources.role, role(`evil-${run}`, [tokenRule])));
+    expect(other.message).toContain("the operator writes only access keys' token Roles");
+    const teamAdmin = await refused(() =>
+      applyAs(sa, resources.roleBinding, keyBinding(acmeNs, keyName, { kind: 'ClusterRole', name: 'roster:team-admin' }, [keySubject])),
+    );
+    expect(teamAdmin.message).toContain('an access key of the team (ServiceAccount roster-key-* in');
+    const foreignRole = await refused(() =>
+      applyAs(sa, resources.roleBinding, keyBinding(acmeNs, keyName, { kind: 'Role', name: `evil-${run}` }, [{ kind: 'User', name: mallory, apiGroup: rbac }])),
+    );
+    expect(foreignRole.message).toContain("the operator binds only an access key's own token Role");
+    const account = await refused(() =>
+      applyAs(sa, resources.serviceAccount, {
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name: `mallory-${run}`, namespace: acmeNs, labels: keyLabels },
+      } as KubeObject),
+    );
+    expect(account.message).toContain("the operator writes only access keys' ServiceAccounts");
+    expect(await canI(keyUser, 'create', 'memberships', acmeNs, 'roster.dev')).toBe(false);
+    await gainedNothing(mallory, acmeNs);
   });
 });

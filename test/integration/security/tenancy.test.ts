@@ -12,14 +12,13 @@ import { resources } from '../../../src/api/resources.ts';
 import { webhookConfigurationResources, type WebhookConfigurationObject } from '../../../src/admission/registration.ts';
 import { ledgerName } from '../../../src/seats/ledger.ts';
 import { KubeClient, type KubeObject } from '../../../src/runtime/kube-client.ts';
-import { kubectl } from '../kubectl.ts';
 import { eventually } from '../support/eventually.ts';
 import type { OperatorProcess } from '../support/operator.ts';
 import { removeNamespaces } from '../support/cleanup.ts';
 import { acceptLatest } from '../support/invitations.ts';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 import { removeWebhook, startWebhookOperator, TEST_LABEL } from '../admission/support.ts';
-import { canI as canIAt } from '../support/access.ts';
+import { canI as canIAt, applyAs as applyAsAt, refusedAs as refusedAsAt } from '../support/access.ts';
 import { kstatusCompute, type KstatusObject } from '../../unit/domain/kstatus.ts';
 
 const kubeconfig = inject('kubeconfigPath');
@@ -42,15 +41,8 @@ let admin: KubeClient;
 let operator: OperatorProcess;
 let smtp: TestSmtpServer;
 
-async function applyAs(user: string | undefined, manifest: string) {
-  return await kubectl(kubeconfig, ['apply', '-f', '-', ...(user ? [`--as=${user}`] : [])], manifest);
-}
-
-async function refusedAs(user: string, manifest: string, message: string | RegExp): Promise<void> {
-  const result = await applyAs(user, manifest);
-  expect(result.code, `expected a denial, got: ${result.stdout}`).not.toBe(0);
-  expect(result.stderr).toMatch(message);
-}
+const applyAs = (user: string | undefined, manifest: string) => applyAsAt(kubeconfig, user, manifest);
+const refusedAs = (user: string, manifest: string, message: string | RegExp) => refusedAsAt(kubeconfig, user, manifest, message);
 
 const canI = (user: string, verb: string, resource: string, namespace: string, group = '') => canIAt(admin, user, verb, resource, namespace, group);
 

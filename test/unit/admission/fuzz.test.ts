@@ -339,7 +339,36 @@ describe('the HTTPS endpoint, fuzzed', () => {
     expect(mutated.response.allowed).toBe(true);
     expect(JSON.parse(Buffer.from(mutated.response.patch, 'base64').toString())).toEqual([
       { op: 'add', path: '/metadata/annotations', value: { 'roster.dev/created-by': 'riley@acme.com' } },
+      // The controller's finalizer, set at admission: the controller need not PATCH it in.
+      { op: 'add', path: '/metadata/finalizers', value: ['roster.dev/access'] },
     ]);
+  }, 30_000);
+
+  it('adds the Membership finalizer next to others, once, and only on create', async () => {
+    const patchOf = async (operation: 'CREATE' | 'UPDATE', finalizers: string[]) => {
+      const m = { ...membership('fin', { email: 'fin@acme.com' }), metadata: { name: 'fin', namespace: NS, annotations: {}, finalizers } };
+      const res = JSON.parse(
+        (
+          await post(
+            '/mutate',
+            review({
+              uid: 'u4',
+              kind: { group: 'roster.dev', version: 'v1alpha1', kind: 'Membership' },
+              operation,
+              namespace: NS,
+              userInfo: { username: 'riley@acme.com' },
+              object: m,
+              ...(operation === 'UPDATE' ? { oldObject: m } : {}),
+            }),
+          )
+        ).body,
+      ) as { response: { patch?: string } };
+      const ops = res.response.patch ? (JSON.parse(Buffer.from(res.response.patch, 'base64').toString()) as Array<{ path: string; value?: unknown }>) : [];
+      return ops.filter((o) => o.path.startsWith('/metadata/finalizers'));
+    };
+    expect(await patchOf('CREATE', ['example.com/keep'])).toEqual([{ op: 'add', path: '/metadata/finalizers/-', value: 'roster.dev/access' }]);
+    expect(await patchOf('CREATE', ['roster.dev/access'])).toEqual([]);
+    expect(await patchOf('UPDATE', [])).toEqual([]);
   }, 30_000);
 });
 

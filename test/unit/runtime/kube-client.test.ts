@@ -5,8 +5,10 @@ import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KubeClient, serverHost } from '../../../src/runtime/kube-client.ts';
+import { KubeClient, serverHost, withRequestPriority } from '../../../src/runtime/kube-client.ts';
 import { Metrics } from '../../../src/runtime/metrics.ts';
+import { TokenBucket } from '../../../src/runtime/rate-limit.ts';
+import { ManualClock } from './manual-clock.ts';
 
 const roleBindings = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', namespaced: true, kind: 'RoleBinding' };
 
@@ -112,6 +114,54 @@ describe('KubeClient request metrics (client-go names and labels)', () => {
     expect(text).toContain(`rest_client_request_duration_seconds_count{verb="GET",host="${host}"} 3`);
     expect(text).toContain(`rest_client_request_duration_seconds_bucket{le="0.005",verb="PATCH",host="${host}"}`);
     expect(text).toContain(`rest_client_request_duration_seconds_bucket{le="60",verb="DELETE",host="${host}"} 1`);
+  });
+
+  it('waits for the rate limiter, status writes first, and times the wait', async () => {
+    const { client: plain, requests } = await serve(ok);
+    const metrics = new Metrics({ processMetrics: false });
+    const clock = new ManualClock();
+    client = new KubeClient(plain.kubeConfig, { metrics: metrics.clientSink(), rateLimiter: new TokenBucket({ qps: 1, burst: 1, clock }) });
+    plain.close();
+    const host = serverHost(client.kubeConfig.getCurrentCluster()!.server);
+    await client.list(namespaces); // the burst
+    const list = client.list(roleBindings, 'acme');
+    const status = client.patch(roleBindings, 'acme', 'rb', 'merge', {}, 'status');
+    const admission = withRequestPriority('high', () => client!.get(roleBindings, 'acme', 'in-a-hurry'));
+    await new Promise((r) => setImmediate(r));
+    expect(requests).toHaveLength(1);
+    clock.advance(1000);
+    await status;
+    clock.advance(1000);
+    await admission;
+    clock.advance(1000);
+    await list;
+    expect(requests.map((r) => r.split('?')[0])).toEqual([
+      'GET /api/v1/namespaces',
+      'PATCH /apis/rbac.authorization.k8s.io/v1/namespaces/acme/rolebindings/rb/status',
+      'GET /apis/rbac.authorization.k8s.io/v1/namespaces/acme/rolebindings/in-a-hurry',
+      'GET /apis/rbac.authorization.k8s.io/v1/namespaces/acme/rolebindings',
+    ]);
+    const text = await metrics.text();
+    expect(text).toContain(`rest_client_rate_limiter_duration_seconds_count{verb="GET",host="${host}"} 3`);
+    expect(text).toContain(`rest_client_rate_limiter_duration_seconds_sum{verb="GET",host="${host}"} 5`);
+    expect(text).toContain(`rest_client_rate_limiter_duration_seconds_sum{verb="PATCH",host="${host}"} 1`);
+  });
+
+  it('tells its listeners of accepted conditional writes only', async () => {
+    const { client } = await serve((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ metadata: { name: 'rb', namespace: 'acme', resourceVersion: '8' } }));
+    });
+    const seen: string[] = [];
+    const stop = client.onAcceptedWrite((w) => seen.push(`${w.ref.plural} ${w.baseResourceVersion} -> ${w.object.metadata.resourceVersion}`));
+    await client.apply(roleBindings, { metadata: { name: 'rb', namespace: 'acme' } }); // unconditional
+    await client.apply(roleBindings, { metadata: { name: 'rb', namespace: 'acme', resourceVersion: '7' } }, 'status');
+    await client.patch(roleBindings, 'acme', 'rb', 'merge', { metadata: { resourceVersion: '7' } });
+    await client.patch(roleBindings, 'acme', 'rb', 'json', [{ op: 'test', path: '/metadata/resourceVersion', value: '7' }]);
+    await client.replace(roleBindings, { metadata: { name: 'rb', namespace: 'acme', resourceVersion: '7' } });
+    stop();
+    await client.replace(roleBindings, { metadata: { name: 'rb', namespace: 'acme', resourceVersion: '7' } });
+    expect(seen).toEqual(['rolebindings 7 -> 8', 'rolebindings 7 -> 8', 'rolebindings 7 -> 8']);
   });
 
   it('counts a watch once when it opens and keeps its lifetime out of the latency histogram', async () => {

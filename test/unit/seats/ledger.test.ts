@@ -3,7 +3,17 @@
 // "replicas" never admit more than the free seats.
 import { describe, expect, it } from 'vitest';
 import { KubeApiError, type KubeObject, type ResourceRef } from '../../../src/runtime/kube-client.ts';
-import { ledgerName, parseLedger, SeatLedger, serializeLedger, settleReservations, type ConfigMap } from '../../../src/seats/ledger.ts';
+import {
+  ledgerName,
+  ledgerTeamKey,
+  parseLedger,
+  reconcileSeatReservations,
+  SeatLedger,
+  serializeLedger,
+  settleReservations,
+  type ConfigMap,
+} from '../../../src/seats/ledger.ts';
+import { silentLogger } from '../../../src/runtime/logger.ts';
 import { decideSeat, liveReservations, type SeatReservation } from '../../../src/seats/decision.ts';
 import { membership, NOW, team } from '../admission/fixtures.ts';
 
@@ -11,6 +21,7 @@ class FakeApi {
   objects = new Map<string, ConfigMap>();
   rv = 0;
   writes = 0;
+  reads = 0;
   private key(ns: string | undefined, name: string) {
     return `${ns}/${name}`;
   }
@@ -19,6 +30,7 @@ class FakeApi {
   }
   async find<T extends KubeObject>(_ref: ResourceRef, ns: string | undefined, name: string): Promise<T | undefined> {
     await this.tick();
+    this.reads++;
     const o = this.objects.get(this.key(ns, name));
     return o ? (structuredClone(o) as unknown as T) : undefined;
   }
@@ -205,5 +217,71 @@ describe('forged ledger entries', () => {
   it('are dropped when the ledger is settled', () => {
     const entries = [forged('a', new Date(NOW.getTime() - 60_000).toISOString())];
     expect(settleReservations(entries, { memberships: [], invitations: [] }, NOW, 30_000)).toHaveLength(0);
+  });
+});
+
+describe('reconcileSeatReservations (the Team controller settling a ledger)', () => {
+  const reservation = (name: string, ageMs: number, confirmedAgoMs?: number): SeatReservation => ({
+    requestUid: `req-${name}`,
+    kind: 'Membership',
+    name,
+    email: `${name}@acme.com`,
+    createdAt: new Date(NOW.getTime() - ageMs).toISOString(),
+    expiresAt: new Date(NOW.getTime() - ageMs + 30_000).toISOString(),
+    ...(confirmedAgoMs === undefined ? {} : { confirmedAt: new Date(NOW.getTime() - confirmedAgoMs).toISOString() }),
+  });
+
+  async function settle(cached: 'synced' | 'unsynced' | 'none') {
+    const api = new FakeApi();
+    const t = team({ seats: 5 });
+    const ns = t.metadata.namespace!;
+    await api.create({ resource: 'configmaps' } as never, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: ledgerName('acme'), namespace: ns },
+      data: serializeLedger([reservation('riley', 5_000, 3_000), reservation('maya', 1_000)]),
+    });
+    const inCache = api.objects.get(`${ns}/${ledgerName('acme')}`)!;
+    const readsBefore = api.reads;
+    const seatLedgers = {
+      get: (n: string | undefined, name: string) => (n === ns && name === inCache.metadata.name ? inCache : undefined),
+      hasSynced: () => cached === 'synced',
+    };
+    await reconcileSeatReservations(
+      {
+        client: api as never,
+        caches: {
+          memberships: { byIndex: () => [membership('maya')] },
+          invitations: { byIndex: () => [] },
+          ...(cached === 'none' ? {} : { seatLedgers }),
+        },
+        logger: silentLogger,
+        now,
+      },
+      t,
+    );
+    const after = parseLedger(api.objects.get(`${ns}/${ledgerName('acme')}`));
+    return { gets: api.reads - readsBefore, after };
+  }
+
+  it('reads the ledger from the watch cache, not with a GET, and settles it', async () => {
+    const { gets, after } = await settle('synced');
+    expect(gets).toBe(0);
+    // riley was confirmed long enough ago: gone; maya is in the cache now: confirmed.
+    expect(after.map((r) => [r.name, r.confirmedAt])).toEqual([['maya', NOW.toISOString()]]);
+  });
+
+  it('reads it live until the cache has synced, or without one', async () => {
+    for (const cached of ['unsynced', 'none'] as const) {
+      const { gets, after } = await settle(cached);
+      expect(gets).toBe(1);
+      expect(after.map((r) => r.name)).toEqual(['maya']);
+    }
+  });
+
+  it('maps a ledger to the Team that owns it', () => {
+    const owned = { metadata: { namespace: 'acme-ns', ownerReferences: [{ apiVersion: 'roster.dev/v1alpha1', kind: 'Team', name: 'acme', uid: 'u' }] } };
+    expect(ledgerTeamKey(owned)).toBe('acme-ns/acme');
+    expect(ledgerTeamKey({ metadata: { namespace: 'acme-ns' } })).toBeUndefined();
   });
 });

@@ -1,9 +1,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { KeycloakIdentityBackend } from '../../../../src/backends/identity/keycloak.ts';
-import { LdapIdentityBackend } from '../../../../src/backends/identity/ldap.ts';
+import { execFileSync } from 'node:child_process';
 import { createIdentityBackends, IdentityConfigError } from '../../../../src/backends/identity/registry.ts';
-import { ScimIdentityBackend } from '../../../../src/backends/identity/scim.ts';
 import { SecretFile } from '../../../../src/backends/identity/secrets.ts';
 import { parseConfig } from '../../../../src/config.ts';
 
@@ -30,14 +28,29 @@ const secrets = files({ '/s/ldap': 'pw\n', '/s/scim': 'token\n', '/s/kc': 'secre
 describe('createIdentityBackends', () => {
   it('builds each configured type by name', () => {
     const backends = createIdentityBackends({ corp: ldap, idp: scim, sso: keycloak }, { readFile: secrets });
-    expect(backends.get('corp')).toBeInstanceOf(LdapIdentityBackend);
-    expect(backends.get('idp')).toBeInstanceOf(ScimIdentityBackend);
-    expect(backends.get('sso')).toBeInstanceOf(KeycloakIdentityBackend);
     expect([...backends.values()].map((b) => [b.name, b.type])).toEqual([
       ['corp', 'ldap'],
       ['idp', 'scim'],
       ['sso', 'keycloak'],
     ]);
+  });
+
+  it('loads an adapter and its library only when a backend of that type is used', () => {
+    // A fresh process: this one has loaded every adapter already.
+    const script = `
+      import { registerHooks } from 'node:module';
+      const loaded = [];
+      registerHooks({ resolve: (specifier, context, next) => { const r = next(specifier, context); loaded.push(r.url); return r; } });
+      const heavy = () => loaded.filter((u) => /ldapts|keycloak-admin-client|identity\\/(ldap|scim|keycloak)\\.ts/.test(u)).map((u) => u.replace(/.*node_modules\\/|.*\\/identity\\//, '').split('/')[0]);
+      const { createIdentityBackends } = await import('./src/backends/identity/registry.ts');
+      const files = { '/s/ldap': 'pw', '/s/kc': 'secret' };
+      const backends = createIdentityBackends(${JSON.stringify({ corp: ldap, sso: keycloak })}, { readFile: (p) => files[p] });
+      const atStart = heavy();
+      await backends.get('corp').remove({ namespace: 'a', name: 'a' }, 'k', { email: 'a@example.com' }, { signal: AbortSignal.abort() }).catch(() => {});
+      console.log(JSON.stringify({ atStart, afterLdapCall: [...new Set(heavy())].sort() }));
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('../../../../', import.meta.url), encoding: 'utf8' });
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ atStart: [], afterLdapCall: ['ldap.ts', 'ldapts'] });
   });
 
   it("needs the operator's client for the kubernetes backend", () => {

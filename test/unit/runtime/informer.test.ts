@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { Informer, LAST_APPLIED_ANNOTATION, stripForCache } from '../../../src/runtime/informer.ts';
+import type { AcceptedWrite, KubeClient, KubeObject, ResourceRef, WatchEvent } from '../../../src/runtime/kube-client.ts';
+
+describe('stripForCache', () => {
+  it('drops managedFields and the last-applied annotation, and keeps everything else', () => {
+    const object: KubeObject & { spec: unknown } = {
+      apiVersion: 'roster.dev/v1alpha1',
+      kind: 'Membership',
+      metadata: {
+        name: 'ada',
+        namespace: 'acme',
+        resourceVersion: '42',
+        labels: { team: 'acme' },
+        annotations: { [LAST_APPLIED_ANNOTATION]: '{"spec":{}}', 'roster.dev/created-by': 'alice' },
+        finalizers: ['roster.dev/membership'],
+        managedFields: [{ manager: 'kubectl', operation: 'Apply', fieldsV1: { 'f:spec': {} } }],
+      },
+      spec: { email: 'ada@example.com' },
+    };
+    const stripped = stripForCache(structuredClone(object));
+    expect(stripped.metadata).not.toHaveProperty('managedFields');
+    expect(stripped.metadata.annotations).toEqual({ 'roster.dev/created-by': 'alice' });
+    const { managedFields: _m, annotations: _a, ...kept } = object.metadata;
+    expect(stripped).toEqual({ ...object, metadata: { ...kept, annotations: { 'roster.dev/created-by': 'alice' } } });
+  });
+
+  it('removes an annotations map that held only the last-applied record', () => {
+    const stripped = stripForCache({ metadata: { name: 'a', annotations: { [LAST_APPLIED_ANNOTATION]: '{}' } } });
+    expect(stripped.metadata).toEqual({ name: 'a' });
+  });
+});
+
+/** Just enough of a KubeClient for an Informer: a list, a watch the test feeds, and the write hook. */
+class FakeClient {
+  items: KubeObject[] = [];
+  private emit: ((e: WatchEvent) => void) | undefined;
+  private writeListener: ((w: AcceptedWrite) => void) | undefined;
+  list() {
+    return Promise.resolve({ metadata: { resourceVersion: '10' }, items: structuredClone(this.items) });
+  }
+  watch(_ref: unknown, _ns: unknown, _q: unknown, onEvent: (e: WatchEvent) => void, options: { signal?: AbortSignal }) {
+    this.emit = onEvent;
+    return new Promise<void>((resolve) => options.signal?.addEventListener('abort', () => resolve(), { once: true }));
+  }
+  onAcceptedWrite(listener: (w: AcceptedWrite) => void) {
+    this.writeListener = listener;
+    return () => (this.writeListener = undefined);
+  }
+  event(type: 'MODIFIED' | 'DELETED', object: KubeObject) {
+    this.emit!({ type, object: structuredClone(object) });
+  }
+  wrote(baseResourceVersion: string, object: KubeObject, ref = invitations) {
+    this.writeListener?.({ ref, baseResourceVersion, object });
+  }
+}
+
+const invitations: ResourceRef = { group: 'roster.dev', version: 'v1alpha1', plural: 'invitations', namespaced: true };
+const version = (rv: string, phase: string): KubeObject & { status: { phase: string } } => ({
+  apiVersion: 'roster.dev/v1alpha1',
+  kind: 'Invitation',
+  metadata: { name: 'ada', namespace: 'acme', resourceVersion: rv, managedFields: [{ manager: 'roster' }] },
+  status: { phase },
+});
+
+describe('Informer: our own writes (write-through)', () => {
+  async function started() {
+    const client = new FakeClient();
+    client.items = [version('5', 'New')];
+    const informer = new Informer<KubeObject & { status?: { phase: string } }>(client as unknown as KubeClient, invitations);
+    const events: string[] = [];
+    informer.on((e) => events.push(`${e.type} ${e.object.metadata.resourceVersion}`));
+    informer.start();
+    await informer.waitForSync();
+    await new Promise((r) => setImmediate(r)); // the watch is open
+    events.length = 0;
+    return { client, informer, events };
+  }
+
+  it('puts an accepted conditional write in the cache at once, and skips the watch events it superseded', async () => {
+    const { client, informer, events } = await started();
+    const intent = version('6', 'Sending');
+    const confirmed = version('7', 'Sent');
+    client.wrote('5', intent);
+    client.wrote('6', confirmed);
+    expect(informer.get('acme', 'ada')?.status?.phase).toBe('Sent');
+    expect(informer.get('acme', 'ada')?.metadata).not.toHaveProperty('managedFields');
+    expect(confirmed.metadata).toHaveProperty('managedFields'); // the writer's copy is its own
+    // The watch catches up: the intent is older than the cache, the confirmation is the cache.
+    client.event('MODIFIED', intent);
+    expect(informer.get('acme', 'ada')?.status?.phase).toBe('Sent');
+    client.event('MODIFIED', confirmed);
+    // Someone else's later write comes through as usual.
+    client.event('MODIFIED', version('8', 'Accepted'));
+    expect(informer.get('acme', 'ada')?.status?.phase).toBe('Accepted');
+    expect(events).toEqual(['updated 6', 'updated 7', 'updated 8']);
+    await informer.stop();
+  });
+
+  it('ignores a write based on a version the cache does not hold, and writes of other kinds', async () => {
+    const { client, informer, events } = await started();
+    client.event('MODIFIED', version('6', 'Sending'));
+    client.wrote('5', version('7', 'Sent')); // the cache moved on to 6 meanwhile: the watch decides
+    client.wrote('6', version('9', 'Other'), { ...invitations, plural: 'memberships' });
+    expect(informer.get('acme', 'ada')?.metadata.resourceVersion).toBe('6');
+    expect(events).toEqual(['updated 6']);
+    await informer.stop();
+  });
+});
