@@ -8,8 +8,11 @@
 //   --dir DIR             keep state in DIR instead of .roster/demo (tests: a temp dir, so a
 //                         demo someone runs from this checkout is left alone)
 //   --free-ports          any free ports, not the memorable 1025/1080/8080/8081 first
+//   --accept-owner        accept Liam's (the owner's) invitation for you, so the access key
+//                         (examples/workflows/) is made at once; without it, the demo makes the
+//                         key as soon as you accept his invitation from the mail catcher
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
@@ -24,6 +27,7 @@ const { values } = parseArgs({
     'exit-when-settled': { type: 'boolean', default: false },
     dir: { type: 'string' },
     'free-ports': { type: 'boolean', default: false },
+    'accept-owner': { type: 'boolean', default: false },
   },
 });
 const dir = values.dir ? resolve(values.dir) : join(projectRoot, '.roster', 'demo');
@@ -34,6 +38,50 @@ const operatorNamespace = 'roster-system';
 const children: ChildProcess[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const step = (text: string) => console.log(`\n==> ${text}`);
+
+const OWNER = 'liam@acme.com';
+
+/** Accepts the owner's invitation through its link, as Liam would from the mail. */
+async function acceptOwner(mailUrl: string): Promise<void> {
+  const mails = (await (await fetch(`${mailUrl}/api/email`)).json()) as Array<{ to?: Array<{ address?: string }>; text?: string }>;
+  const mail = mails.find((m) => (m.to ?? []).some((t) => t.address === OWNER));
+  const link = mail?.text?.match(/https?:\/\/[^\s]+\/invite\/[A-Za-z0-9_-]+/)?.[0];
+  if (!link) throw new Error(`no invitation mail for ${OWNER} in the mail catcher`);
+  const res = await fetch(link, { method: 'POST' });
+  if (res.status !== 200) throw new Error(`accepting ${OWNER}'s invitation answered ${res.status}`);
+  console.log(`    accepted ${OWNER}'s invitation (--accept-owner)`);
+}
+
+/**
+ * Once the owner is Active, the owner creates the example access key (as himself: the webhook
+ * stamps spec.owner from the request) and the demo shows it Active. Its expiry is set 30 days
+ * ahead here, so the example never ages out of the 90-day limit.
+ */
+async function showAccessKey(client: KubeClient, kubectlAs: (input: string, ...args: string[]) => string, waitMs: number): Promise<boolean> {
+  const deadline = Date.now() + waitMs;
+  const ownerActive = async () => (await client.get<Team>(resources.team, 'acme', 'acme')).status?.owner?.phase === 'Active';
+  while (!(await ownerActive())) {
+    if (Date.now() > deadline) return false;
+    await sleep(1_000);
+  }
+  step(`${OWNER} is Active: he creates the access key examples/workflows/ci-deploy-key.yaml`);
+  const expiresAt = new Date(Date.now() + 30 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  const manifest = readFileSync(join(projectRoot, 'examples', 'workflows', 'ci-deploy-key.yaml'), 'utf8').replace(
+    /expiresAt: "[^"]*"/,
+    `expiresAt: "${expiresAt}"`,
+  );
+  console.log(kubectlAs(manifest, 'apply', '-f', '-', `--as=${OWNER}`).trimEnd().replace(/^/gm, '    '));
+  const keyDeadline = Date.now() + 60_000;
+  for (;;) {
+    const key = await client.find<KubeObject & { status?: { phase?: string } }>(resources.accessKey, 'acme', 'ci-deploy');
+    if (key?.status?.phase === 'Active') break;
+    if (Date.now() > keyDeadline) throw new Error(`access key ci-deploy did not become Active (phase ${key?.status?.phase ?? 'none'})`);
+    await sleep(500);
+  }
+  console.log(`\n${kubectlAs('', 'get', 'accesskeys', '-n', 'acme')}`);
+  console.log(`    mint a token for it: kubectl roster key token ci-deploy -n acme --as ${OWNER}`);
+  return true;
+}
 
 async function portOr(preferred: number): Promise<number> {
   if (values['free-ports']) return await freePort();
@@ -238,7 +286,7 @@ try {
 
   step('applying examples/teams/');
   const kubectl = (...args: string[]) => execFileSync(binary('kubectl'), ['--kubeconfig', kubeconfigPath, ...args], { encoding: 'utf8' });
-  // examples/workflows/ (an access key) waits for a person: a key is created by its owner, once Active (see below).
+  // examples/workflows/ (an access key) waits for a person: a key is created by its owner, once Active (showAccessKey).
   console.log(
     kubectl('apply', '-R', '-f', join(projectRoot, 'examples', 'teams'))
       .trimEnd()
@@ -281,12 +329,24 @@ In another terminal:
   kubectl get membership riley -n acme -o yaml
   kubectl auth can-i update deployments -n shop-staging --as riley@acme.com   # yes, once Riley accepts
 
-An access key, once Liam (the owner) has accepted his invitation:
-  kubectl apply -f ${join(projectRoot, 'examples', 'workflows', 'ci-deploy-key.yaml')} --as liam@acme.com
+An access key: accept Liam's (the owner's) invitation in the mail catcher and the demo
+creates examples/workflows/ci-deploy-key.yaml as him (or start it with -- --accept-owner):
+  kubectl get accesskeys -n acme
   kubectl roster can-i key/ci-deploy update deployments -n shop-staging
   kubectl roster key token ci-deploy -n acme --as liam@acme.com
 
 Press Ctrl-C to stop everything.`);
+  const kubectlAs = (input: string, ...args: string[]) =>
+    execFileSync(binary('kubectl'), ['--kubeconfig', kubeconfigPath, ...args], { encoding: 'utf8', ...(input ? { input } : {}) });
+  if (values['accept-owner']) {
+    await acceptOwner(mailUrl);
+    if (!(await showAccessKey(cp.client, kubectlAs, 60_000))) throw new Error(`${OWNER} did not become Active after accepting`);
+  } else if (!values['exit-when-settled']) {
+    // Waits for you to accept Liam's invitation in the mail catcher, then shows the key.
+    void showAccessKey(cp.client, kubectlAs, 24 * 3_600_000).catch((e: unknown) =>
+      console.error(`    access key: ${e instanceof Error ? e.message : String(e)}`),
+    );
+  }
   if (values['exit-when-settled']) await stopAll(0);
   setInterval(() => {}, 1 << 30);
 } catch (e) {

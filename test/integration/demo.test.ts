@@ -48,7 +48,7 @@ describe('npm run demo', () => {
   it('settles with every invitation mailed, shows the webhook deny, then stops cleanly', async () => {
     // A process group of its own: every process the demo starts (etcd, kube-apiserver,
     // kube-controller-manager, MailDev, the operator) joins it.
-    const child = spawn(process.execPath, ['scripts/demo.ts', '--exit-when-settled', '--free-ports', '--dir', dir], {
+    const child = spawn(process.execPath, ['scripts/demo.ts', '--exit-when-settled', '--accept-owner', '--free-ports', '--dir', dir], {
       cwd: projectRoot,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -89,6 +89,10 @@ describe('npm run demo', () => {
     expect(stdout).toContain('kubectl roster members acme -n acme');
     expect(stdout).toContain(`export KUBECONFIG=${join(dir, 'kubeconfig')}`);
     expect(stdout).toContain('The demo is running.');
+    // --accept-owner: Liam accepts through his link, then creates the example access key as himself.
+    expect(stdout).toContain("accepted liam@acme.com's invitation");
+    expect(stdout).toContain('accesskey.roster.dev/ci-deploy created');
+    expect(stdout).toMatch(/ci-deploy\s+acme\s+liam@acme\.com\s+developer\s+developer\s+Active/);
     expect(stdout).toContain('stopped.');
     // Nothing of this demo is left running: no operator, no MailDev, no control plane.
     expect(processesInGroup(child.pid ?? -1)).toEqual([]);
