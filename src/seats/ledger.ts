@@ -159,9 +159,14 @@ export class SeatLedger {
   private readonly now: () => Date;
   private readonly random: () => number;
   private readonly logger: Logger | undefined;
-  /** One reservation at a time per team in this process: concurrency only between replicas. */
-  private readonly queues = new Map<string, Promise<unknown>>();
-  readonly stats = { reserved: 0, conflicts: 0, denied: 0, contended: 0 };
+  /**
+   * Claims waiting per team in this process. One commit runs per team at a time, and every
+   * claim that arrived meanwhile goes into the next one: one read and one compare-and-swap
+   * for the whole group (group commit), so a burst into one team costs a few writes, not one
+   * per create, and no claim waits behind a queue of round trips.
+   */
+  private readonly waiting = new Map<string, { claims: Waiting[]; running: boolean }>();
+  readonly stats = { reserved: 0, conflicts: 0, denied: 0, contended: 0, commits: 0 };
 
   constructor(options: SeatLedgerOptions) {
     this.client = options.client;
@@ -184,64 +189,107 @@ export class SeatLedger {
   reserve(claim: SeatClaim, options: ReserveOptions): Promise<SeatDecision> {
     const team = options.snapshot().team;
     const key = `${team.metadata.namespace}/${team.metadata.name}`;
-    const previous = this.queues.get(key) ?? Promise.resolve();
-    // An admission review waits on this: its API requests go ahead of queued resync work.
-    const run = previous.catch(() => undefined).then(() => withRequestPriority('high', () => this.reserveNow(claim, options)));
-    this.queues.set(key, run);
-    void run
-      .finally(() => {
-        if (this.queues.get(key) === run) this.queues.delete(key);
-      })
-      .catch(() => undefined);
-    return run;
+    return new Promise<SeatDecision>((resolve, reject) => {
+      let group = this.waiting.get(key);
+      if (!group) this.waiting.set(key, (group = { claims: [], running: false }));
+      group.claims.push({ claim, options, resolve, reject });
+      if (!group.running) void this.drain(key, group);
+    });
   }
 
-  private async reserveNow(claim: SeatClaim, options: ReserveOptions): Promise<SeatDecision> {
-    for (let attempt = 0; ; attempt++) {
-      if (Date.now() > options.deadline) {
-        this.stats.contended++;
-        return { kind: 'deny', message: 'too many seat reservations for this team at once; retry in a moment' };
+  private async drain(key: string, group: { claims: Waiting[]; running: boolean }): Promise<void> {
+    group.running = true;
+    try {
+      while (group.claims.length > 0) {
+        const batch = group.claims.splice(0);
+        try {
+          // An admission review waits on this: its API requests go ahead of queued resync work.
+          await withRequestPriority('high', () => this.commit(batch));
+        } catch (e) {
+          for (const w of batch) w.reject(e);
+        }
       }
-      const objects = options.snapshot();
+    } finally {
+      // No await between the loop's last check and here: a claim pushed now finds running false.
+      group.running = false;
+      if (this.waiting.get(key) === group && group.claims.length === 0) this.waiting.delete(key);
+    }
+  }
+
+  /**
+   * Decides every claim of the batch in arrival order against one read of the ledger, each
+   * counting the seats the ones before it reserved, then records all the reservations in one
+   * compare-and-swap. A conflict (another replica, the Team controller settling) re-reads and
+   * decides the whole batch again; nothing is answered before the write that backs it won.
+   */
+  private async commit(batch: Waiting[]): Promise<void> {
+    for (let attempt = 0; batch.length > 0; attempt++) {
+      const late = batch.filter((w) => Date.now() > w.options.deadline);
+      for (const w of late) {
+        this.stats.contended++;
+        w.resolve({ kind: 'deny', message: 'too many seat reservations for this team at once; retry in a moment' });
+      }
+      batch = batch.filter((w) => !late.includes(w));
+      if (batch.length === 0) return;
+      const objects = batch[0]!.options.snapshot();
       const ref = { namespace: objects.team.metadata.namespace, name: ledgerName(objects.team.metadata.name ?? '') };
       const current = await this.client.find<ConfigMap>(resources.configMap, ref.namespace, ref.name);
       const reservations = parseLedger(current);
       const now = this.now();
-      if (reservations.some((r) => r.requestUid === claim.requestUid && !isExpired(r, now, this.ttlMs))) {
-        return { kind: 'noSeatNeeded' }; // a retried admission that already holds its seat
-      }
-      const decision = decideSeat(objects, liveReservations(reservations, objects, now, this.ttlMs), claim, now, options.handover);
-      if (decision.kind !== 'reserve') {
-        if (decision.kind === 'deny') this.stats.denied++;
-        return decision;
-      }
-      if (options.dryRun) return decision;
-      const entry: SeatReservation = {
-        requestUid: claim.requestUid,
-        kind: claim.kind,
-        name: claim.name,
-        ...(claim.uid ? { uid: claim.uid } : {}),
-        email: claim.email,
-        createdAt: now.toISOString(),
-        expiresAt: formatTime(new Date(now.getTime() + this.ttlMs + 999)),
-      };
-      const data = serializeLedger([...settleReservations(reservations, objects, now, this.ttlMs), entry]);
-      try {
-        if (current) {
-          await this.client.replace(resources.configMap, { ...current, data }); // resourceVersion: compare-and-swap
-        } else {
-          await this.client.create(resources.configMap, ledgerObject(objects.team, data));
+      const live = liveReservations(reservations, objects, now, this.ttlMs);
+      const entries: SeatReservation[] = [];
+      const answers: Array<[Waiting, SeatDecision]> = [];
+      for (const w of batch) {
+        if (reservations.some((r) => r.requestUid === w.claim.requestUid && !isExpired(r, now, this.ttlMs))) {
+          answers.push([w, { kind: 'noSeatNeeded' }]); // a retried admission that already holds its seat
+          continue;
         }
-        this.stats.reserved++;
-        return decision;
-      } catch (e) {
-        if (!isConflict(e) && !isAlreadyExists(e)) throw e;
-        this.stats.conflicts++;
-        this.logger?.debug({ team: objects.team.metadata.name, attempt }, 'seat ledger changed under us; re-reading');
-        await sleep(Math.min(200, 5 * 2 ** Math.min(attempt, 5)) * (0.5 + this.random()));
+        const decision = decideSeat(objects, [...live, ...entries], w.claim, now, w.options.handover);
+        if (decision.kind === 'reserve' && !w.options.dryRun) entries.push(this.entryFor(w.claim, now));
+        answers.push([w, decision]);
       }
+      if (entries.length > 0) {
+        const data = serializeLedger([...settleReservations(reservations, objects, now, this.ttlMs), ...entries]);
+        try {
+          if (current)
+            await this.client.replace(resources.configMap, { ...current, data }); // resourceVersion: compare-and-swap
+          else await this.client.create(resources.configMap, ledgerObject(objects.team, data));
+        } catch (e) {
+          if (!isConflict(e) && !isAlreadyExists(e)) throw e;
+          this.stats.conflicts++;
+          this.logger?.debug({ team: objects.team.metadata.name, attempt, claims: batch.length }, 'seat ledger changed under us; re-reading');
+          await sleep(Math.min(200, 5 * 2 ** Math.min(attempt, 5)) * (0.5 + this.random()));
+          continue;
+        }
+        this.stats.commits++;
+        this.stats.reserved += entries.length;
+      }
+      for (const [w, decision] of answers) {
+        if (decision.kind === 'deny') this.stats.denied++;
+        w.resolve(decision);
+      }
+      return;
     }
   }
+
+  private entryFor(claim: SeatClaim, now: Date): SeatReservation {
+    return {
+      requestUid: claim.requestUid,
+      kind: claim.kind,
+      name: claim.name,
+      ...(claim.uid ? { uid: claim.uid } : {}),
+      email: claim.email,
+      createdAt: now.toISOString(),
+      expiresAt: formatTime(new Date(now.getTime() + this.ttlMs + 999)),
+    };
+  }
+}
+
+interface Waiting {
+  readonly claim: SeatClaim;
+  readonly options: ReserveOptions;
+  resolve(decision: SeatDecision): void;
+  reject(error: unknown): void;
 }
 
 /**

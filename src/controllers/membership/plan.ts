@@ -254,17 +254,13 @@ function planOverSeatLimit(facts: MembershipFacts, team: Team, current: Status):
   return withdraw(facts, status, true, first ? change : undefined, first);
 }
 
-/** The membership's invitation: owned by it, named by its uid and the attempt, so a stale cache meets AlreadyExists. */
-function planInvite(facts: MembershipFacts, team: Team, current: Status): MembershipStep {
-  const m = facts.membership;
-  const live = facts.ownedInvitations.filter((i) => i.status?.phase !== 'Revoked' && sameEmail(i.spec.email, m.spec.email));
-  const existing = live[0];
-  const attempt = existing ? (attemptOf(existing.metadata.labels) ?? 0) : nextAttempt(facts.ownedInvitations.map((i) => i.metadata.labels));
-  const invitation: Invitation = {
+/** The Invitation a Membership owns, as it should be. */
+function invitationFor(m: Membership, team: Team, name: string | undefined, attempt: number): Invitation {
+  return {
     apiVersion: 'roster.dev/v1alpha1',
     kind: 'Invitation',
     metadata: {
-      name: existing?.metadata.name ?? invitationNameFor(m.metadata.name ?? 'member', m.metadata.uid ?? '', attempt),
+      name: name ?? invitationNameFor(m.metadata.name ?? 'member', m.metadata.uid ?? '', attempt),
       namespace: m.metadata.namespace,
       labels: {
         [labels.managedBy]: 'roster',
@@ -282,6 +278,15 @@ function planInvite(facts: MembershipFacts, team: Team, current: Status): Member
       ...(m.spec.projects ? { projects: m.spec.projects } : {}),
     },
   };
+}
+
+/** The membership's invitation: owned by it, named by its uid and the attempt, so a stale cache meets AlreadyExists. */
+function planInvite(facts: MembershipFacts, team: Team, current: Status): MembershipStep {
+  const m = facts.membership;
+  const live = facts.ownedInvitations.filter((i) => i.status?.phase !== 'Revoked' && sameEmail(i.spec.email, m.spec.email));
+  const existing = live[0];
+  const attempt = existing ? (attemptOf(existing.metadata.labels) ?? 0) : nextAttempt(facts.ownedInvitations.map((i) => i.metadata.labels));
+  const invitation = invitationFor(m, team, existing?.metadata.name, attempt);
   const inLine =
     existing !== undefined &&
     existing.spec.role === invitation.spec.role &&

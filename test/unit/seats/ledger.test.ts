@@ -81,6 +81,23 @@ describe('SeatLedger', () => {
     expect(replicas.reduce((n, r) => n + r.stats.conflicts, 0)).toBeGreaterThan(0); // the replicas really did collide
   });
 
+  it('commits a burst into one team in a few writes, each claim counting the ones before it', async () => {
+    const api = new FakeApi();
+    const t = team({ seats: 31 }); // owner + 30 free
+    const ledger = new SeatLedger({ client: api as never, ttlMs: 30_000, now, random: () => 0.5 });
+    const snapshot = () => ({ team: t, memberships: [], invitations: [] });
+    const claim = (i: number, email = `m${i}@acme.com`) =>
+      ledger.reserve({ requestUid: `req-${i}`, kind: 'Membership', name: `m${i}`, email }, { dryRun: false, deadline: Date.now() + 20_000, snapshot });
+    // 40 at once, and one person twice under two names: the second of those is a duplicate.
+    const results = await Promise.all([...Array.from({ length: 40 }, (_, i) => claim(i)), claim(99, 'm3@acme.com')]);
+    expect(results.filter((r) => r.kind === 'reserve')).toHaveLength(30);
+    expect(results.at(-1)).toMatchObject({ kind: 'deny', message: expect.stringContaining('is being added to team acme right now') });
+    expect(parseLedger(api.objects.get(`acme/${ledgerName('acme')}`))).toHaveLength(30);
+    // One claim ran alone, the rest waited for it and went together: two writes, not thirty.
+    expect(api.writes).toBe(2);
+    expect(ledger.stats).toMatchObject({ commits: 2, reserved: 30, conflicts: 0 });
+  });
+
   it('dry-run decides and writes nothing; a retried admission reserves once', async () => {
     const api = new FakeApi();
     const ledger = new SeatLedger({ client: api as never, ttlMs: 30_000, now });

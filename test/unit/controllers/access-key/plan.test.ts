@@ -1,10 +1,10 @@
 // The AccessKey planner with plain data: what a key becomes, and the writes to get there.
 import { describe, expect, it } from 'vitest';
-import type { AccessKey } from '../../../src/api/generated.ts';
-import { project as fixtureProject, team as fixtureTeam } from '../admission/fixtures.ts';
-import type { RoleBinding } from '../../../src/backends/identity/kubernetes.ts';
-import { ownerStanding } from '../../../src/domain/access-keys.ts';
-import { environmentBindingName, KEY_FINALIZER, planAccessKey, type AccessKeyFacts } from '../../../src/controllers/access-key/plan.ts';
+import type { AccessKey } from '../../../../src/api/generated.ts';
+import { project as fixtureProject, team as fixtureTeam } from '../../admission/fixtures.ts';
+import type { RoleBinding } from '../../../../src/backends/identity/kubernetes.ts';
+import { ownerStanding } from '../../../../src/domain/access-keys.ts';
+import { environmentBindingName, KEY_FINALIZER, planAccessKey, type AccessKeyFacts } from '../../../../src/controllers/access-key/plan.ts';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
 const team = fixtureTeam({}, { owner: { email: 'liam@acme.com', phase: 'Active' } });
