@@ -12,8 +12,9 @@
 // replica can count only its own. Reserving a block of k seats per replica in one write
 // (escrow) would be safe for the count, but it loses the cross-replica "this email is being
 // added right now" check below, and the mutating and validating calls of one create may reach
-// different replicas. So: one compare-and-swap per admitted seat, and the webhook's ledger
-// requests go ahead of queued resync work in the client's rate limiter.
+// different replicas. So: every admitted seat is in a compare-and-swap, but claims that wait
+// for the same team in one process share one (group commit, SeatLedger.commit), and the
+// webhook's ledger requests go ahead of queued resync work in the client's rate limiter.
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Team } from '../api/generated.ts';
