@@ -20,6 +20,7 @@ import { reconcileAccessKey } from './controllers/access-key.ts';
 import { keyBackendOf } from './domain/access-keys.ts';
 import { OWNER_GRANT, reconcileTeam } from './controllers/team.ts';
 import { controllerWatches } from './controllers/watches.ts';
+import { applyIfChanged } from './runtime/apply.ts';
 import { EventRecorder } from './runtime/events.ts';
 import type { ReconcileResult } from './runtime/controller.ts';
 import type { Informer } from './runtime/informer.ts';
@@ -317,7 +318,7 @@ function addServers(manager: Manager, config: RosterConfig, { admission, mail, e
 async function applyTeamClusterRoles(client: KubeClient, logger: Logger): Promise<void> {
   for (const role of teamClusterRoleObjects()) {
     try {
-      await client.apply(resources.clusterRole, role);
+      await applyIfChanged(client, resources.clusterRole, role);
     } catch (e) {
       logger.warn({ err: e instanceof Error ? e.message : String(e), role: role.metadata.name }, 'could not apply ClusterRole (the Helm chart installs it)');
     }

@@ -1,6 +1,7 @@
 // The webhook configurations: rendered here once, for the operator to apply itself (tests,
 // the demo: clientConfig.url, as envtest does) and for the Helm chart to reuse (a Service
 // reference). Narrow rules: only roster.dev kinds, only the operations a rule needs.
+import { applyIfChanged } from '../runtime/apply.ts';
 import { isConflict, isNotFound, type KubeClient, type KubeObject, type ResourceRef } from '../runtime/kube-client.ts';
 
 export const webhookConfigurationResources = {
@@ -109,10 +110,13 @@ export function renderWebhookConfigurations(options: RenderOptions): { validatin
   };
 }
 
-/** Applies both configurations (server-side apply, the operator's field manager). */
-export async function applyWebhookConfigurations(client: Pick<KubeClient, 'apply'>, objects: ReturnType<typeof renderWebhookConfigurations>): Promise<void> {
-  await client.apply(webhookConfigurationResources.validating, objects.validating);
-  await client.apply(webhookConfigurationResources.mutating, objects.mutating);
+/** Applies both configurations (server-side apply, the operator's field manager), each only if it is not already so. */
+export async function applyWebhookConfigurations(
+  client: Pick<KubeClient, 'apply' | 'find'>,
+  objects: ReturnType<typeof renderWebhookConfigurations>,
+): Promise<void> {
+  await applyIfChanged(client, webhookConfigurationResources.validating, objects.validating);
+  await applyIfChanged(client, webhookConfigurationResources.mutating, objects.mutating);
 }
 
 /**
