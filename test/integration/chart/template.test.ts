@@ -289,7 +289,7 @@ describe('helm template with the defaults', async () => {
       {
         apiGroups: ['rbac.authorization.k8s.io'],
         resources: ['clusterroles'],
-        verbs: ['patch', 'escalate'],
+        verbs: ['get', 'patch', 'escalate'],
         resourceNames: ['roster:team-owner', 'roster:team-admin', 'roster:team-billing'],
       },
       { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['list', 'watch', 'create', 'patch', 'delete'] },
