@@ -6,12 +6,11 @@ import { resources } from '../api/resources.ts';
 import { recordChange } from '../audit/record.ts';
 import { createdBy, deletedBy } from '../audit/actor.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
-import { isConflict, isNotFound } from '../runtime/kube-client.ts';
-import { writeStatus } from '../runtime/status.ts';
+import { isNotFound } from '../runtime/kube-client.ts';
 import { splitKey, type OperatorContext } from './context.ts';
 import { gatherAccessKey } from './access-key/gather.ts';
 import { KEY_FINALIZER, planAccessKey, type KeyChange, type KeyObjectKind, type KeyWrite } from './access-key/plan.ts';
-import { addFinalizer, removeFinalizer } from './objects.ts';
+import { addFinalizer, removeFinalizer, writeStatusWon } from './objects.ts';
 
 const REF: Record<KeyObjectKind, (typeof resources)[keyof typeof resources]> = {
   ServiceAccount: resources.serviceAccount,
@@ -35,13 +34,8 @@ export async function reconcileAccessKey(ctx: OperatorContext, name: string): Pr
       return { kind: 'done' };
     case 'sync': {
       await applyWrites(ctx, plan.writes);
-      let won = true;
-      try {
-        await writeStatus(ctx.client, resources.accessKey, key, plan.status, { optimistic: true });
-      } catch (e) {
-        if (!isConflict(e)) throw e;
-        won = false; // a newer copy is on its way; its reconcile reports the change
-      }
+      // A lost write: a newer copy is on its way, and its reconcile reports the change.
+      const won = await writeStatusWon(ctx.client, resources.accessKey, key, plan.status, true);
       // The first activation is the creator's doing; later changes follow the owner's Membership.
       if (plan.change && won) record(ctx, key, plan.change, key.status?.phase === undefined ? createdBy(key) : undefined);
       return plan.requeueMs === undefined ? { kind: 'done' } : { kind: 'requeueAfter', ms: plan.requeueMs };

@@ -26,7 +26,7 @@ import { statusChanged, writeStatus } from '../runtime/status.ts';
 import { splitKey, type OperatorContext } from './context.ts';
 import { gatherInvitation } from './invitation/gather.ts';
 import { planInvitationStep, type InvitationStep, type Mail, type Note, type Status } from './invitation/plan.ts';
-import { controllerRef } from './objects.ts';
+import { controllerRef, writeStatusWon } from './objects.ts';
 
 export { inviterOf } from './invitation/plan.ts';
 
@@ -67,14 +67,7 @@ const record = (ctx: OperatorContext, invitation: Invitation, n: Note): void => 
 
 /** Writes the status if it changed; false when nothing changed or another reconcile's write won. */
 async function writeIfChanged(ctx: OperatorContext, invitation: Invitation, status: Status): Promise<boolean> {
-  if (!statusChanged(invitation.status, status)) return false;
-  try {
-    await writeStatus(ctx.client, resources.invitation, invitation, status, { optimistic: true });
-  } catch (e) {
-    if (isConflict(e)) return false; // the cache is behind; the watch brings the new version
-    throw e;
-  }
-  return true;
+  return statusChanged(invitation.status, status) && (await writeStatusWon(ctx.client, resources.invitation, invitation, status, true));
 }
 
 /** Intent, send, confirm: the order that makes a mail go at most once per link. */

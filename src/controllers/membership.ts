@@ -7,12 +7,11 @@ import { resources } from '../api/resources.ts';
 import type { IdentityBackend } from '../backends/identity/types.ts';
 import { IdentityBackendError } from '../backends/identity/types.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
-import { isAlreadyExists, isConflict, isNotFound } from '../runtime/kube-client.ts';
-import { writeStatus } from '../runtime/status.ts';
+import { isAlreadyExists, isNotFound } from '../runtime/kube-client.ts';
 import { FINALIZER, splitKey, type OperatorContext } from './context.ts';
 import { backendFor, gatherMembership } from './membership/gather.ts';
 import { grantKey, planMembership, type MembershipStep, type Status } from './membership/plan.ts';
-import { addFinalizer, removeFinalizer } from './objects.ts';
+import { addFinalizer, removeFinalizer, writeStatusWon } from './objects.ts';
 
 export { ACCEPTED_INVITATION_ANNOTATION, backendFor, invitationsOf } from './membership/gather.ts';
 export { grantKey } from './membership/plan.ts';
@@ -81,16 +80,8 @@ async function execute(ctx: OperatorContext, m: Membership, backend: IdentityBac
   }
 }
 
-/** Writes the status; false when another reconcile's write won (its Events are its own). */
-async function write(ctx: OperatorContext, m: Membership, status: Status, optimistic: boolean): Promise<boolean> {
-  try {
-    await writeStatus(ctx.client, resources.membership, m, status, { optimistic });
-    return true;
-  } catch (e) {
-    if (!isConflict(e)) throw e;
-    return false;
-  }
-}
+const write = (ctx: OperatorContext, m: Membership, status: Status, optimistic: boolean): Promise<boolean> =>
+  writeStatusWon(ctx.client, resources.membership, m, status, optimistic);
 
 /** The one place a Membership's access is removed from the identity backend. */
 async function removeAccess(ctx: OperatorContext, backend: IdentityBackend, m: Membership): Promise<string[]> {

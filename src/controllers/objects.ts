@@ -1,7 +1,8 @@
 // Small helpers shared by the controllers for the objects they own and the finalizers
 // they keep.
 import { apiVersion } from '../api/resources.ts';
-import type { KubeClient, KubeObject, OwnerReference, ResourceRef } from '../runtime/kube-client.ts';
+import { isConflict, type KubeClient, type KubeObject, type OwnerReference, type ResourceRef } from '../runtime/kube-client.ts';
+import { writeStatus } from '../runtime/status.ts';
 
 export function controllerRef(owner: KubeObject, kind: string): OwnerReference {
   return {
@@ -57,4 +58,25 @@ export function randomSuffix(length = 5): string {
   let out = '';
   for (let i = 0; i < length; i++) out += alphabet[Math.floor(Math.random() * alphabet.length)];
   return out;
+}
+
+/**
+ * Writes the status (writeStatus); false when the write lost with 409, because another
+ * reconcile's write won or the cache was behind: the changes and Events are that one's to
+ * report, and the watch brings the newer copy. An unchanged status counts as won.
+ */
+export async function writeStatusWon<T extends KubeObject & { status?: unknown }>(
+  client: KubeClient,
+  ref: ResourceRef,
+  object: T,
+  status: NonNullable<T['status']>,
+  optimistic: boolean,
+): Promise<boolean> {
+  try {
+    await writeStatus(client, ref, object, status, { optimistic });
+    return true;
+  } catch (e) {
+    if (!isConflict(e)) throw e;
+    return false;
+  }
 }

@@ -5,9 +5,8 @@
 import type { Project } from '../api/generated.ts';
 import { resources } from '../api/resources.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
-import { isConflict } from '../runtime/kube-client.ts';
-import { writeStatus } from '../runtime/status.ts';
 import { index, splitKey, type OperatorContext } from './context.ts';
+import { writeStatusWon } from './objects.ts';
 import { planProject, type ProjectFacts } from './project/plan.ts';
 
 export { environmentsCondition } from './project/plan.ts';
@@ -32,10 +31,6 @@ export async function reconcileProject(ctx: OperatorContext, key: string): Promi
   if (!project) return { kind: 'done' };
   const status = planProject(gatherProject(ctx, project));
   if (!status) return { kind: 'done' };
-  try {
-    await writeStatus(ctx.client, resources.project, project, status);
-  } catch (e) {
-    if (!isConflict(e)) throw e;
-  }
+  await writeStatusWon(ctx.client, resources.project, project, status, false);
   return { kind: 'done' };
 }

@@ -7,12 +7,11 @@ import type { Invitation, Team, TeamStatus } from '../api/generated.ts';
 import { resources } from '../api/resources.ts';
 import { IdentityBackendError, type IdentityBackend } from '../backends/identity/types.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
-import { isAlreadyExists, isConflict } from '../runtime/kube-client.ts';
-import { writeStatus } from '../runtime/status.ts';
+import { isAlreadyExists } from '../runtime/kube-client.ts';
 import { reconcileSeatReservations } from '../seats/ledger.ts';
 import { FINALIZER, splitKey, type OperatorContext } from './context.ts';
 import { backendFor } from './membership/gather.ts';
-import { addFinalizer, removeFinalizer } from './objects.ts';
+import { addFinalizer, removeFinalizer, writeStatusWon } from './objects.ts';
 import { gatherTeam } from './team/gather.ts';
 import { OWNER_GRANT, planTeam, type TeamOutcome, type TeamStep } from './team/plan.ts';
 
@@ -90,16 +89,8 @@ async function sync(
   return { kind: 'done' };
 }
 
-/** Writes the status; false when another reconcile's write won (its Events are its own). */
-async function write(ctx: OperatorContext, team: Team, status: TeamStatus, optimistic: boolean): Promise<boolean> {
-  try {
-    await writeStatus(ctx.client, resources.team, team, status, { optimistic });
-    return true;
-  } catch (e) {
-    if (!isConflict(e)) throw e;
-    return false;
-  }
-}
+const write = (ctx: OperatorContext, team: Team, status: TeamStatus, optimistic: boolean): Promise<boolean> =>
+  writeStatusWon(ctx.client, resources.team, team, status, optimistic);
 
 /** Creates the owner's invitation (AlreadyExists: a reconcile from a stale cache made it: the same one). */
 async function createOwnerInvitation(
