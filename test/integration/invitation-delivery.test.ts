@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ParsedMail } from 'mailparser';
 import { pino } from 'pino';
 import type { Invitation, Membership, Project, Team } from '../../src/api/generated.ts';
+import { index } from '../../src/api/indexes.ts';
 import { resources } from '../../src/api/resources.ts';
 import { memberRows, phaseLabel } from '../../src/cli/team-view.ts';
 import { parseConfig } from '../../src/config.ts';
@@ -107,10 +108,9 @@ async function invite(namespace: string, teamName: string, members: string[], c 
   return await eventually(() => {
     const out: Record<string, Invitation> = {};
     for (const m of members) {
-      const name = base.caches.memberships.get(namespace, m)?.status?.invitation;
-      expect(name, `membership ${m} has an invitation`).toBeTruthy();
-      const inv = base.caches.invitations.get(namespace, name!);
-      expect(inv).toBeDefined();
+      // Found by its owner: the Membership names it only once its mail has an outcome.
+      const inv = base.caches.invitations.byIndex(index.byMembership, `${namespace}/${m}`)[0];
+      expect(inv, `membership ${m} has an invitation`).toBeDefined();
       out[m] = inv!;
     }
     const owner = base.caches.teams.get(namespace, teamName)?.status?.owner?.invitation;
@@ -218,7 +218,7 @@ describe('an unconfirmed delivery (issue 10 items 3 and 4)', () => {
 
   it('an operator stopped between intent and send: the Membership, kubectl and `members` say so and how to resend; nothing is sent twice', async () => {
     const ns = 'dlv-crash';
-    const name = base.caches.memberships.get(ns, 'lost')!.status!.invitation!;
+    const name = base.caches.invitations.byIndex(index.byMembership, `${ns}/lost`)[0]!.metadata.name!;
     // What a process killed mid-send leaves behind: the intent, never confirmed.
     const current = await admin.get<Invitation>(resources.invitation, ns, name);
     await admin.replace(

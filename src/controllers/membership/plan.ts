@@ -299,12 +299,13 @@ function planInvite(facts: MembershipFacts, team: Team, current: Status): Member
     inLine,
     status: (inv) => {
       const mail = deliveryOf(inv, m);
-      // A mail on its way is not news once the Membership names its invitation: it says nothing
-      // new until the delivery has an outcome (sent, held, failed, unconfirmed), which the
-      // invitation's next status write brings here. Mirroring the in-between step would cost
-      // one more write per person (issue 14).
-      const inFlight = mail.summary === undefined || mail.summary === 'Sending';
-      if (inFlight && current.phase === 'Invited' && current.invitation === inv.metadata.name) return current;
+      // A mail on its way is not news: the Membership is written once, when the delivery has an
+      // outcome (sent, held, failed, unconfirmed), which the invitation's next status write
+      // brings here (usually milliseconds later). Writing "Invited, sending" first would cost
+      // one more write per person (issue 14). Meanwhile the invitation is found by its owner
+      // reference (invitationsOf) and `kubectl roster` shows the live one.
+      const untouched = mail.summary === undefined && !getCondition(inv.status?.conditions, ConditionType.Delivered);
+      if (untouched || mail.summary === 'Sending') return current;
       const { delivery: _before, ...rest } = current;
       return conditions(
         facts,
