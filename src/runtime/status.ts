@@ -7,7 +7,35 @@ import type { KubeClient, KubeObject, ResourceRef } from './kube-client.ts';
 const normalize = (value: unknown): unknown => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
 
 export function statusChanged(current: unknown, desired: unknown): boolean {
-  return !isDeepStrictEqual(normalize(current) ?? {}, normalize(desired) ?? {});
+  return !jsonEqual(current ?? {}, desired ?? {});
+}
+
+/**
+ * Whether two values would serialize to the same JSON, up to key order: a key whose value
+ * is undefined counts as absent, as in JSON.stringify. It runs on every reconcile, so it
+ * walks both values once instead of a JSON round trip of each (issue 14's CPU profile).
+ */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
+    // Dates and other objects with toJSON never reach a status; numbers compare as JSON does.
+    return typeof a === 'number' && typeof b === 'number' && !Number.isFinite(a) && !Number.isFinite(b);
+  }
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    // In JSON an undefined array element is null.
+    return a.every((v, i) => jsonEqual(v ?? null, b[i] ?? null));
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let present = 0;
+  for (const key in x) {
+    if (x[key] === undefined) continue;
+    present++;
+    if (!jsonEqual(x[key], y[key])) return false;
+  }
+  for (const key in y) if (y[key] !== undefined) present--;
+  return present === 0;
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
