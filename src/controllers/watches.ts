@@ -84,10 +84,17 @@ function lookups(caches: Caches, tenancy: TenancyView) {
 
 type Lookups = ReturnType<typeof lookups>;
 
+/**
+ * How long a Team waits after a member's or invitation's change before it looks: a bulk
+ * onboarding changes each member several times within a second or two, and the Team's status
+ * (seat summary, counts) is then written once or twice, not once per change (issue 14).
+ */
+export const TEAM_COALESCE_MS = 1000;
+
 function teamWatches(caches: Caches, { teamsOfControlNamespaces, assignmentChanged, teamsReachingNamespace }: Lookups): Watch[] {
   return [
-    watch(caches.memberships, teamOf),
-    watch(caches.invitations, teamOf),
+    watch(caches.memberships, teamOf, { delayMs: TEAM_COALESCE_MS }),
+    watch(caches.invitations, teamOf, { delayMs: TEAM_COALESCE_MS }),
     watch(caches.projects, teamOf),
     watch(caches.roleBindings, (e) => [grantOwnerKeys(e).team ?? ''].filter(Boolean)),
     // A reservation written by the webhook: the team settles it once its object is cached.

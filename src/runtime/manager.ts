@@ -49,11 +49,18 @@ export type LeaderElectionSettings = Omit<LeaderElectionOptions, 'client' | 'cal
 
 /** A subscription of a controller to another kind's events. */
 export interface Watch {
-  subscribe(enqueue: (keys: string[]) => void): void;
+  /** `enqueue(keys, delayMs)`: a delay coalesces a burst of events into one reconcile. */
+  subscribe(enqueue: (keys: string[], delayMs?: number) => void): void;
 }
 
-export function watch<T extends KubeObject>(informer: Informer<T>, toKeys: KeyMapper<T>): Watch {
-  return { subscribe: (enqueue) => void informer.on((event) => enqueue(toKeys(event))) };
+/**
+ * Maps an informer's events to keys of a controller. With `delayMs`, the keys are queued that
+ * long after the first event (later ones in the window fold into it, as controller-runtime's
+ * AddAfter): for a summary that changes with every event of a burst and need not be written
+ * for each one.
+ */
+export function watch<T extends KubeObject>(informer: Informer<T>, toKeys: KeyMapper<T>, options: { delayMs?: number } = {}): Watch {
+  return { subscribe: (enqueue) => void informer.on((event) => enqueue(toKeys(event), options.delayMs)) };
 }
 
 export interface ControllerSpec<T extends KubeObject> {
@@ -178,7 +185,7 @@ export class Manager {
       metrics: this.metrics.controllerSink(spec.name),
     });
     // Keys pile up in the queue before this replica leads; workers start on election.
-    const enqueue = (keys: string[]) => keys.forEach((k) => queue.add(k));
+    const enqueue = (keys: string[], delayMs = 0) => keys.forEach((k) => queue.addAfter(k, delayMs));
     spec.informer.on((event) => enqueue([event.key]));
     for (const w of spec.watches ?? []) w.subscribe(enqueue);
     this.controllers.push(controller);
