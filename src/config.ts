@@ -115,8 +115,10 @@ export const configSchema = {
       default: {},
       properties: {
         team: { type: 'integer', minimum: 1, default: 2 },
-        membership: { type: 'integer', minimum: 1, default: 4 },
-        invitation: { type: 'integer', minimum: 1, default: 4 },
+        // A reconcile mostly waits on the API server and SMTP: 16 keep both busy at a bulk
+        // onboarding (issue 14: 4 left Memberships waiting seconds in the queue).
+        membership: { type: 'integer', minimum: 1, default: 16 },
+        invitation: { type: 'integer', minimum: 1, default: 16 },
         project: { type: 'integer', minimum: 1, default: 2 },
       },
     },

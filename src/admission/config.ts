@@ -67,6 +67,14 @@ export const webhookConfigSchema = {
       default: 30,
       description: 'How long a seat reservation holds when its object never shows up.',
     },
+    seatBlockSize: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 1000,
+      default: 16,
+      description:
+        'The most seats one replica sets aside in one ledger write, to admit a burst of creates into a team without a write each (half the free seats at most; near the limit every seat is written). 0: every seat is written.',
+    },
     operatorUsername: { type: 'string', description: "The operator's own Kubernetes user name (default: asked with a SelfSubjectReview)." },
   },
 } as const;
@@ -86,6 +94,7 @@ export interface WebhookConfig {
   failurePolicy: 'Fail' | 'Ignore';
   timeoutSeconds: number;
   seatReservationSeconds: number;
+  seatBlockSize: number;
   operatorUsername?: string;
 }
 

@@ -20,7 +20,7 @@ import {
   renderWebhookConfigurations,
   type ClientConfigTarget,
 } from './registration.ts';
-import { SeatLedger } from '../seats/ledger.ts';
+import { SeatLedger, type LedgerCache } from '../seats/ledger.ts';
 import { AdmissionServer } from './server.ts';
 
 export { reconcileSeatReservations } from '../seats/ledger.ts';
@@ -32,7 +32,8 @@ export interface AdmissionOptions {
   port: number;
   host: string;
   client: KubeClient;
-  caches: AdmissionCaches;
+  /** With the watched seat ledgers, when the operator has them (a commit reads the ledger from there first). */
+  caches: AdmissionCaches & { seatLedgers?: LedgerCache };
   logger: Logger;
   metrics?: Metrics;
   /** Counts denials (roster_admission_denials_total). */
@@ -94,7 +95,25 @@ export function createAdmission(options: AdmissionOptions): Admission {
     return username;
   };
 
-  const ledger = new SeatLedger({ client, ttlMs: config.seatReservationSeconds * 1000, logger, ...(options.now ? { now: options.now } : {}) });
+  // Who the operator is, if it can tell: its own Invitations then skip the webhooks (registration.ts).
+  const knownUsername = async (): Promise<{ operatorUsername?: string }> => {
+    try {
+      const name = await operatorUsername();
+      return name ? { operatorUsername: name } : {};
+    } catch (e) {
+      logger.warn({ err: e instanceof Error ? e.message : String(e) }, "could not learn the operator's own user name; its Invitations go through the webhooks");
+      return {};
+    }
+  };
+
+  const ledger = new SeatLedger({
+    client,
+    ttlMs: config.seatReservationSeconds * 1000,
+    blockSize: config.seatBlockSize,
+    logger,
+    ...(options.caches.seatLedgers ? { cache: options.caches.seatLedgers } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
   const handler = new AdmissionHandler({
     caches: options.caches,
     client,
@@ -152,6 +171,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
           failurePolicy: config.failurePolicy,
           timeoutSeconds: config.timeoutSeconds,
           ...(config.register.namespaceSelector ? { namespaceSelector: config.register.namespaceSelector } : {}),
+          ...(await knownUsername()),
         }),
       );
     } else if (!certManager) {

@@ -21,6 +21,8 @@ export interface AdmissionView {
   readonly projects: readonly Project[];
   /** Live seat reservations (not expired, object not in the caches yet). */
   readonly reservations: readonly SeatReservation[];
+  /** Seats the ledger's blocks hold on top (src/seats/ledger.ts); read only when lowering spec.seats. */
+  readonly heldSeats?: number;
   /** Projects: what is known of each environment's namespace (absent = does not exist). */
   readonly namespaces?: ReadonlyMap<string, NamespaceFacts>;
   /** Teams: the other Teams already in the namespace. */
@@ -352,9 +354,16 @@ export function validateTeam(change: Change<Team>, view: AdmissionView, ctx: Rul
   const oldSeats = typeof old.spec.seats === 'number' ? old.spec.seats : Number.POSITIVE_INFINITY;
   const oldOwner = typeof old.spec.owner.email === 'string' ? old.spec.owner.email : '';
   if (team.spec.seats < oldSeats) {
-    const inUse = seatsInUse({ team, memberships: view.memberships, invitations: view.invitations }, view.reservations, ctx.now);
+    const held = view.heldSeats ?? 0;
+    const inUse = seatsInUse({ team, memberships: view.memberships, invitations: view.invitations }, view.reservations, ctx.now, held);
     const problem = seatLimitProblem(name, team.spec.seats, inUse);
-    if (problem) problems.push(problem);
+    // Seats that admissions in flight hold go within seconds: then only waiting helps.
+    if (problem)
+      problems.push(
+        held > 0 && team.spec.seats >= inUse - held
+          ? `${problem}, or retry in a moment: ${held} of them are held for a few seconds by admissions in flight`
+          : problem,
+      );
   }
 
   if (!sameEmail(team.spec.owner.email, oldOwner)) {

@@ -62,13 +62,36 @@ export const CLOCK_SKEW_MS = 10_000;
  * clock skew) is forged and never counts. Two forged entries with expiresAt 2099 would
  * otherwise block two seats for ever.
  */
-export function isExpired(reservation: SeatReservation, now: Date, windowMs = DEFAULT_RESERVATION_WINDOW_MS): boolean {
+export function isExpired(reservation: Pick<SeatReservation, 'createdAt' | 'expiresAt'>, now: Date, windowMs = DEFAULT_RESERVATION_WINDOW_MS): boolean {
   const at = parseTime(reservation.expiresAt);
   const created = parseTime(reservation.createdAt);
   if (at === undefined || created === undefined) return true;
   if (created > now.getTime() + CLOCK_SKEW_MS) return true;
   // +1 s: the ledger rounds expiresAt up to whole seconds.
   return Math.min(at, created + windowMs + 1_000) <= now.getTime();
+}
+
+/**
+ * A block in the ledger: replica `replica` may admit up to `seats` new seat-takers without
+ * writing, until it expires (see ledger.ts). Everyone else counts it as `seats` taken, with
+ * no email; it expires by the same rules as an entry (isExpired), so a forged one holds
+ * seats for one reservation window at most, like a forged entry.
+ */
+export interface SeatBlock {
+  /** The ledger key, `block.<replica>.<n>`. */
+  readonly key: string;
+  readonly replica: string;
+  readonly seats: number;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+}
+
+/** A block counts for at most this many seats (the bound of webhook.seatBlockSize), whatever it says. */
+export const MAX_BLOCK_SEATS = 1_000;
+
+/** Seats the unexpired blocks hold between them. */
+export function heldSeats(blocks: readonly SeatBlock[], now: Date, windowMs = DEFAULT_RESERVATION_WINDOW_MS): number {
+  return blocks.filter((b) => !isExpired(b, now, windowMs)).reduce((n, b) => n + Math.min(b.seats, MAX_BLOCK_SEATS), 0);
 }
 
 /** Whether the caches already show the reservation's object (so they count it themselves). */
@@ -133,17 +156,29 @@ function seated(objects: TeamObjects, live: readonly SeatReservation[], now: Dat
   return result;
 }
 
-/** Seats in use, counting everyone (not capped at the limit): what spec.seats cannot go below. */
-export function seatsInUse(objects: TeamObjects, live: readonly SeatReservation[], now: Date): number {
-  return seated(objects, live, now).inUse;
+/**
+ * Seats in use, counting everyone (not capped at the limit): what spec.seats cannot go below.
+ * `held`: seats that blocks hold (heldSeats), counted on top.
+ */
+export function seatsInUse(objects: TeamObjects, live: readonly SeatReservation[], now: Date, held = 0): number {
+  return seated(objects, live, now).inUse + held;
 }
 
 /**
  * Whether a new Membership or standalone Invitation may take a seat. `live` are the ledger's
  * live reservations (see liveReservations). `handover`: the claim takes over the seat of an
- * accepted standalone Invitation, so it needs no new one.
+ * accepted standalone Invitation, so it needs no new one. `held`: seats other replicas' blocks
+ * hold (heldSeats), released within `heldForSeconds`; a denial they alone cause says so.
  */
-export function decideSeat(objects: TeamObjects, live: readonly SeatReservation[], claim: SeatClaim, now: Date, handover = false): SeatDecision {
+export function decideSeat(
+  objects: TeamObjects,
+  live: readonly SeatReservation[],
+  claim: SeatClaim,
+  now: Date,
+  handover = false,
+  held = 0,
+  heldForSeconds?: number,
+): SeatDecision {
   const email = normalizeEmail(claim.email);
   const teamName = objects.team.metadata.name ?? claim.name;
   // Someone else is adding this person right now: the second one is a duplicate.
@@ -165,5 +200,14 @@ export function decideSeat(objects: TeamObjects, live: readonly SeatReservation[
   if (emails.has(email)) return { kind: 'noSeatNeeded' };
   const limit = objects.team.spec.seats;
   if (inUse >= limit) return { kind: 'deny', message: seatDenialMessage(teamName, inUse, limit) };
-  return { kind: 'reserve', inUse: inUse + 1, limit };
+  if (inUse + held >= limit) {
+    return {
+      kind: 'deny',
+      message:
+        `team ${teamName} has ${inUse} of ${limit} seats in use, and ${held} more ${held === 1 ? 'is' : 'are'} held for a few seconds ` +
+        'by admissions on another replica of the roster webhook; retry in a moment' +
+        (heldForSeconds === undefined ? '' : ` (they are released within ${heldForSeconds} s)`),
+    };
+  }
+  return { kind: 'reserve', inUse: inUse + held + 1, limit };
 }

@@ -172,6 +172,7 @@ The operator's configuration (src/config.ts configSchema), rendered from the val
   "failurePolicy" .Values.webhook.failurePolicy
   "timeoutSeconds" .Values.webhook.timeoutSeconds
   "seatReservationSeconds" .Values.webhook.seatReservationSeconds
+  "seatBlockSize" .Values.webhook.seatBlockSize
   "operatorUsername" (printf "system:serviceaccount:%s:%s" $ns (include "roster.serviceAccountName" .))
 -}}
 {{- end -}}

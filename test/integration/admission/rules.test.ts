@@ -165,7 +165,7 @@ spec: { team: nope, environments: [{ name: production, namespace: x }] }
       '--as=mallory@acme.com',
       '--as-group=system:masters',
     );
-    // The operator's own owner invitation went through the same webhook.
+    // The operator's own owner invitation (it skips the webhooks: see 'the actor') is the only one.
     const owners = (await admin.list<Invitation>(resources.invitation, ns)).items.filter((i) => i.spec.role === 'owner');
     expect(owners).toHaveLength(1);
     expect(owners[0]?.spec.email).toBe('liam@acme.com');
@@ -366,6 +366,38 @@ spec: { team: acme, email: ava@acme.com, role: observer }
     const avaUpdates = audit.filter((a) => a.kind === 'Membership' && a.name === 'ava' && a.action === 'update');
     expect(avaUpdates).toHaveLength(1);
     expect(avaUpdates[0]).toMatchObject({ actor: 'alice@acme.com', roleBefore: 'observer', roleAfter: 'developer' });
+  });
+});
+
+describe("the operator's own Invitations", () => {
+  it('skip both webhooks, matched on the authenticated user; anyone else dressed up as the operator goes through them', async () => {
+    const v = await admin.get<WebhookConfigurationObject>(webhookConfigurationResources.validating, undefined, `roster-test-${suite}`);
+    // The operator here runs as the suite's admin user (roster-admin); in a cluster, as its ServiceAccount.
+    expect(JSON.stringify(v.webhooks[0]?.matchConditions)).toContain("request.userInfo.username == 'roster-admin'");
+    await accepted(membership('otto', '{ team: acme, email: otto@acme.com, role: observer }'), '--as=alice@acme.com', '--as-group=system:masters');
+    const m = await admin.get<Membership>(resources.membership, ns, 'otto');
+    const own = await eventually(async () => {
+      const found = (await admin.list<Invitation>(resources.invitation, ns)).items.find((i) =>
+        i.metadata.ownerReferences?.some((r) => r.uid === m.metadata.uid),
+      );
+      expect(found).toBeDefined();
+      return found!;
+    }, 30_000);
+    // The mutating webhook stamps every create it sees; the operator's own create it did not see.
+    expect(m.metadata.annotations?.[CREATED_BY]).toBe('alice@acme.com');
+    expect(own.metadata.annotations?.[CREATED_BY]).toBeUndefined();
+
+    // The same shape from another user (system:masters, even) is admitted only through the webhooks:
+    // stamped with its creator, and held to the rules (role owner is the operator's alone).
+    const dressedUp = (name: string, role: string) =>
+      invitation(
+        name,
+        `{ team: acme, email: otto@acme.com, role: ${role} }`,
+        `, ownerReferences: [{ apiVersion: roster.dev/v1alpha1, kind: Membership, name: otto, uid: ${m.metadata.uid}, controller: true }]`,
+      );
+    await refused(dressedUp('otto-owner', 'owner'), /role owner is not allowed/, '--as=mallory@acme.com', '--as-group=system:masters');
+    await accepted(dressedUp('otto-friend', 'observer'), '--as=mallory@acme.com', '--as-group=system:masters');
+    expect((await admin.get<Invitation>(resources.invitation, ns, 'otto-friend')).metadata.annotations?.[CREATED_BY]).toBe('mallory@acme.com');
   });
 });
 

@@ -11,6 +11,7 @@ import { startOperator, type OperatorOptions, type OperatorProcess } from '../su
 import { resources } from '../../../src/api/resources.ts';
 import { deleteWebhookConfigurations } from '../../../src/admission/registration.ts';
 import type { KubeClient } from '../../../src/runtime/kube-client.ts';
+import type { Membership, Team } from '../../../src/api/generated.ts';
 
 export const TEST_LABEL = 'roster.dev/admission-test';
 
@@ -37,7 +38,8 @@ export async function startWebhookOperator(admin: KubeClient, suite: string, opt
   const operator = await startOperator({
     ...options,
     webhookPort,
-    config: { webhook: webhookConfig(suite, `https://127.0.0.1:${webhookPort}`), ...options.config },
+    // options.config.webhook adds to the suite's webhook settings (seatReservationSeconds, …).
+    config: { ...options.config, webhook: { ...webhookConfig(suite, `https://127.0.0.1:${webhookPort}`), ...(options.config?.webhook as object | undefined) } },
   });
   await eventually(async () => {
     const v = await admin.get<WebhookConfigurationObject>(webhookConfigurationResources.validating, undefined, `roster-test-${suite}`);
@@ -88,4 +90,46 @@ export class RoundRobin {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/** Operator replicas sharing one Lease, behind a RoundRobin that plays their Service (the webhook is registered at it). */
+export async function startReplicas(kubeconfigPath: string, suite: string, count = 2): Promise<{ replicas: OperatorProcess[]; stop(): Promise<void> }> {
+  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+  const balancer = new RoundRobin(ports);
+  const url = `https://127.0.0.1:${await balancer.start()}`;
+  const config = {
+    webhook: webhookConfig(suite, url),
+    leaderElection: { leaseName: `roster-adm-${suite}`, leaseDurationSeconds: 4, renewDeadlineSeconds: 3, retryPeriodSeconds: 0.5 },
+  };
+  // All at once: they race to create the shared certificate Secret.
+  const replicas = await Promise.all(ports.map((webhookPort) => startOperator({ kubeconfigPath, webhookPort, config })));
+  return {
+    replicas,
+    async stop() {
+      await Promise.all(replicas.map((r) => r.kill('SIGTERM')));
+      await balancer.stop();
+    },
+  };
+}
+
+/** Polls what `kubectl` shows of a team's seats (its Memberships, its status) until stopped: the most ever seen. */
+export function observeSeats(admin: KubeClient, namespace: string, team: string): { stop(): Promise<{ maxInUse: number; observations: number }> } {
+  let running = true;
+  const seen = { maxInUse: 0, observations: 0 };
+  const loop = (async () => {
+    while (running) {
+      const [list, t] = await Promise.all([admin.list<Membership>(resources.membership, namespace), admin.get<Team>(resources.team, namespace, team)]);
+      const inUse = 1 + list.items.filter((m) => !m.metadata.deletionTimestamp).length;
+      seen.maxInUse = Math.max(seen.maxInUse, inUse, Number(t.status?.seats?.summary?.split('/')[0] ?? 0));
+      seen.observations++;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return seen;
+    },
+  };
 }

@@ -411,6 +411,7 @@ describe('helm template with the defaults', async () => {
       target: { service: { name: 'roster', namespace: ns, port: 443 } },
       failurePolicy: 'Fail',
       timeoutSeconds: 5,
+      operatorUsername: `system:serviceaccount:${ns}:roster`,
     });
     const validating = find(objects, 'ValidatingWebhookConfiguration');
     const mutating = find(objects, 'MutatingWebhookConfiguration');

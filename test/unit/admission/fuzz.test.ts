@@ -344,32 +344,37 @@ describe('the HTTPS endpoint, fuzzed', () => {
     ]);
   }, 30_000);
 
-  it('adds the Membership finalizer next to others, once, and only on create', async () => {
-    const patchOf = async (operation: 'CREATE' | 'UPDATE', finalizers: string[]) => {
-      const m = { ...membership('fin', { email: 'fin@acme.com' }), metadata: { name: 'fin', namespace: NS, annotations: {}, finalizers } };
-      const res = JSON.parse(
-        (
-          await post(
-            '/mutate',
-            review({
-              uid: 'u4',
-              kind: { group: 'roster.dev', version: 'v1alpha1', kind: 'Membership' },
-              operation,
-              namespace: NS,
-              userInfo: { username: 'riley@acme.com' },
-              object: m,
-              ...(operation === 'UPDATE' ? { oldObject: m } : {}),
-            }),
-          )
-        ).body,
-      ) as { response: { patch?: string } };
-      const ops = res.response.patch ? (JSON.parse(Buffer.from(res.response.patch, 'base64').toString()) as Array<{ path: string; value?: unknown }>) : [];
-      return ops.filter((o) => o.path.startsWith('/metadata/finalizers'));
-    };
-    expect(await patchOf('CREATE', ['example.com/keep'])).toEqual([{ op: 'add', path: '/metadata/finalizers/-', value: 'roster.dev/access' }]);
-    expect(await patchOf('CREATE', ['roster.dev/access'])).toEqual([]);
-    expect(await patchOf('UPDATE', [])).toEqual([]);
-  }, 30_000);
+  it.each(['Membership', 'Team'] as const)(
+    'adds the %s finalizer next to others, once, and only on create',
+    async (kind) => {
+      const patchOf = async (operation: 'CREATE' | 'UPDATE', finalizers: string[]) => {
+        const base = kind === 'Team' ? team() : membership('fin', { email: 'fin@acme.com' });
+        const m = { ...base, metadata: { name: 'fin', namespace: NS, annotations: {}, finalizers } };
+        const res = JSON.parse(
+          (
+            await post(
+              '/mutate',
+              review({
+                uid: 'u4',
+                kind: { group: 'roster.dev', version: 'v1alpha1', kind },
+                operation,
+                namespace: NS,
+                userInfo: { username: 'riley@acme.com' },
+                object: m,
+                ...(operation === 'UPDATE' ? { oldObject: m } : {}),
+              }),
+            )
+          ).body,
+        ) as { response: { patch?: string } };
+        const ops = res.response.patch ? (JSON.parse(Buffer.from(res.response.patch, 'base64').toString()) as Array<{ path: string; value?: unknown }>) : [];
+        return ops.filter((o) => o.path.startsWith('/metadata/finalizers'));
+      };
+      expect(await patchOf('CREATE', ['example.com/keep'])).toEqual([{ op: 'add', path: '/metadata/finalizers/-', value: 'roster.dev/access' }]);
+      expect(await patchOf('CREATE', ['roster.dev/access'])).toEqual([]);
+      expect(await patchOf('UPDATE', [])).toEqual([]);
+    },
+    30_000,
+  );
 });
 
 describe('updates that leave the spec alone', () => {
