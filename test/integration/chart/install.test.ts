@@ -441,10 +441,21 @@ describe("the operator with the chart's ServiceAccount, config and environment",
     expect(mailsTo('riley@chart.example')[0]!.subject).toContain('Acme Charts');
     await eventually(async () => expect((await admin.get<Membership>(resources.membership, teamNs, 'riley')).status?.phase).toBe('Invited'), 20_000, 200);
 
-    // The owner's invitation was written by the operator as the ServiceAccount (the webhook
-    // lets only the operator's user, as the chart names it, create owner invitations).
+    // Both invitations were created by the operator as the ServiceAccount the chart names: the
+    // chart's matchConditions leave exactly that user's own Invitations out of the webhooks, so
+    // the mutating webhook stamped no creator on them (it stamped riley's Membership above).
     const invitations = await admin.list(resources.invitation, teamNs);
-    expect(invitations.items.map((i) => i.metadata.annotations?.[CREATED_BY]).sort()).toEqual([serviceAccountUser, serviceAccountUser]);
+    expect(invitations.items).toHaveLength(2);
+    for (const i of invitations.items) {
+      expect(i.metadata.ownerReferences?.find((r) => r.controller)?.kind).toMatch(/^(Team|Membership)$/);
+      expect(i.metadata.annotations?.[CREATED_BY]).toBeUndefined();
+    }
+    const validating = await admin.get<KubeObject & { webhooks: Array<{ matchConditions?: unknown }> }>(
+      webhookConfigurationResources.validating,
+      undefined,
+      release,
+    );
+    expect(JSON.stringify(validating.webhooks[0]?.matchConditions)).toContain(`request.userInfo.username == '${serviceAccountUser}'`);
   });
 
   it("refuses a member over the seat limit (the seat ledger, written with the chart's RBAC)", async () => {
