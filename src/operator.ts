@@ -1,6 +1,5 @@
 // Builds the operator from its configuration: caches, controllers, backends, the accept
 // page, probes. src/main.ts only calls this.
-import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { createAdmission, type Admission } from './admission/index.ts';
 import { resources } from './api/resources.ts';
@@ -25,7 +24,8 @@ import { EventRecorder } from './runtime/events.ts';
 import type { ReconcileResult } from './runtime/controller.ts';
 import type { Informer } from './runtime/informer.ts';
 import { TokenBucket } from './runtime/rate-limit.ts';
-import { KubeClient, type KubeObject } from './runtime/kube-client.ts';
+import { KubeClient, type KubeCredentials, type KubeObject } from './runtime/kube-client.ts';
+import { loadKubeConfig } from './runtime/kubeconfig.ts';
 import { defaultIdentity } from './runtime/leader-election.ts';
 import { Manager, type Watch } from './runtime/manager.ts';
 import { Metrics } from './runtime/metrics.ts';
@@ -51,11 +51,9 @@ export interface OperatorOverrides {
   now?: () => Date;
 }
 
-export function kubeConfigFor(config: RosterConfig): KubeConfig {
-  const kc = new KubeConfig();
-  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
-  else kc.loadFromDefault();
-  return kc;
+// Not @kubernetes/client-node's KubeConfig: loading that package costs the operator ~80 MiB of RSS.
+export function kubeConfigFor(config: RosterConfig): KubeCredentials {
+  return loadKubeConfig(config.kubeconfig);
 }
 
 export function createOperator(config: RosterConfig, logger: Logger, overrides: OperatorOverrides = {}): Operator {

@@ -62,6 +62,47 @@ export function stripForCache<T extends KubeObject>(object: T): T {
   return object;
 }
 
+/** Values longer than this are unlikely to repeat across objects (messages, hashes). */
+const INTERN_MAX_LENGTH = 64;
+/** Bounded: the table is emptied when full. Sharing is only a saving; nothing depends on it. */
+const INTERN_CAPACITY = 100_000;
+const interned = new Map<string, string>();
+/** Metadata values that never repeat: not worth a table entry. */
+const UNIQUE_KEYS = new Set(['uid', 'resourceVersion', 'hash']);
+
+function intern(value: string): string {
+  if (value.length > INTERN_MAX_LENGTH) return value;
+  const shared = interned.get(value);
+  if (shared !== undefined) return shared;
+  if (interned.size >= INTERN_CAPACITY) interned.clear();
+  interned.set(value, value);
+  return value;
+}
+
+/**
+ * Makes the string values of a cached object share one copy with every other cached object
+ * (apiVersion, kind, label values, condition types and reasons, timestamps, who created it):
+ * JSON.parse gives each object its own, which at 10,000s of objects is megabytes of copies.
+ * Changes the object in place, like stripForCache; values stay equal, only their storage is shared.
+ */
+export function internStrings(node: unknown): void {
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) {
+      const value: unknown = node[i];
+      if (typeof value === 'string') node[i] = intern(value);
+      else if (typeof value === 'object' && value !== null) internStrings(value);
+    }
+  } else if (typeof node === 'object' && node !== null) {
+    const record = node as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      const value = record[key];
+      if (typeof value === 'string') {
+        if (!UNIQUE_KEYS.has(key)) record[key] = intern(value);
+      } else if (typeof value === 'object' && value !== null) internStrings(value);
+    }
+  }
+}
+
 export const objectKey = (o: KubeObject): string => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : (o.metadata.name ?? ''));
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -88,7 +129,8 @@ export class Informer<T extends KubeObject> {
   private readonly logger: Logger;
   private readonly store = new Map<string, T>();
   private readonly indexers: Record<string, IndexFunction<T>>;
-  private readonly indexes = new Map<string, Map<string, Set<string>>>();
+  /** Per index, value → the keys of the objects with it: one key as itself (most values name one object: a link hash, a Membership), more as a Set. */
+  private readonly indexes = new Map<string, Map<string, string | Set<string>>>();
   private readonly handlers = new Set<Handler<T>>();
   private readonly abort = new AbortController();
   private resourceVersion = '';
@@ -179,7 +221,8 @@ export class Informer<T extends KubeObject> {
   byIndex(index: string, value: string): T[] {
     const keys = this.indexes.get(index)?.get(value);
     if (!this.indexes.has(index)) throw new Error(`informer ${this.ref.plural} has no index ${index}`);
-    return keys ? [...keys].map((k) => this.store.get(k)).filter((o): o is T => o !== undefined) : [];
+    if (keys === undefined) return [];
+    return (typeof keys === 'string' ? [keys] : [...keys]).map((k) => this.store.get(k)).filter((o): o is T => o !== undefined);
   }
 
   get size(): number {
@@ -201,13 +244,18 @@ export class Informer<T extends KubeObject> {
       const index = this.indexes.get(name)!;
       for (const value of old ? fn(old) : []) {
         const keys = index.get(value);
-        keys?.delete(key);
-        if (keys && keys.size === 0) index.delete(value);
+        if (keys === key) index.delete(value);
+        else if (typeof keys === 'object') {
+          keys.delete(key);
+          if (keys.size === 1) index.set(value, keys.values().next().value!);
+        }
       }
       for (const value of object ? fn(object) : []) {
-        let keys = index.get(value);
-        if (!keys) index.set(value, (keys = new Set()));
-        keys.add(key);
+        const keys = index.get(value);
+        if (keys === undefined) index.set(value, key);
+        else if (typeof keys === 'string') {
+          if (keys !== key) index.set(value, new Set([keys, key]));
+        } else keys.add(key);
       }
     }
   }
@@ -245,6 +293,7 @@ export class Informer<T extends KubeObject> {
 
   private upsert(object: T): void {
     stripForCache(object);
+    internStrings(object);
     const key = objectKey(object);
     const old = this.store.get(key);
     this.store.set(key, object);

@@ -1,11 +1,22 @@
 // The one Kubernetes client of the project: a thin layer over node:https that takes its
-// credentials from @kubernetes/client-node's KubeConfig and owns the semantics we care
-// about (typed errors, server-side apply, streaming watches, counting writes).
+// credentials from a kubeconfig (loadKubeConfig, or @kubernetes/client-node's KubeConfig) and
+// owns the semantics we care about (typed errors, server-side apply, streaming watches,
+// counting writes).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from './kubeconfig.ts';
 import type { Priority, TokenBucket } from './rate-limit.ts';
+
+/**
+ * What KubeClient needs of a kubeconfig: the current cluster's server and the credentials each
+ * request carries. @kubernetes/client-node's KubeConfig has both (the CLI and tests pass one);
+ * the operator uses loadKubeConfig (src/runtime/kubeconfig.ts), which spares it that package.
+ */
+export interface KubeCredentials {
+  getCurrentCluster(): { readonly server: string } | null;
+  applyToHTTPSOptions(options: https.RequestOptions): Promise<void>;
+}
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
 
@@ -195,7 +206,7 @@ export function resourcePath(ref: ResourceRef, namespace?: string, name?: string
 }
 
 export class KubeClient {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeCredentials;
   readonly fieldManager: string;
   readonly counter = new RequestCounter();
   private readonly server: URL;
@@ -207,7 +218,7 @@ export class KubeClient {
   private readonly rateLimiter: TokenBucket | undefined;
   private readonly writeListeners = new Set<(write: AcceptedWrite) => void>();
 
-  constructor(kubeConfig: KubeConfig, options: KubeClientOptions = {}) {
+  constructor(kubeConfig: KubeCredentials, options: KubeClientOptions = {}) {
     this.kubeConfig = kubeConfig;
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
@@ -223,9 +234,7 @@ export class KubeClient {
   }
 
   static fromFile(path: string, options?: KubeClientOptions): KubeClient {
-    const kc = new KubeConfig();
-    kc.loadFromFile(path);
-    return new KubeClient(kc, options);
+    return new KubeClient(loadKubeConfig(path), options);
   }
 
   /** Opens a request and resolves with the response stream once headers arrive. */
@@ -308,9 +317,7 @@ export class KubeClient {
   private async exchange<T>(method: string, path: string, options: RequestOptions): Promise<T> {
     const { res } = await this.openCounted(method, path, options);
     options.warnings?.push(...parseWarningHeaders(res.headers.warning));
-    const chunks: Buffer[] = [];
-    for await (const chunk of res) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
+    const text = await readText(res);
     let body: unknown = text;
     try {
       body = text ? JSON.parse(text) : undefined;
@@ -452,9 +459,7 @@ export class KubeClient {
       timeoutMs: 0,
     });
     if ((res.statusCode ?? 0) >= 300) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of res) chunks.push(chunk as Buffer);
-      const text = Buffer.concat(chunks).toString('utf8');
+      const text = await readText(res);
       let status: { reason?: string; message?: string } = {};
       try {
         status = JSON.parse(text) as typeof status;
@@ -463,17 +468,21 @@ export class KubeClient {
       }
       throw new KubeApiError(res.statusCode ?? 0, status.reason ?? '', `watch ${ref.plural}: ${res.statusCode} ${status.message ?? text}`, status);
     }
+    // Decoded as a stream: a character whose UTF-8 bytes straddle two chunks stays whole.
+    res.setEncoding('utf8');
     let buffered = '';
     try {
       for await (const chunk of res) {
         options.onActivity?.();
-        buffered += (chunk as Buffer).toString('utf8');
+        buffered += chunk as string;
+        let start = 0;
         let newline: number;
-        while ((newline = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, newline).trim();
-          buffered = buffered.slice(newline + 1);
+        while ((newline = buffered.indexOf('\n', start)) >= 0) {
+          const line = buffered.slice(start, newline).trim();
+          start = newline + 1;
           if (line) onEvent(JSON.parse(line) as WatchEvent<T>);
         }
+        buffered = buffered.slice(start);
       }
     } finally {
       req.destroy();
@@ -483,4 +492,22 @@ export class KubeClient {
   close(): void {
     this.agent.destroy();
   }
+}
+
+/**
+ * A response body as text, decoded across chunk boundaries. Plain events rather than an async
+ * iterator: this runs for every request, and the iterator's stream plumbing was a visible part
+ * of the operator's CPU profile at scale (issue 14).
+ */
+function readText(res: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => (text += chunk));
+    res.once('end', () => resolve(text));
+    res.once('error', reject);
+    res.once('close', () => {
+      if (!res.complete) reject(new Error('the connection closed before the whole response arrived'));
+    });
+  });
 }

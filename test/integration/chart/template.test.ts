@@ -172,6 +172,20 @@ describe('helm template with the defaults', async () => {
     expect(config.namespace).toBe(ns);
   });
 
+  it('passes the memory knobs: nodeOptions as NODE_OPTIONS (young generation capped by default), heapGrowingPercent, the glibc malloc settings (none when emptied)', async () => {
+    expect(operatorContainer(objects).env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-semi-space-size=8' });
+    expect(operatorContainer(objects).env).toContainEqual({ name: 'ROSTER_HEAP_GROWING_PERCENT', value: '30' });
+    expect(operatorContainer(objects).env).toContainEqual({ name: 'MALLOC_ARENA_MAX', value: '2' });
+    expect(operatorContainer(objects).env).toContainEqual({ name: 'MALLOC_MMAP_THRESHOLD_', value: '131072' });
+    expect(operatorContainer(objects).env).toContainEqual({ name: 'MALLOC_TRIM_THRESHOLD_', value: '131072' });
+    const custom = await renderChart({ nodeOptions: '--max-semi-space-size=4 --max-old-space-size=384' });
+    expect(operatorContainer(custom).env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-semi-space-size=4 --max-old-space-size=384' });
+    const none = await renderChart({ nodeOptions: '', mallocArenaMax: 0, mallocThresholdBytes: 0 });
+    for (const name of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_']) {
+      expect((operatorContainer(none).env ?? []).map((e) => e.name)).not.toContain(name);
+    }
+  });
+
   it('has a restricted pod security context, a read-only root filesystem and a /tmp emptyDir', () => {
     const pod = podOf(find(objects, 'Deployment'));
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });

@@ -1,11 +1,12 @@
 // KubeClient's cancellation over real HTTP (a loopback server standing in for the API
 // server): an aborted signal sends nothing, an abort cuts a request in flight, and one
 // signal shared by many requests (a reconcile's) does not collect a listener per request.
+// Also its response bodies, written in awkward pieces.
 import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KubeClient, serverHost, withRequestPriority } from '../../../src/runtime/kube-client.ts';
+import { KubeClient, serverHost, withRequestPriority, type KubeObject } from '../../../src/runtime/kube-client.ts';
 import { Metrics } from '../../../src/runtime/metrics.ts';
 import { TokenBucket } from '../../../src/runtime/rate-limit.ts';
 import { ManualClock } from './manual-clock.ts';
@@ -192,5 +193,51 @@ describe('KubeClient request metrics (client-go names and labels)', () => {
     expect(serverHost('https://kubernetes.default.svc')).toBe('kubernetes.default.svc');
     expect(serverHost('https://user:pw@api.example.com:6443/prefix')).toBe('api.example.com:6443');
     expect(serverHost('https://[::1]:6443')).toBe('[::1]:6443');
+  });
+});
+
+const namespacesRef = { group: '', version: 'v1', plural: 'namespaces', namespaced: false, kind: 'Namespace' };
+
+/** Writes `text` as UTF-8 in two pieces, split inside the bytes of its first "ë". */
+function writeSplit(res: ServerResponse, text: string, then: () => void): void {
+  const bytes = Buffer.from(text, 'utf8');
+  const cut = bytes.indexOf(Buffer.from('ë', 'utf8')) + 1;
+  res.write(bytes.subarray(0, cut));
+  setTimeout(() => {
+    res.write(bytes.subarray(cut));
+    then();
+  }, 20);
+}
+
+const object = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'zoe', annotations: { 'roster.dev/display-name': 'Zoë Brontë' } } };
+
+describe('KubeClient response bodies', () => {
+  it('keeps a character whose bytes arrive in two chunks', async () => {
+    const { client: c } = await serve((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      writeSplit(res, JSON.stringify(object), () => res.end());
+    });
+    const got = await c.get<KubeObject>(namespacesRef, undefined, 'zoe');
+    expect(got.metadata.annotations?.['roster.dev/display-name']).toBe('Zoë Brontë');
+  });
+
+  it('keeps it in a watch stream too, and splits events on newlines across chunks', async () => {
+    const { client: c } = await serve((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      const lines = `${JSON.stringify({ type: 'ADDED', object })}\n${JSON.stringify({ type: 'MODIFIED', object })}\n`;
+      writeSplit(res, lines, () => res.end());
+    });
+    const names: string[] = [];
+    await c.watch<KubeObject>(namespacesRef, undefined, {}, (e) => names.push(`${e.type} ${e.object.metadata.annotations?.['roster.dev/display-name']}`));
+    expect(names).toEqual(['ADDED Zoë Brontë', 'MODIFIED Zoë Brontë']);
+  });
+
+  it('fails on a body cut short instead of reading half of it', async () => {
+    const { client: c } = await serve((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '1000' });
+      res.write('{"apiVersion":"v1","kind":"Namespace"');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    await expect(c.get(namespacesRef, undefined, 'zoe')).rejects.toThrow();
   });
 });
