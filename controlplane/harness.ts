@@ -42,6 +42,8 @@ export interface ControlPlane {
   kubeconfigForToken(token: string, user: string): string;
   /** Stops kube-apiserver and starts it again on the same etcd and port (for watch tests). */
   restartApiServer(options?: { downtimeMs?: number; whileDown?: () => Promise<void> }): Promise<void>;
+  /** Process ids of what runs now (for the scale benchmark's CPU accounting). */
+  pids(): { etcd?: number; apiServer?: number };
   stop(): Promise<void>;
 }
 
@@ -108,6 +110,10 @@ class Process {
         resolve();
       }),
     );
+  }
+
+  get pid(): number | undefined {
+    return this.running ? this.child?.pid : undefined;
   }
 
   get running(): boolean {
@@ -307,6 +313,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
       server,
       etcdUrl: `http://127.0.0.1:${etcdClientPort}`,
       kubeconfigForToken,
+      pids: () => ({ etcd: etcd.pid, apiServer: apiServer.pid }),
       async restartApiServer({ downtimeMs = 0, whileDown } = {}) {
         await apiServer.stop();
         if (whileDown) await whileDown();

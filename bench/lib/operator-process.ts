@@ -1,16 +1,17 @@
-// The operator as deployed, in its own process: `node src/main.ts --config <file>` with its own
-// ServiceAccount identity (a TokenRequest token, as in a cluster: the webhook tells the
-// operator's requests from people's by user name), leader election on, the admission webhook
+// The operator as deployed, in its own process: `node <the chart's nodeOptions> src/main.ts
+// --config <file>` with the chart's memory settings and its own ServiceAccount identity (a
+// TokenRequest token, as in a cluster: the webhook tells the operator's requests from
+// people's by user name), leader election on, the admission webhook
 // registered by URL, mail over SMTP. Memory is read from the outside (/proc/<pid>/status and
 // the operator's own /metrics).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { freePort, projectRoot, type ControlPlane } from '../../controlplane/harness.ts';
 import { resources } from '../../src/api/index.ts';
 import type { KubeObject } from '../../src/runtime/kube-client.ts';
-import { parsePrometheusText, type Sample } from './prometheus-text.ts';
+import { parsePrometheusText, sampleValue, type Sample } from './prometheus-text.ts';
 import { sleep, until } from './pool.ts';
 
 export const OPERATOR_NAMESPACE = 'roster-system';
@@ -49,6 +50,10 @@ export interface OperatorProcessOptions {
   webhookNamespaceSelector?: Record<string, unknown>;
   /** Extra Node flags for the first start only (e.g. --cpu-prof --cpu-prof-dir=<directory>). */
   firstStartNodeFlags?: string[];
+  /** Extra Node flags for every start, after the chart's nodeOptions (e.g. V8 heap sizing, to try one). */
+  nodeFlags?: string[];
+  /** Merged over the config below, key by key (objects deeply). */
+  extraConfig?: Record<string, unknown>;
 }
 
 export interface OperatorProcess {
@@ -61,6 +66,8 @@ export interface OperatorProcess {
   metrics(): Promise<Sample[]>;
   /** Resident set size of the process (VmRSS), bytes. */
   rssBytes(): number;
+  /** Where the resident memory is: /proc/<pid>/smaps_rollup and the V8 numbers of /metrics, MiB. */
+  memoryDetail(): Promise<MemoryDetail>;
   /** Whether this replica holds the Lease (leader_election_master_status). */
   isLeader(): Promise<boolean>;
   /** SIGTERM and wait for the exit (a CPU profile is written then). */
@@ -70,6 +77,21 @@ export interface OperatorProcess {
   /** The .cpuprofile files written so far. */
   cpuProfiles(): string[];
 }
+
+export interface MemoryDetail {
+  /** VmRSS; anonymous (heap, code, buffers) and file-backed (the node binary, libraries) parts of it. */
+  rssMiB: number;
+  anonymousMiB: number;
+  fileMiB: number;
+  /** V8: heap reserved (total) and in use, memory outside the heap (Buffers, ArrayBuffers). */
+  heapTotalMiB: number;
+  heapUsedMiB: number;
+  externalMiB: number;
+  /** Per V8 heap space: size (reserved) / used. */
+  heapSpacesMiB: Record<string, { size: number; used: number }>;
+}
+
+const mib = (bytes: number) => Math.round((bytes / 1024 ** 2) * 10) / 10;
 
 export async function startOperatorProcess(options: OperatorProcessOptions): Promise<OperatorProcess> {
   const probesPort = await freePort();
@@ -92,20 +114,23 @@ export async function startOperatorProcess(options: OperatorProcessOptions): Pro
     mail: { backend: 'smtp', from: 'Roster <roster@bench.example>', smtp: { host: '127.0.0.1', port: options.smtpPort, allowInsecure: true } },
   };
   const configPath = join(options.directory, 'operator.yaml');
-  writeFileSync(configPath, stringify(config));
+  writeFileSync(configPath, stringify(deepMerge(config, options.extraConfig ?? {})));
   const logPath = join(options.directory, 'operator.log');
   let child: ChildProcess | undefined;
   let readyMs = 0;
   let starts = 0;
 
   const launch = async () => {
-    const flags = starts === 0 ? (options.firstStartNodeFlags ?? []) : [];
+    const chart = chartDefaults();
+    const flags = [...chart.nodeFlags, ...(options.nodeFlags ?? []), ...(starts === 0 ? (options.firstStartNodeFlags ?? []) : [])];
     starts += 1;
     const log = openSync(logPath, 'a');
     const started = performance.now();
     const me = spawn(process.execPath, [...flags, join(projectRoot, 'src', 'main.ts'), '--config', configPath], {
       stdio: ['ignore', log, log],
       cwd: projectRoot,
+      // The chart's settings, unless this process's environment says otherwise (to try a value).
+      env: { ...chart.env, ...process.env },
     });
     closeSync(log);
     child = me;
@@ -156,6 +181,27 @@ export async function startOperatorProcess(options: OperatorProcessOptions): Pro
       if (!kib) throw new Error('no VmRSS in /proc/<pid>/status');
       return Number(kib) * 1024;
     },
+    async memoryDetail() {
+      const rollup = readFileSync(`/proc/${child?.pid}/smaps_rollup`, 'utf8');
+      const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? NaN) * 1024;
+      const samples = await metrics();
+      const value = (name: string, labels?: Record<string, string>) => sampleValue(samples, name, labels) ?? NaN;
+      const spaces = [...new Set(samples.filter((s) => s.name === 'nodejs_heap_space_size_total_bytes').map((s) => s.labels.space ?? ''))];
+      return {
+        rssMiB: mib(kib('Rss')),
+        anonymousMiB: mib(kib('Anonymous')),
+        fileMiB: mib(kib('Rss') - kib('Anonymous')),
+        heapTotalMiB: mib(value('nodejs_heap_size_total_bytes')),
+        heapUsedMiB: mib(value('nodejs_heap_size_used_bytes')),
+        externalMiB: mib(value('nodejs_external_memory_bytes')),
+        heapSpacesMiB: Object.fromEntries(
+          spaces.map((space) => [
+            space,
+            { size: mib(value('nodejs_heap_space_size_total_bytes', { space })), used: mib(value('nodejs_heap_space_size_used_bytes', { space })) },
+          ]),
+        ),
+      };
+    },
     async isLeader() {
       return (await metrics()).some((s) => s.name === 'leader_election_master_status' && s.value === 1);
     },
@@ -175,4 +221,30 @@ export async function startOperatorProcess(options: OperatorProcessOptions): Pro
         .filter((f) => f.endsWith('.cpuprofile'))
         .map((f) => join(options.directory, f)),
   };
+}
+
+/** The Node flags and memory settings the Helm chart passes by default (values.yaml): the operator runs as deployed. */
+function chartDefaults(): { nodeFlags: string[]; env: Record<string, string> } {
+  const values = parse(readFileSync(join(projectRoot, 'charts', 'roster', 'values.yaml'), 'utf8')) as {
+    nodeOptions?: string;
+    heapGrowingPercent?: number;
+    mallocArenaMax?: number;
+    mallocThresholdBytes?: number;
+  };
+  const env: Record<string, string> = {};
+  if (values.heapGrowingPercent !== undefined) env.ROSTER_HEAP_GROWING_PERCENT = String(values.heapGrowingPercent);
+  if (values.mallocArenaMax) env.MALLOC_ARENA_MAX = String(values.mallocArenaMax);
+  if (values.mallocThresholdBytes) env.MALLOC_MMAP_THRESHOLD_ = env.MALLOC_TRIM_THRESHOLD_ = String(values.mallocThresholdBytes);
+  return { nodeFlags: (values.nodeOptions ?? '').split(' ').filter(Boolean), env };
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] = isPlainObject(current) && isPlainObject(value) ? deepMerge(current, value) : value;
+  }
+  return out;
 }
