@@ -24,8 +24,15 @@ FROM ${NODE_IMAGE} AS runtime
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
       /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
 WORKDIR /app
+# Memory: the Helm chart's defaults (nodeOptions, mallocArenaMax, mallocThresholdBytes), so
+# a plain `docker run` keeps RSS as low as a chart install; the chart's env overrides them.
+# The old generation's growth cap is set by src/main.ts itself (ROSTER_HEAP_GROWING_PERCENT).
 ENV NODE_ENV=production \
-    TMPDIR=/tmp
+    TMPDIR=/tmp \
+    NODE_OPTIONS=--max-semi-space-size=8 \
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=131072 \
+    MALLOC_TRIM_THRESHOLD_=131072
 # Owned by root and not writable by the user the operator runs as.
 COPY --from=deps --chown=0:0 /app/node_modules ./node_modules
 COPY --chown=0:0 package.json ./

@@ -82,6 +82,9 @@ async function bundle(): Promise<string> {
     minifySyntax: true,
     legalComments: 'eof',
     logLevel: 'warning',
+    // src/runtime/kubeconfig.ts finds client-node through import.meta.url, on a path only the
+    // operator takes (the plugin builds its KubeConfig with client-node itself).
+    logOverride: { 'empty-import-meta': 'silent' },
   });
   return outfile;
 }

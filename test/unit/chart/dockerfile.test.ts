@@ -8,6 +8,7 @@ import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
@@ -79,6 +80,22 @@ describe('Dockerfile', () => {
       .join(' ');
     expect(env).toContain('TMPDIR=/tmp');
     expect(env).toContain('NODE_ENV=production');
+  });
+
+  it("sets the chart's memory defaults, so the image alone runs as lean as a chart install", () => {
+    const env = inFinal
+      .filter((i) => i.keyword === 'ENV')
+      .map((i) => i.args)
+      .join(' ');
+    const values = parse(readFileSync(join(root, 'charts/roster/values.yaml'), 'utf8')) as {
+      nodeOptions: string;
+      mallocArenaMax: number;
+      mallocThresholdBytes: number;
+    };
+    expect(env).toContain(`NODE_OPTIONS=${values.nodeOptions}`);
+    expect(env).toContain(`MALLOC_ARENA_MAX=${values.mallocArenaMax}`);
+    expect(env).toContain(`MALLOC_MMAP_THRESHOLD_=${values.mallocThresholdBytes}`);
+    expect(env).toContain(`MALLOC_TRIM_THRESHOLD_=${values.mallocThresholdBytes}`);
   });
 
   it('starts `node src/main.ts --config /etc/roster/config.yaml`, the command the tests run', () => {
