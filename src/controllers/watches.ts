@@ -8,7 +8,7 @@ import { ACCESS_KEY_LABEL } from '../domain/access-keys.ts';
 import type { InformerEvent } from '../runtime/informer.ts';
 import type { KubeObject } from '../runtime/kube-client.ts';
 import { ownerKeys, watch, type Watch } from '../runtime/manager.ts';
-import { ledgerTeamKey } from '../seats/ledger.ts';
+import { ledgerName, ledgerTeamKey, parseLedger } from '../seats/ledger.ts';
 import { TenancyView } from '../tenancy/view.ts';
 import { keyOwnerIndexValue } from './access-key/gather.ts';
 import { index, type Caches } from './context.ts';
@@ -91,10 +91,26 @@ type Lookups = ReturnType<typeof lookups>;
  */
 export const TEAM_COALESCE_MS = 1000;
 
+/**
+ * Except for a new object the team's seat ledger holds an unconfirmed entry for: the Team
+ * confirms it at once, or a delete within the wait would leave the entry holding the seat
+ * until it expires (entries exist near the limit; far from it admissions go into blocks).
+ */
+function teamDelay(caches: Caches, kind: 'Membership' | 'Invitation') {
+  return (e: Event): number => {
+    if (e.type !== 'added') return TEAM_COALESCE_MS;
+    const { namespace, name, uid } = e.object.metadata;
+    const team = (e.object as unknown as { spec?: { team?: string } }).spec?.team;
+    const ledger = team ? caches.seatLedgers.get(namespace, ledgerName(team)) : undefined;
+    const awaited = parseLedger(ledger).some((r) => !r.confirmedAt && r.kind === kind && (r.uid ? r.uid === uid : r.name === name));
+    return awaited ? 0 : TEAM_COALESCE_MS;
+  };
+}
+
 function teamWatches(caches: Caches, { teamsOfControlNamespaces, assignmentChanged, teamsReachingNamespace }: Lookups): Watch[] {
   return [
-    watch(caches.memberships, teamOf, { delayMs: TEAM_COALESCE_MS }),
-    watch(caches.invitations, teamOf, { delayMs: TEAM_COALESCE_MS }),
+    watch(caches.memberships, teamOf, { delayMs: teamDelay(caches, 'Membership') }),
+    watch(caches.invitations, teamOf, { delayMs: teamDelay(caches, 'Invitation') }),
     watch(caches.projects, teamOf),
     watch(caches.roleBindings, (e) => [grantOwnerKeys(e).team ?? ''].filter(Boolean)),
     // A reservation written by the webhook: the team settles it once its object is cached.

@@ -59,8 +59,13 @@ export interface Watch {
  * AddAfter): for a summary that changes with every event of a burst and need not be written
  * for each one.
  */
-export function watch<T extends KubeObject>(informer: Informer<T>, toKeys: KeyMapper<T>, options: { delayMs?: number } = {}): Watch {
-  return { subscribe: (enqueue) => void informer.on((event) => enqueue(toKeys(event), options.delayMs)) };
+export function watch<T extends KubeObject>(
+  informer: Informer<T>,
+  toKeys: KeyMapper<T>,
+  options: { delayMs?: number | ((event: InformerEvent<T>) => number) } = {},
+): Watch {
+  const { delayMs } = options;
+  return { subscribe: (enqueue) => void informer.on((event) => enqueue(toKeys(event), typeof delayMs === 'function' ? delayMs(event) : delayMs)) };
 }
 
 export interface ControllerSpec<T extends KubeObject> {
