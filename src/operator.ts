@@ -35,6 +35,7 @@ import { TenancyView } from './tenancy/view.ts';
 import { AcceptPage } from './web/accept.ts';
 import { recordChange } from './audit/record.ts';
 import { RosterMetrics } from './metrics.ts';
+import { SeatIndex } from './seats/seat-index.ts';
 
 export interface Operator {
   manager: Manager;
@@ -186,6 +187,7 @@ function createContext(config: RosterConfig, parts: ContextParts): OperatorConte
     publicUrl: config.publicUrl,
     now: parts.now,
     tenancy: parts.tenancy,
+    seats: new SeatIndex(parts.caches),
     seatReservationMs: config.webhook.seatReservationSeconds * 1000,
     accessKeys: { clusterRoles: config.roleBindings, backendOf: (team) => keyBackendOf(config.identityBackends, team) },
     ...(config.removalBrake.enabled
@@ -259,6 +261,7 @@ function createWebhook(config: RosterConfig, context: OperatorContext, manager: 
     host: config.server.host,
     client: context.client,
     caches: context.caches,
+    ...(context.seats ? { seats: context.seats } : {}),
     logger: context.logger,
     metrics: manager.metrics,
     onDenied: (webhook) => context.metrics.admissionDenials.inc({ webhook }),

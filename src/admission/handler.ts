@@ -16,6 +16,7 @@ import type { NamespaceFacts, TenancyPolicy } from '../tenancy/namespaces.ts';
 import { allow, decodeReview, deny, type AdmissionRequest, type AdmissionReviewResponse, type Decoded, type JsonPatchOperation } from './review.ts';
 import type { SeatClaim, SeatDecision, SeatReservation, TeamObjects } from '../seats/decision.ts';
 import type { ReserveOptions } from '../seats/ledger.ts';
+import type { SeatHolderIndex } from '../seats/seat-index.ts';
 import {
   validateInvitation,
   validateMembership,
@@ -54,6 +55,8 @@ export interface SeatReserver {
 
 export interface AdmissionHandlerOptions {
   caches: AdmissionCaches;
+  /** Each team's seat holders kept from the caches' events (without it, the team is walked per claim). */
+  seats?: SeatHolderIndex;
   /** Live reads when the caches have not caught up (a Team applied a moment ago). */
   client?: Pick<KubeClient, 'find' | 'list' | 'patch'>;
   ledger: SeatReserver;
@@ -299,11 +302,13 @@ export class AdmissionHandler {
       const decision = await this.options.ledger.reserve(verdict.seat, {
         dryRun: request.dryRun,
         deadline,
-        snapshot: () => ({
-          team,
-          memberships: this.options.caches.memberships.byIndex(index.byTeam, key),
-          invitations: this.options.caches.invitations.byIndex(index.byTeam, key),
-        }),
+        team,
+        snapshot: () =>
+          this.options.seats?.holders(team, this.now()) ?? {
+            team,
+            memberships: this.options.caches.memberships.byIndex(index.byTeam, key),
+            invitations: this.options.caches.invitations.byIndex(index.byTeam, key),
+          },
       });
       if (decision.kind === 'deny') return deny(request.uid, decision.message);
     }
@@ -387,7 +392,9 @@ export class AdmissionHandler {
           : kind === 'Team'
             ? { teamsInNamespace: await this.teamsIn(namespace) }
             : {};
-    return { ...(team ? { team } : {}), memberships, invitations, projects, reservations: [], ...tenancy };
+    // The seat holders the index keeps, for the seat check of a new Membership or Invitation (a Team's own check walks: its spec may change the owner).
+    const seatHolders = team && kind !== 'Team' ? this.options.seats?.holders(team, this.now()) : undefined;
+    return { ...(team ? { team } : {}), memberships, invitations, projects, reservations: [], ...(seatHolders ? { seatHolders } : {}), ...tenancy };
   }
 
   /** What is known of each environment namespace: the cache, or a live read where the cache lags (a namespace applied a moment ago). */

@@ -21,6 +21,7 @@ import {
   type ClientConfigTarget,
 } from './registration.ts';
 import { SeatLedger, type LedgerCache } from '../seats/ledger.ts';
+import type { SeatHolderIndex } from '../seats/seat-index.ts';
 import { AdmissionServer } from './server.ts';
 
 export { reconcileSeatReservations } from '../seats/ledger.ts';
@@ -34,6 +35,8 @@ export interface AdmissionOptions {
   client: KubeClient;
   /** With the watched seat ledgers, when the operator has them (a commit reads the ledger from there first). */
   caches: AdmissionCaches & { seatLedgers?: LedgerCache };
+  /** Each team's seat holders kept from the caches' events (without it, the team is walked per claim). */
+  seats?: SeatHolderIndex;
   logger: Logger;
   metrics?: Metrics;
   /** Counts denials (roster_admission_denials_total). */
@@ -116,6 +119,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
   });
   const handler = new AdmissionHandler({
     caches: options.caches,
+    ...(options.seats ? { seats: options.seats } : {}),
     client,
     ledger,
     logger,

@@ -11,7 +11,7 @@ import { invitationNeedsSeat, isStandaloneInvitation, membershipNeedsSeat, seatL
 import { parseTime } from '../domain/time.ts';
 import { namespaceAssignment, teamNamespaceProblem, type NamespaceFacts, type TenancyPolicy } from '../tenancy/namespaces.ts';
 import { senderProblem, type MailPolicy } from './mail-rules.ts';
-import { decideSeat, seatsInUse, type SeatClaim, type SeatReservation } from '../seats/decision.ts';
+import { decideSeat, seatsInUse, type SeatClaim, type SeatHolders, type SeatReservation } from '../seats/decision.ts';
 
 /** What the validators read about one team; `team` is undefined when it does not exist. */
 export interface AdmissionView {
@@ -19,6 +19,8 @@ export interface AdmissionView {
   readonly memberships: readonly Membership[];
   readonly invitations: readonly Invitation[];
   readonly projects: readonly Project[];
+  /** The team's seat holders as the seat index keeps them (else the seat check walks memberships and invitations). */
+  readonly seatHolders?: SeatHolders;
   /** Live seat reservations (not expired, object not in the caches yet). */
   readonly reservations: readonly SeatReservation[];
   /** Seats the ledger's blocks hold on top (src/seats/ledger.ts); read only when lowering spec.seats. */
@@ -146,7 +148,8 @@ function expiryProblem(expiresAt: string | undefined, oldExpiresAt: string | und
 const live = <T extends Membership | Invitation>(o: T) => !o.metadata.deletionTimestamp;
 
 function seatVerdict(view: AdmissionView & { team: Team }, claim: SeatClaim, now: Date, warnings: readonly string[], handover = false): Verdict {
-  const decision = decideSeat({ team: view.team, memberships: view.memberships, invitations: view.invitations }, view.reservations, claim, now, handover);
+  const source = view.seatHolders ?? { team: view.team, memberships: view.memberships, invitations: view.invitations };
+  const decision = decideSeat(source, view.reservations, claim, now, handover);
   if (decision.kind === 'deny') return denied([decision.message]);
   return allowed(warnings, decision.kind === 'reserve' ? claim : undefined);
 }
@@ -200,7 +203,9 @@ export function validateMembership(change: Change<Membership>, view: AdmissionVi
     membershipNeedsSeat({ ...m, status: undefined }, { now: ctx.now }) &&
     !old.metadata.deletionTimestamp
   ) {
-    const others = { ...view, team, memberships: view.memberships.filter((o) => o.metadata.name !== m.metadata.name) };
+    // Walked without this Membership (the index counts it).
+    const { seatHolders: _counted, ...rest } = view;
+    const others = { ...rest, team, memberships: view.memberships.filter((o) => o.metadata.name !== m.metadata.name) };
     const claim: SeatClaim = { requestUid: change.requestUid, kind: 'Membership', name: m.metadata.name ?? '', uid: m.metadata.uid, email: m.spec.email };
     const verdict = seatVerdict(others, claim, ctx.now, warnings);
     // The object already exists: no reservation, the controller re-checks the limit.

@@ -15,6 +15,7 @@ import type { RosterMetrics } from '../metrics.ts';
 import type { TenancyView } from '../tenancy/view.ts';
 import type { BrakePolicy } from '../domain/removal-brake.ts';
 import type { ConfigMap } from '../seats/ledger.ts';
+import type { SeatIndex } from '../seats/seat-index.ts';
 
 export interface Caches {
   teams: Informer<Team>;
@@ -53,6 +54,8 @@ export interface OperatorContext {
   tenancy: TenancyView;
   /** The operator's removal brake (SPEC §8); undefined when turned off. */
   removalBrake?: BrakePolicy;
+  /** Each team's seat holders, kept from the cache events (src/seats/seat-index.ts); without it, seats are found by walking the team. */
+  seats?: SeatIndex;
   /** How long a seat reservation may hold (webhook.seatReservationSeconds), for settling the ledger. */
   seatReservationMs?: number;
   /** Access keys (SPEC §9): the ClusterRoles keys are bound to, and whether the operator writes RBAC for a team. */

@@ -64,8 +64,7 @@ async function sync(
   step: Extract<TeamStep, { kind: 'sync' }>,
 ): Promise<ReconcileResult> {
   const namespace = team.metadata.namespace ?? '';
-  // A seat block in the ledger expires with no event to bring the Team back: come back then.
-  const settleAgainMs = await reconcileSeatReservations(ctx, team);
+  await reconcileSeatReservations(ctx, team);
   if (step.formerOwnerMembership) await keepFormerOwner(ctx, step.formerOwnerMembership);
   for (const inv of step.revokeInvitations) await ctx.client.patch(resources.invitation, namespace, inv, 'merge', { spec: { revoked: true } });
   let ownerInvitation = step.ownerInvitation;
@@ -87,7 +86,7 @@ async function sync(
     ctx.metrics.removalsHeld.set({ namespace, team: team.metadata.name ?? '' }, outcome.status.removals?.held?.length ?? 0);
   }
   if (outcome.failure) throw new Error(outcome.failure);
-  return settleAgainMs === undefined ? { kind: 'done' } : { kind: 'requeueAfter', ms: settleAgainMs };
+  return { kind: 'done' };
 }
 
 const write = (ctx: OperatorContext, team: Team, status: TeamStatus, optimistic: boolean): Promise<boolean> =>

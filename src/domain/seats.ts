@@ -126,8 +126,10 @@ export function isOwnerActive(team: Team): boolean {
   return status.email === undefined || sameEmail(status.email, team.spec.owner.email);
 }
 
+/** `created`: metadata.creationTimestamp in ms, parsed once (a sort compares each candidate log n times). */
 type Candidate =
-  { kind: 'membership'; tier: number; object: Membership; accepted: boolean } | { kind: 'invitation'; tier: number; object: Invitation; accepted: false };
+  | { kind: 'membership'; tier: number; created: number; object: Membership; accepted: boolean }
+  | { kind: 'invitation'; tier: number; created: number; object: Invitation; accepted: false };
 
 function creationMs(object: Membership | Invitation): number {
   return parseTime(object.metadata.creationTimestamp) ?? Number.POSITIVE_INFINITY;
@@ -135,8 +137,8 @@ function creationMs(object: Membership | Invitation): number {
 
 function compareCandidates(a: Candidate, b: Candidate): number {
   if (a.tier !== b.tier) return a.tier - b.tier;
-  const ta = creationMs(a.object);
-  const tb = creationMs(b.object);
+  const ta = a.created;
+  const tb = b.created;
   if (ta !== tb) return ta < tb ? -1 : 1;
   const na = a.object.metadata.name ?? '';
   const nb = b.object.metadata.name ?? '';
@@ -161,12 +163,12 @@ export function assignSeats(team: Team, memberships: readonly Membership[], invi
     if (!belongsTo(team, membership) || !membershipNeedsSeat(membership, options)) continue;
     const accepted = isAcceptedMembership(membership);
     const tier = membership.status?.phase === 'OverSeatLimit' ? 3 : accepted ? 1 : 2;
-    candidates.push({ kind: 'membership', tier, object: membership, accepted });
+    candidates.push({ kind: 'membership', tier, created: creationMs(membership), object: membership, accepted });
   }
   for (const invitation of invitations) {
     invitationStates.set(invitation.metadata.name ?? '', 'none');
     if (!belongsTo(team, invitation) || !invitationNeedsSeat(invitation, options)) continue;
-    candidates.push({ kind: 'invitation', tier: 2, object: invitation, accepted: false });
+    candidates.push({ kind: 'invitation', tier: 2, created: creationMs(invitation), object: invitation, accepted: false });
   }
   candidates.sort(compareCandidates);
 

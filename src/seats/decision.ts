@@ -94,37 +94,35 @@ export function heldSeats(blocks: readonly SeatBlock[], now: Date, windowMs = DE
   return blocks.filter((b) => !isExpired(b, now, windowMs)).reduce((n, b) => n + Math.min(b.seats, MAX_BLOCK_SEATS), 0);
 }
 
-/** Whether the caches already show the reservation's object (so they count it themselves). */
-export function isInCache(reservation: SeatReservation, objects: Pick<TeamObjects, 'memberships' | 'invitations'>): boolean {
+/**
+ * Who holds a team's seats as the caches show them, uncapped (an over-full team reports its
+ * true number): the owner, everyone assignSeats gives a seat or a share of one, and the
+ * people whose accepted standalone Invitation hands its seat to a Membership not created yet.
+ * The webhook counts reservations on top. Two sources: holdersOf walks the team's objects;
+ * SeatIndex (seat-index.ts) keeps the answer per team as the caches change, for teams of
+ * thousands, where the walk cost milliseconds per admission.
+ */
+export interface SeatHolders {
+  readonly team: Team;
+  /** Whether this person (a normalized email) holds a seat. */
+  has(email: string): boolean;
+  /** How many people hold one. */
+  readonly count: number;
+  /** Whether the caches show a reservation's object (they count it themselves then). */
+  shows(reservation: Pick<SeatReservation, 'kind' | 'name' | 'uid'>): boolean;
+}
+
+/** What the seat decisions read: a team's objects (walked) or its holders (already counted). */
+export type SeatSource = TeamObjects | SeatHolders;
+
+/** Whether the listed objects include a reservation's object. */
+export function isInCache(reservation: Pick<SeatReservation, 'kind' | 'name' | 'uid'>, objects: Pick<TeamObjects, 'memberships' | 'invitations'>): boolean {
   const list: readonly (Membership | Invitation)[] = reservation.kind === 'Membership' ? objects.memberships : objects.invitations;
   return list.some((o) => (reservation.uid ? o.metadata.uid === reservation.uid : o.metadata.name === reservation.name));
 }
 
-export function isSettled(reservation: SeatReservation, now: Date, graceMs = CONFIRMATION_GRACE_MS): boolean {
-  const confirmed = parseTime(reservation.confirmedAt);
-  return confirmed !== undefined && now.getTime() - confirmed >= graceMs;
-}
-
-/** Reservations that still hold a seat of their own: not expired or settled, object not in the cache yet. */
-export function liveReservations(
-  reservations: readonly SeatReservation[],
-  objects: TeamObjects,
-  now: Date,
-  windowMs = DEFAULT_RESERVATION_WINDOW_MS,
-): SeatReservation[] {
-  return reservations.filter((r) => !isExpired(r, now, windowMs) && !isSettled(r, now) && !isInCache(r, objects));
-}
-
-interface Seated {
-  readonly emails: Set<string>;
-  inUse: number;
-}
-
-/**
- * Who needs a seat now, uncapped (an over-full team reports its true number): assignSeats
- * over the cache, seats handed over by accepted invitations, then live reservations.
- */
-function seated(objects: TeamObjects, live: readonly SeatReservation[], now: Date, skipRequestUid?: string): Seated {
+/** The seat holders of a team, by walking its objects (assignSeats with no limit). */
+export function holdersOf(objects: TeamObjects, now: Date): SeatHolders {
   const team = { ...objects.team, spec: { ...objects.team.spec, seats: Number.MAX_SAFE_INTEGER } };
   const assignment = assignSeats(team, objects.memberships, objects.invitations, { now });
   const emails = new Set<string>([normalizeEmail(objects.team.spec.owner.email)]);
@@ -136,32 +134,66 @@ function seated(objects: TeamObjects, live: readonly SeatReservation[], now: Dat
     const state = assignment.invitations.get(i.metadata.name ?? '');
     if (state === 'used' || state === 'pending') emails.add(normalizeEmail(i.spec.email));
   }
-  const result: Seated = { emails, inUse: assignment.usage.used + assignment.usage.pending };
   // An accepted standalone Invitation hands its seat to the Membership its acceptance
   // creates; until that Membership exists the seat stays taken.
   for (const i of objects.invitations) {
-    if (!isStandaloneInvitation(i) || i.status?.phase !== 'Accepted' || i.status.membership || i.metadata.deletionTimestamp) continue;
-    const email = normalizeEmail(i.spec.email);
-    if (emails.has(email)) continue;
-    emails.add(email);
-    result.inUse++;
+    if (isHandingOver(i)) emails.add(normalizeEmail(i.spec.email));
   }
+  return { team: objects.team, has: (email) => emails.has(email), count: emails.size, shows: (r) => isInCache(r, objects) };
+}
+
+/** An accepted standalone Invitation whose Membership does not exist yet: its seat stays taken. */
+export function isHandingOver(invitation: Invitation): boolean {
+  return (
+    isStandaloneInvitation(invitation) && invitation.status?.phase === 'Accepted' && !invitation.status.membership && !invitation.metadata.deletionTimestamp
+  );
+}
+
+/** The holders a source names: itself, or the walk of its objects. */
+export function holdersFrom(source: SeatSource, now: Date): SeatHolders {
+  return 'shows' in source ? source : holdersOf(source, now);
+}
+
+export function isSettled(reservation: SeatReservation, now: Date, graceMs = CONFIRMATION_GRACE_MS): boolean {
+  const confirmed = parseTime(reservation.confirmedAt);
+  return confirmed !== undefined && now.getTime() - confirmed >= graceMs;
+}
+
+/** Reservations that still hold a seat of their own: not expired or settled, object not in the cache yet. */
+export function liveReservations(
+  reservations: readonly SeatReservation[],
+  source: SeatSource,
+  now: Date,
+  windowMs = DEFAULT_RESERVATION_WINDOW_MS,
+): SeatReservation[] {
+  const live = reservations.filter((r) => !isExpired(r, now, windowMs) && !isSettled(r, now));
+  if (live.length === 0) return live;
+  const holders = holdersFrom(source, now);
+  return live.filter((r) => !holders.shows(r));
+}
+
+interface Seated {
+  has(email: string): boolean;
+  readonly inUse: number;
+}
+
+/** Who needs a seat now, uncapped: the holders, then live reservations for people not among them. */
+function seated(holders: SeatHolders, live: readonly SeatReservation[], skipRequestUid?: string): Seated {
+  const extra = new Set<string>();
   for (const r of live) {
     if (r.requestUid === skipRequestUid) continue;
     const email = normalizeEmail(r.email);
-    if (emails.has(email)) continue;
-    emails.add(email);
-    result.inUse++;
+    if (!holders.has(email)) extra.add(email);
   }
-  return result;
+  return { has: (email) => holders.has(email) || extra.has(email), inUse: holders.count + extra.size };
 }
 
 /**
  * Seats in use, counting everyone (not capped at the limit): what spec.seats cannot go below.
  * `held`: seats that blocks hold (heldSeats), counted on top.
  */
-export function seatsInUse(objects: TeamObjects, live: readonly SeatReservation[], now: Date, held = 0): number {
-  return seated(objects, live, now).inUse + held;
+export function seatsInUse(source: SeatSource, live: readonly SeatReservation[], now: Date, held = 0): number {
+  return seated(holdersFrom(source, now), live).inUse + held;
 }
 
 /**
@@ -171,7 +203,7 @@ export function seatsInUse(objects: TeamObjects, live: readonly SeatReservation[
  * hold (heldSeats), released within `heldForSeconds`; a denial they alone cause says so.
  */
 export function decideSeat(
-  objects: TeamObjects,
+  source: SeatSource,
   live: readonly SeatReservation[],
   claim: SeatClaim,
   now: Date,
@@ -180,7 +212,8 @@ export function decideSeat(
   heldForSeconds?: number,
 ): SeatDecision {
   const email = normalizeEmail(claim.email);
-  const teamName = objects.team.metadata.name ?? claim.name;
+  const holders = holdersFrom(source, now);
+  const teamName = holders.team.metadata.name ?? claim.name;
   // Someone else is adding this person right now: the second one is a duplicate.
   const racing = live.find(
     (r) =>
@@ -196,9 +229,9 @@ export function decideSeat(
     };
   }
   if (handover) return { kind: 'noSeatNeeded' };
-  const { emails, inUse } = seated(objects, live, now, claim.requestUid);
-  if (emails.has(email)) return { kind: 'noSeatNeeded' };
-  const limit = objects.team.spec.seats;
+  const { has, inUse } = seated(holders, live, claim.requestUid);
+  if (has(email)) return { kind: 'noSeatNeeded' };
+  const limit = holders.team.spec.seats;
   if (inUse >= limit) return { kind: 'deny', message: seatDenialMessage(teamName, inUse, limit) };
   if (inUse + held >= limit) {
     return {

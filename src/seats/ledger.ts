@@ -4,7 +4,8 @@
 // replica may admit up to k new seat-takers without writing). Admissions write with
 // compare-and-swap on its resourceVersion, so two replicas (or two requests in one) can
 // never both take the last seat; the Team controller drops entries whose object reached the
-// caches, and expired entries and blocks.
+// caches, and expired entries. An expired block counts for nothing and goes with the next
+// write of the ledger (no write of its own).
 //
 // Why a burst costs a few writes, not one per create (issue 14): no replica can bound the
 // admissions in flight on the others (an object one replica admitted is invisible to the
@@ -19,7 +20,7 @@
 // objects stay within the limit at every write. A block is used for new admissions only in
 // the first half of its window, so all it admitted stays counted for half a window at
 // least (the ledger's assumption: caches catch up within it); a new block is appended,
-// never replaces one, and expiry drops it (the Team controller requeues for that).
+// never replaces one, and stops counting when it expires.
 //
 // Near the limit the over-counting would turn people away who fit, so: no block smaller
 // than half of seatBlockSize (2 at least), and from then on every seat is an entry, as
@@ -50,6 +51,7 @@ import {
   DEFAULT_RESERVATION_WINDOW_MS,
   decideSeat,
   heldSeats,
+  holdersFrom,
   isExpired,
   isInCache,
   isSettled,
@@ -59,7 +61,9 @@ import {
   type SeatBlock,
   type SeatClaim,
   type SeatDecision,
+  type SeatHolders,
   type SeatReservation,
+  type SeatSource,
   type TeamObjects,
 } from './decision.ts';
 
@@ -169,13 +173,14 @@ function expiryOf(r: Pick<SeatBlock, 'createdAt' | 'expiresAt'>, windowMs: numbe
  */
 export function settleReservations(
   reservations: readonly SeatReservation[],
-  objects: Pick<TeamObjects, 'memberships' | 'invitations'>,
+  objects: Pick<TeamObjects, 'memberships' | 'invitations'> | Pick<SeatHolders, 'shows'>,
   now: Date,
   windowMs = DEFAULT_RESERVATION_WINDOW_MS,
 ): SeatReservation[] {
+  const shows = 'shows' in objects ? objects.shows : (r: SeatReservation) => isInCache(r, objects);
   return reservations
     .filter((r) => !isExpired(r, now, windowMs) && !isSettled(r, now))
-    .map((r) => (r.confirmedAt || !isInCache(r, objects) ? r : { ...r, confirmedAt: now.toISOString() }));
+    .map((r) => (r.confirmedAt || !shows(r) ? r : { ...r, confirmedAt: now.toISOString() }));
 }
 
 function ledgerObject(team: Team, data: Record<string, string>): ConfigMap {
@@ -198,8 +203,10 @@ export interface ReserveOptions {
   dryRun: boolean;
   /** Give up (and deny: the caller may retry) after this time, ms since the epoch. */
   deadline: number;
-  /** The team and its objects as the caches show them now (called on every attempt). */
-  snapshot: () => TeamObjects;
+  /** The team's seat holders (or its objects) as the caches show them now (called on every attempt). */
+  snapshot: () => SeatSource;
+  /** The team, when the caller has it (else the snapshot's). */
+  team?: Team;
   handover?: boolean;
 }
 
@@ -298,12 +305,12 @@ export class SeatLedger {
   }
 
   /** Live reservations for a team (for decisions that write nothing, such as lowering spec.seats). */
-  async live(objects: TeamObjects): Promise<SeatReservation[]> {
+  async live(objects: SeatSource): Promise<SeatReservation[]> {
     return (await this.liveSeats(objects)).reservations;
   }
 
   /** live(), and the seats every unexpired block holds: this replica's too, whose room it may still use. */
-  async liveSeats(objects: TeamObjects): Promise<{ reservations: SeatReservation[]; held: number }> {
+  async liveSeats(objects: SeatSource): Promise<{ reservations: SeatReservation[]; held: number }> {
     const current = await this.current(objects.team, true);
     const now = this.now();
     const blocks = new Map(parseBlocks(current).map((b) => [b.key, b]));
@@ -313,7 +320,7 @@ export class SeatLedger {
 
   /** Decides a seat claim against the caches plus the ledger and, unless dry-run, records it atomically. */
   reserve(claim: SeatClaim, options: ReserveOptions): Promise<SeatDecision> {
-    const key = teamKeyOf(options.snapshot().team);
+    const key = teamKeyOf(options.team ?? options.snapshot().team);
     return new Promise<SeatDecision>((resolve, reject) => {
       let group = this.waiting.get(key);
       if (!group) this.waiting.set(key, (group = { claims: [], running: false }));
@@ -358,9 +365,10 @@ export class SeatLedger {
       }
       batch = batch.filter((w) => !late.includes(w));
       if (batch.length === 0) return;
-      const objects = batch[0]!.options.snapshot();
-      const current = await this.current(objects.team, attempt > 0);
+      const snapshot = batch[0]!.options.snapshot();
+      const current = await this.current(snapshot.team, attempt > 0);
       const now = this.now();
+      const objects = holdersFrom(snapshot, now);
       const key = teamKeyOf(objects.team);
       const plan = this.plan(batch, objects, current, now);
       const flush = plan.entries.length > 0;
@@ -406,7 +414,7 @@ export class SeatLedger {
     }
   }
 
-  private plan(batch: readonly Waiting[], objects: TeamObjects, current: ConfigMap | undefined, now: Date): Plan {
+  private plan(batch: readonly Waiting[], objects: SeatHolders, current: ConfigMap | undefined, now: Date): Plan {
     const reservations = parseLedger(current);
     const own = this.ownBlocks(teamKeyOf(objects.team), now);
     for (const o of own) if (!o.retired && !this.usable(o, current, now)) o.retired = true;
@@ -469,7 +477,7 @@ export class SeatLedger {
    * count it whole on top of the objects it admitted until it expires, which near the limit
    * turns people away who would fit. Nearer the limit every seat is an entry.
    */
-  private newBlock(objects: TeamObjects, taken: readonly SeatReservation[], held: number, now: Date): OwnBlock | undefined {
+  private newBlock(objects: SeatHolders, taken: readonly SeatReservation[], held: number, now: Date): OwnBlock | undefined {
     if (this.blockSize === 0) return undefined;
     const free = objects.team.spec.seats - seatsInUse(objects, taken, now, held);
     const seats = Math.min(this.blockSize, Math.floor(free / 2));
@@ -552,33 +560,31 @@ export interface LedgerSettler {
 /**
  * The Team controller's half of the ledger, called on every reconcile: confirms reservations
  * whose object is now in the caches (and drops them after a short grace), and drops expired
- * entries and blocks (an entry's object never came: a later admission denied it, or the
- * create failed). Writes only when something changed; never fails the reconcile. Returns
- * in how many ms the next block expires, if one is left: nothing else brings the Team back
- * then, so the caller requeues it.
+ * entries (an entry's object never came: a later admission denied it, or the create failed).
+ * Writes only when an entry changed; never fails the reconcile. Expired blocks go with such
+ * a write, or with the next admission's: no reader counts them, so a write of their own would
+ * only tidy the ConfigMap, at one write per team and burst (issue 14's write budget).
  */
-export async function reconcileSeatReservations(ctx: LedgerSettler, team: Team): Promise<number | undefined> {
+export async function reconcileSeatReservations(ctx: LedgerSettler, team: Team): Promise<void> {
   const namespace = team.metadata.namespace ?? '';
   const name = ledgerName(team.metadata.name ?? '');
   try {
     const cache = ctx.caches.seatLedgers;
     const current = cache?.hasSynced() ? cache.get(namespace, name) : await ctx.client.find<ConfigMap>(resources.configMap, namespace, name);
-    if (!current) return undefined;
+    if (!current) return;
     const key = `${namespace}/${team.metadata.name}`;
+    const before = parseLedger(current);
+    if (before.length === 0) return; // blocks alone: nothing to settle
     const objects = { memberships: ctx.caches.memberships.byIndex(index.byTeam, key), invitations: ctx.caches.invitations.byIndex(index.byTeam, key) };
     const now = ctx.now();
     const windowMs = ctx.seatReservationMs ?? DEFAULT_RESERVATION_WINDOW_MS;
-    const blocks = parseBlocks(current).filter((b) => !isExpired(b, now, windowMs));
-    // A little after the expiry, so that the requeued reconcile finds it expired.
-    const next = blocks.length > 0 ? Math.max(0, Math.min(...blocks.map((b) => expiryOf(b, windowMs))) - now.getTime()) + 100 : undefined;
-    const data = { ...serializeLedger(settleReservations(parseLedger(current), objects, now, windowMs)), ...serializeBlocks(blocks) };
-    if (isDeepStrictEqual(data, current.data ?? {})) return next;
+    const entries = serializeLedger(settleReservations(before, objects, now, windowMs));
+    if (isDeepStrictEqual(entries, serializeLedger(before))) return;
+    const data = { ...entries, ...serializeBlocks(parseBlocks(current).filter((b) => !isExpired(b, now, windowMs))) };
     await ctx.client.replace(resources.configMap, { ...current, data });
     ctx.logger.debug({ team: key, before: Object.keys(current.data ?? {}).length, after: Object.keys(data).length }, 'seat reservations settled');
-    return next;
   } catch (e) {
     // A conflict: an admission wrote meanwhile, and its watch event brings the Team back.
     if (!isConflict(e)) ctx.logger.warn({ err: e instanceof Error ? e.message : String(e), team: team.metadata.name }, 'could not settle seat reservations');
-    return undefined;
   }
 }

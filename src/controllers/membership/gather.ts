@@ -3,8 +3,9 @@
 import type { Invitation, Membership, Team } from '../../api/generated.ts';
 import type { IdentityBackend } from '../../backends/identity/types.ts';
 import { sameEmail } from '../../domain/email.ts';
-import { assignSeats } from '../../domain/seats.ts';
+import { assignSeats, type SeatState } from '../../domain/seats.ts';
 import { index, type OperatorContext } from '../context.ts';
+import type { MembershipSeat } from '../../seats/seat-index.ts';
 import { isControlledBy, isNamespaceTerminating } from '../objects.ts';
 import { removalLetThrough } from '../removals.ts';
 import type { MembershipFacts } from './plan.ts';
@@ -34,14 +35,20 @@ function acceptance(ctx: OperatorContext, m: Membership): string | undefined {
   return accepted?.status?.acceptedAt;
 }
 
+/** The Membership's seat: from the seat index when it can tell, else by walking the team. */
+function seatOf(ctx: OperatorContext, team: Team, teamKey: string, m: Membership, now: Date): Omit<MembershipSeat, 'state'> & { state: SeatState | undefined } {
+  const indexed = ctx.seats?.membershipSeat(team, m, now);
+  if (indexed) return indexed;
+  const seats = assignSeats(team, ctx.caches.memberships.byIndex(index.byTeam, teamKey), ctx.caches.invitations.byIndex(index.byTeam, teamKey), { now });
+  return { state: seats.memberships.get(m.metadata.name ?? ''), limit: seats.usage.limit, available: seats.usage.available };
+}
+
 export function gatherMembership(ctx: OperatorContext, m: Membership): MembershipFacts {
   const namespace = m.metadata.namespace ?? '';
   const now = ctx.now();
   const team = ctx.caches.teams.get(namespace, m.spec.team);
   const teamKey = `${namespace}/${m.spec.team}`;
-  const seats = team
-    ? assignSeats(team, ctx.caches.memberships.byIndex(index.byTeam, teamKey), ctx.caches.invitations.byIndex(index.byTeam, teamKey), { now })
-    : undefined;
+  const seat = team ? seatOf(ctx, team, teamKey, m, now) : undefined;
   return {
     membership: m,
     now,
@@ -49,8 +56,8 @@ export function gatherMembership(ctx: OperatorContext, m: Membership): Membershi
     backend: team ? backendFor(ctx, team)?.name : undefined,
     namespaceTerminating: isNamespaceTerminating(ctx.caches.namespaces, namespace),
     removalLetThrough: m.metadata.deletionTimestamp ? removalLetThrough(ctx, m, team, now) : true,
-    seat: seats?.memberships.get(m.metadata.name ?? ''),
-    seatUsage: seats ? { limit: seats.usage.limit, available: seats.usage.available } : undefined,
+    seat: seat?.state,
+    seatUsage: seat ? { limit: seat.limit, available: seat.available } : undefined,
     acceptedAt: acceptance(ctx, m),
     ownedInvitations: invitationsOf(ctx, m).filter((i) => isControlledBy(i, m)),
     projects: ctx.caches.projects.byIndex(index.byTeam, teamKey),
