@@ -36,6 +36,7 @@ import { AcceptPage } from './web/accept.ts';
 import { recordChange } from './audit/record.ts';
 import { RosterMetrics } from './metrics.ts';
 import { SeatIndex } from './seats/seat-index.ts';
+import { TeamMailTimes } from './controllers/team-mails.ts';
 
 export interface Operator {
   manager: Manager;
@@ -188,6 +189,7 @@ function createContext(config: RosterConfig, parts: ContextParts): OperatorConte
     now: parts.now,
     tenancy: parts.tenancy,
     seats: new SeatIndex(parts.caches),
+    teamMails: new TeamMailTimes(parts.caches.invitations),
     seatReservationMs: config.webhook.seatReservationSeconds * 1000,
     accessKeys: { clusterRoles: config.roleBindings, backendOf: (team) => keyBackendOf(config.identityBackends, team) },
     ...(config.removalBrake.enabled

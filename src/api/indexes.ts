@@ -4,6 +4,7 @@
 export const index = {
   byTeam: 'team', // value: namespace/team
   byMembership: 'membership', // invitations, value: namespace/membership
+  unownedByTeam: 'unowned-team', // invitations without owner references (created by a person), value: namespace/team
   byLinkHash: 'link-hash', // invitations, value: hex hash of the live link
   byNamespace: 'namespace', // teams, value: namespace
   byEnvironmentNamespace: 'environment-namespace', // projects, value: an environment's namespace

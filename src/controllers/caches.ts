@@ -27,6 +27,8 @@ export function createCaches(manager: Manager): Caches {
       indexers: {
         [index.byTeam]: byTeam,
         [index.byMembership]: membershipsOfInvitation,
+        // The few a Membership event wakes, without walking the team's every invitation.
+        [index.unownedByTeam]: (i) => ((i.metadata.ownerReferences ?? []).length === 0 ? byTeam(i) : []),
         [index.byLinkHash]: (i) => (i.status?.link?.hash ? [i.status.link.hash] : []),
       },
     }),

@@ -16,6 +16,7 @@ import type { TenancyView } from '../tenancy/view.ts';
 import type { BrakePolicy } from '../domain/removal-brake.ts';
 import type { ConfigMap } from '../seats/ledger.ts';
 import type { SeatIndex } from '../seats/seat-index.ts';
+import type { TeamMailTimes } from './team-mails.ts';
 
 export interface Caches {
   teams: Informer<Team>;
@@ -56,6 +57,8 @@ export interface OperatorContext {
   removalBrake?: BrakePolicy;
   /** Each team's seat holders, kept from the cache events (src/seats/seat-index.ts); without it, seats are found by walking the team. */
   seats?: SeatIndex;
+  /** Each team's mail times for the daily quota, kept until one of its invitations records a mail; without it the team is walked. */
+  teamMails?: TeamMailTimes;
   /** How long a seat reservation may hold (webhook.seatReservationSeconds), for settling the ledger. */
   seatReservationMs?: number;
   /** Access keys (SPEC §9): the ClusterRoles keys are bound to, and whether the operator writes RBAC for a team. */

@@ -148,9 +148,7 @@ function invitationWatches(caches: Caches): Watch[] {
   return [
     watch(caches.teams, (e) => (specChanged(e) ? keysOf(caches.invitations.byIndex(index.byTeam, e.key)) : [])),
     // Seats free up or fill: standalone invitations (no owner) wait on them.
-    watch(caches.memberships, (e) =>
-      teamOf(e).flatMap((t) => keysOf(caches.invitations.byIndex(index.byTeam, t).filter((i) => !(i.metadata.ownerReferences ?? []).length))),
-    ),
+    watch(caches.memberships, (e) => teamOf(e).flatMap((t) => keysOf(caches.invitations.byIndex(index.unownedByTeam, t)))),
   ];
 }
 

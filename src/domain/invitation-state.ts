@@ -358,10 +358,21 @@ export function withMailAt(recentMails: readonly string[] | undefined, now: Date
 export type MailHold =
   { readonly kind: 'quota'; readonly sent: number; readonly quota: number; readonly until: Date } | { readonly kind: 'cooldown'; readonly until: Date };
 
+/** Every mail time in these recentMails lists, ms, sorted (what MailHoldInput.teamMails takes). */
+export function mailTimes(lists: ReadonlyArray<readonly string[] | undefined>): number[] {
+  const times: number[] = [];
+  for (const list of lists)
+    for (const text of list ?? []) {
+      const t = parseTime(text);
+      if (t !== undefined) times.push(t);
+    }
+  return times.sort((a, b) => a - b);
+}
+
 export interface MailHoldInput {
   readonly now: Date;
-  /** Every team invitation's status.recentMails (this one's included). */
-  readonly teamMails: ReadonlyArray<readonly string[] | undefined>;
+  /** The team's mails: every team invitation's status.recentMails (this one's included), as mailTimes gives them. */
+  readonly teamMails: readonly number[];
   /** 0 = no quota. */
   readonly dailyQuota: number;
   /** Whether this mail is a resend a person asked for (the cooldown applies to those only). */
@@ -379,7 +390,8 @@ export function mailHold(input: MailHoldInput): MailHold | undefined {
     if (last !== undefined && now < last + input.cooldownMs) return { kind: 'cooldown', until: new Date(last + input.cooldownMs) };
   }
   if (input.dailyQuota > 0) {
-    const times = input.teamMails.flatMap((m) => mailsInWindow(m, input.now)).sort((a, b) => a - b);
+    const from = now - MAIL_QUOTA_WINDOW_MS;
+    const times = input.teamMails.filter((t) => t > from && t <= now + 60_000);
     if (times.length >= input.dailyQuota) {
       // A slot frees when enough of the oldest mails leave the window.
       const freeing = times[times.length - input.dailyQuota]!;

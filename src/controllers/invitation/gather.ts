@@ -2,6 +2,7 @@
 // (no API request), as plain data for the pure planner (plan.ts).
 import { requesterOf } from '../../audit/actor.ts';
 import type { Invitation } from '../../api/generated.ts';
+import { mailTimes } from '../../domain/invitation-state.ts';
 import { assignSeats, isStandaloneInvitation } from '../../domain/seats.ts';
 import { index, type OperatorContext } from '../context.ts';
 import { isNamespaceTerminating } from '../objects.ts';
@@ -13,19 +14,19 @@ export function gatherInvitation(ctx: OperatorContext, invitation: Invitation): 
   const team = ctx.caches.teams.get(namespace, invitation.spec.team);
   const teamKey = `${namespace}/${invitation.spec.team}`;
   const memberships = team ? ctx.caches.memberships.byIndex(index.byTeam, teamKey) : [];
-  const invitations = team ? ctx.caches.invitations.byIndex(index.byTeam, teamKey) : [];
+  const invitations = () => ctx.caches.invitations.byIndex(index.byTeam, teamKey);
   // Only a standalone invitation takes a seat of its own.
   const overSeatLimit =
     team !== undefined &&
     isStandaloneInvitation(invitation) &&
-    assignSeats(team, memberships, invitations, { now }).invitationsOverLimit.some((i) => i.metadata.name === invitation.metadata.name);
+    assignSeats(team, memberships, invitations(), { now }).invitationsOverLimit.some((i) => i.metadata.name === invitation.metadata.name);
   return {
     invitation,
     now,
     team,
     namespaceTerminating: isNamespaceTerminating(ctx.caches.namespaces, namespace),
     overSeatLimit,
-    otherTeamMails: invitations.filter((i) => i.metadata.uid !== invitation.metadata.uid).map((i) => i.status?.recentMails),
+    teamMails: !team ? [] : (ctx.teamMails?.times(teamKey) ?? mailTimes(invitations().map((i) => i.status?.recentMails))),
     mailLimits: ctx.mailLimits,
     mailFrom: ctx.mailFrom,
     requester: requesterOf(invitation, { membership: (m) => ctx.caches.memberships.get(namespace, m), team }),

@@ -27,8 +27,8 @@ export interface InvitationFacts {
   readonly namespaceTerminating: boolean;
   /** A standalone invitation the seat count leaves without a seat. */
   readonly overSeatLimit: boolean;
-  /** The recent mails of the team's other invitations (the daily quota counts them all). */
-  readonly otherTeamMails: readonly (readonly string[] | undefined)[];
+  /** The team's mails, this invitation's included (mailTimes: ms, sorted): the daily quota counts them all. */
+  readonly teamMails: readonly number[];
   readonly mailLimits: { readonly resendCooldownSeconds: number; readonly dailyQuotaPerTeam: number };
   /** The operator's sender (mail.from). */
   readonly mailFrom: string;
@@ -257,7 +257,7 @@ function holdOr(facts: InvitationFacts, team: Team, resend: boolean): Invitation
   const current: Status = invitation.status ?? {};
   const held = mailHold({
     now,
-    teamMails: [...facts.otherTeamMails, current.recentMails],
+    teamMails: facts.teamMails,
     dailyQuota: mailLimits.dailyQuotaPerTeam,
     resend,
     lastSentAt: current.sentAt,

@@ -2,7 +2,7 @@
 // delivery summary that Memberships and `kubectl roster members` show.
 import { describe, expect, it } from 'vitest';
 import type { InvitationStatus } from '../../../src/api/generated.ts';
-import { deliverySummaryOf, invitationNameFor, mailHold, nextAttempt, withMailAt } from '../../../src/domain/invitation-state.ts';
+import { deliverySummaryOf, invitationNameFor, mailHold, mailTimes, nextAttempt, withMailAt } from '../../../src/domain/invitation-state.ts';
 
 const now = new Date('2026-03-10T12:00:00Z');
 const hoursAgo = (h: number): string => new Date(now.getTime() - h * 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -36,7 +36,7 @@ describe('nextAttempt', () => {
 describe('mailHold', () => {
   const input = {
     now,
-    teamMails: [] as Array<string[] | undefined>,
+    teamMails: [] as number[],
     dailyQuota: 3,
     resend: false,
     lastSentAt: undefined as string | undefined,
@@ -44,14 +44,14 @@ describe('mailHold', () => {
   };
 
   it('lets a mail go under the quota and holds it at the quota until the oldest leaves the window', () => {
-    expect(mailHold({ ...input, teamMails: [[hoursAgo(1)], [hoursAgo(2)]] })).toBeUndefined();
-    const held = mailHold({ ...input, teamMails: [[hoursAgo(1), hoursAgo(23)], [hoursAgo(2)]] });
+    expect(mailHold({ ...input, teamMails: mailTimes([[hoursAgo(1)], [hoursAgo(2)]]) })).toBeUndefined();
+    const held = mailHold({ ...input, teamMails: mailTimes([[hoursAgo(1), hoursAgo(23)], [hoursAgo(2)]]) });
     expect(held).toEqual({ kind: 'quota', sent: 3, quota: 3, until: new Date(now.getTime() + 3_600_000) });
   });
 
   it('forgets mails older than 24 h; quota 0 means none', () => {
-    expect(mailHold({ ...input, teamMails: [[hoursAgo(25), hoursAgo(30), hoursAgo(1)], [hoursAgo(2)]] })).toBeUndefined();
-    expect(mailHold({ ...input, dailyQuota: 0, teamMails: [Array.from({ length: 500 }, () => hoursAgo(1))] })).toBeUndefined();
+    expect(mailHold({ ...input, teamMails: mailTimes([[hoursAgo(25), hoursAgo(30), hoursAgo(1)], [hoursAgo(2)]]) })).toBeUndefined();
+    expect(mailHold({ ...input, dailyQuota: 0, teamMails: mailTimes([Array.from({ length: 500 }, () => hoursAgo(1))]) })).toBeUndefined();
   });
 
   it('holds a resend within the cooldown, but not a first send or a retry', () => {

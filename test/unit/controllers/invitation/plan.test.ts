@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Invitation, Membership, Team } from '../../../../src/api/generated.ts';
 import { planInvitationStep, type InvitationFacts, type InvitationStep } from '../../../../src/controllers/invitation/plan.ts';
+import { mailTimes } from '../../../../src/domain/invitation-state.ts';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
 const LINK = { linkId: 'abc123def456', hash: 'f'.repeat(64) };
@@ -30,7 +31,7 @@ function facts(inv: Invitation, extra: Partial<InvitationFacts> = {}): Invitatio
     team,
     namespaceTerminating: false,
     overSeatLimit: false,
-    otherTeamMails: [],
+    teamMails: [],
     mailLimits: { resendCooldownSeconds: 60, dailyQuotaPerTeam: 200 },
     mailFrom: 'roster@acme.com',
     requester: 'ada@acme.com',
@@ -137,7 +138,7 @@ describe('the Invitation planner', () => {
   it('holds a mail past the daily quota: nothing is sent, and the hold is announced once', () => {
     const full = Array.from({ length: 3 }, (_, i) => [`2026-06-01T0${i}:00:00Z`]);
     const step = expectKind(
-      planInvitationStep(facts(invitation(), { otherTeamMails: full, mailLimits: { resendCooldownSeconds: 60, dailyQuotaPerTeam: 3 } })),
+      planInvitationStep(facts(invitation(), { teamMails: mailTimes(full), mailLimits: { resendCooldownSeconds: 60, dailyQuotaPerTeam: 3 } })),
       'write',
     );
     expect(condition(step.status, 'Delivered')).toMatchObject({ status: 'False', reason: 'QuotaExceeded' });
@@ -145,7 +146,9 @@ describe('the Invitation planner', () => {
     expect(step.result).toEqual({ kind: 'requeueAfter', ms: 12 * 3_600_000 + 100 }); // the oldest mail leaves the window at 00:00 next day
     // Already held: the same hold is not announced again.
     const again = expectKind(
-      planInvitationStep(facts(invitation({}, {}, step.status), { otherTeamMails: full, mailLimits: { resendCooldownSeconds: 60, dailyQuotaPerTeam: 3 } })),
+      planInvitationStep(
+        facts(invitation({}, {}, step.status), { teamMails: mailTimes(full), mailLimits: { resendCooldownSeconds: 60, dailyQuotaPerTeam: 3 } }),
+      ),
       'write',
     );
     expect(again.onWin?.notes).toEqual([]);
