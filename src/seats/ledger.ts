@@ -424,7 +424,10 @@ export class SeatLedger {
     const held = heldSeats(others, now, this.ttlMs);
     const heldFor = Math.ceil((Math.max(0, ...others.map((b) => expiryOf(b, this.ttlMs))) - now.getTime()) / 1000);
     const admitted = own.flatMap((o) => o.admissions);
-    const live = [...liveReservations(reservations, objects, now, this.ttlMs), ...liveReservations(admitted, objects, now, this.ttlMs)];
+    // An admission under one of this replica's blocks expires with the block (ownBlocks has
+    // dropped expired ones) and is never confirmed: it holds a seat until the caches show its
+    // object. (No time stamps to parse: a burst keeps thousands of them for a window.)
+    const live = [...liveReservations(reservations, objects, now, this.ttlMs), ...admitted.filter((a) => !objects.shows(a))];
     const plan: Plan = { answers: [], entries: [], blocks: [], charges: [] };
     const room = new Map(own.filter((o) => !o.retired).map((o) => [o, o.block.seats - o.admissions.length]));
     const taken = () => [...live, ...plan.entries, ...plan.charges.map((c) => c.admission)];
