@@ -590,10 +590,24 @@ const goalRss = ((): { mib: number; of: string } => {
   if (big.memory.restarted) candidates.push({ mib: big.memory.restarted.rssMiB, of: `restarted, ${restartWindowMs / 1000} s after leading` });
   return candidates.sort((a, b) => b.mib - a.mib)[0] ?? { mib: big.memory.rssMiB, of: 'converged, CPU-profiled' };
 })();
+/** What the writes above the floor of 4 per invited object are, per invited object: Events, Team status past one per team, the seat ledger. */
+function writesAboveFloor(r: SizeResult): string {
+  const invited = r.memberships + r.teams;
+  const of = (prefix: string) =>
+    Object.entries(r.writes.byKey)
+      .filter(([k]) => k.split(' ')[1]?.startsWith(prefix))
+      .reduce((n, [, v]) => n + v, 0);
+  const part = (n: number) => round(n / invited, 3);
+  return (
+    `Events ${part(of('events'))} (the recorder's 10/s budget), Team status past the owner's one per team ${part(of('teams') - r.teams)}, ` +
+    `seat ledger ${part(of('configmaps'))} (one block per team: ${round(r.teams / invited, 3)})`
+  );
+}
+
 const goals = [
   {
     goal: 'API writes per invited object (each Membership and each Team owner is one invitation; floor 4: invitation create, delivery intent, delivery sent, status)',
-    measured: `${big.writes.perInvitedObject} (${big.writes.perMembership} per Membership)`,
+    measured: `${big.writes.perInvitedObject} (${big.writes.perMembership} per Membership); above the 4: ${writesAboveFloor(big)}`,
     target: '≤ 4',
     met: big.writes.perInvitedObject <= 4,
   },
