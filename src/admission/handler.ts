@@ -5,7 +5,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { AccessKey, Invitation, Membership, Project, Team } from '../api/generated.ts';
 import { FINALIZER, resources } from '../api/resources.ts';
-import { index } from '../api/indexes.ts';
+import { index, teamEmailKey } from '../api/indexes.ts';
+import { normalizeEmail } from '../domain/email.ts';
 import type { KubeClient, KubeObject } from '../runtime/kube-client.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { actorPatch, DELETED_BY } from '../audit/actor.ts';
@@ -364,8 +365,11 @@ export class AdmissionHandler {
     const key = `${namespace}/${teamName}`;
     let team: Team | undefined = kind === 'Team' ? (object as unknown as Team) : caches.teams.get(namespace, teamName);
     if (!team && client && teamName) team = await client.find<Team>(resources.team, namespace, teamName);
-    const memberships = [...caches.memberships.byIndex(index.byTeam, key)];
-    const invitations = caches.invitations.byIndex(index.byTeam, key);
+    // The team's objects, listed only if a rule asks for them: a Membership's create reads the
+    // indexes below instead, so its cost does not grow with the team.
+    let memberships: Membership[] | undefined;
+    let invitations: Invitation[] | undefined;
+    const listMemberships = () => (memberships ??= [...caches.memberships.byIndex(index.byTeam, key)]);
     let projects = caches.projects.byIndex(index.byTeam, key);
     const spec = isRecord(object.spec) ? object.spec : {};
     const named = Array.isArray(spec.projects)
@@ -380,9 +384,9 @@ export class AdmissionHandler {
     }
     // An operator's invitation for a Membership created a moment ago.
     const membershipRef = ((object.metadata as KubeObject['metadata'] | undefined)?.ownerReferences ?? []).find((r) => r.kind === 'Membership');
-    if (client && membershipRef && !memberships.some((m) => m.metadata.name === membershipRef.name)) {
+    if (client && membershipRef && caches.memberships.get(namespace, membershipRef.name)?.spec.team !== teamName) {
       const live = await client.find<Membership>(resources.membership, namespace, membershipRef.name);
-      if (live) memberships.push(live);
+      if (live) listMemberships().push(live);
     }
     const tenancy =
       kind === 'Project'
@@ -394,7 +398,21 @@ export class AdmissionHandler {
             : {};
     // The seat holders the index keeps, for the seat check of a new Membership or Invitation (a Team's own check walks: its spec may change the owner).
     const seatHolders = team && kind !== 'Team' ? this.options.seats?.holders(team, this.now()) : undefined;
-    return { ...(team ? { team } : {}), memberships, invitations, projects, reservations: [], ...(seatHolders ? { seatHolders } : {}), ...tenancy };
+    const membershipsOf = (email: string) => caches.memberships.byIndex(index.byTeamEmail, teamEmailKey(namespace, teamName, normalizeEmail(email)));
+    return {
+      ...(team ? { team } : {}),
+      get memberships() {
+        return listMemberships();
+      },
+      get invitations() {
+        return (invitations ??= caches.invitations.byIndex(index.byTeam, key));
+      },
+      projects,
+      reservations: [],
+      ...(seatHolders ? { seatHolders } : {}),
+      membershipsOf,
+      ...tenancy,
+    };
   }
 
   /** What is known of each environment namespace: the cache, or a live read where the cache lags (a namespace applied a moment ago). */

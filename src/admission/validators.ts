@@ -19,6 +19,8 @@ export interface AdmissionView {
   readonly memberships: readonly Membership[];
   readonly invitations: readonly Invitation[];
   readonly projects: readonly Project[];
+  /** The team's Memberships for one person (any spelling of the address); else the rules look through `memberships`. */
+  readonly membershipsOf?: (email: string) => readonly Membership[];
   /** The team's seat holders as the seat index keeps them (else the seat check walks memberships and invitations). */
   readonly seatHolders?: SeatHolders;
   /** Live seat reservations (not expired, object not in the caches yet). */
@@ -147,8 +149,8 @@ function expiryProblem(expiresAt: string | undefined, oldExpiresAt: string | und
 
 const live = <T extends Membership | Invitation>(o: T) => !o.metadata.deletionTimestamp;
 
-function seatVerdict(view: AdmissionView & { team: Team }, claim: SeatClaim, now: Date, warnings: readonly string[], handover = false): Verdict {
-  const source = view.seatHolders ?? { team: view.team, memberships: view.memberships, invitations: view.invitations };
+function seatVerdict(view: AdmissionView, team: Team, claim: SeatClaim, now: Date, warnings: readonly string[], handover = false): Verdict {
+  const source = view.seatHolders ?? { team, memberships: view.memberships, invitations: view.invitations };
   const decision = decideSeat(source, view.reservations, claim, now, handover);
   if (decision.kind === 'deny') return denied([decision.message]);
   return allowed(warnings, decision.kind === 'reserve' ? claim : undefined);
@@ -180,7 +182,9 @@ export function validateMembership(change: Change<Membership>, view: AdmissionVi
         `${m.spec.email} is the owner of team ${teamName} (Team spec.owner) and needs no Membership; to make someone else the owner, edit Team spec.owner`,
       );
     }
-    const other = view.memberships.find((o) => live(o) && o.metadata.name !== m.metadata.name && sameEmail(o.spec.email, m.spec.email));
+    const other = (view.membershipsOf?.(m.spec.email) ?? view.memberships).find(
+      (o) => live(o) && o.metadata.name !== m.metadata.name && sameEmail(o.spec.email, m.spec.email),
+    );
     if (other) {
       problems.push(`${m.spec.email} already has Membership ${other.metadata.name} in team ${teamName}; edit that Membership instead of creating a second one`);
     }
@@ -193,7 +197,7 @@ export function validateMembership(change: Change<Membership>, view: AdmissionVi
     const mixedCase = mixedCaseEmailWarning('Membership', m.metadata.name, m.spec.email);
     if (mixedCase) warnings.push(mixedCase);
     const claim: SeatClaim = { requestUid: change.requestUid, kind: 'Membership', name: m.metadata.name ?? '', uid: m.metadata.uid, email: m.spec.email };
-    return seatVerdict({ ...view, team }, claim, ctx.now, warnings, isHandover(m, view));
+    return seatVerdict(view, team, claim, ctx.now, warnings, isHandover(m, view));
   }
   // An expired Membership whose expiry moves into the future needs its seat back.
   // (The status still says Expired during this update: judge the new spec alone.)
@@ -205,9 +209,9 @@ export function validateMembership(change: Change<Membership>, view: AdmissionVi
   ) {
     // Walked without this Membership (the index counts it).
     const { seatHolders: _counted, ...rest } = view;
-    const others = { ...rest, team, memberships: view.memberships.filter((o) => o.metadata.name !== m.metadata.name) };
+    const others = { ...rest, memberships: view.memberships.filter((o) => o.metadata.name !== m.metadata.name) };
     const claim: SeatClaim = { requestUid: change.requestUid, kind: 'Membership', name: m.metadata.name ?? '', uid: m.metadata.uid, email: m.spec.email };
-    const verdict = seatVerdict(others, claim, ctx.now, warnings);
+    const verdict = seatVerdict(others, team, claim, ctx.now, warnings);
     // The object already exists: no reservation, the controller re-checks the limit.
     return verdict.allowed ? allowed(warnings) : verdict;
   }
@@ -283,7 +287,7 @@ export function validateInvitation(change: Change<Invitation>, view: AdmissionVi
       if (sameEmail(team.spec.owner.email, inv.spec.email)) {
         problems.push(`${inv.spec.email} is the owner of team ${teamName} (Team spec.owner) and needs no invitation`);
       }
-      const member = view.memberships.find((m) => live(m) && sameEmail(m.spec.email, inv.spec.email));
+      const member = (view.membershipsOf?.(inv.spec.email) ?? view.memberships).find((m) => live(m) && sameEmail(m.spec.email, inv.spec.email));
       if (member) {
         problems.push(`${inv.spec.email} already has Membership ${member.metadata.name} in team ${teamName}; edit its spec.role instead of inviting again`);
       }
@@ -304,7 +308,7 @@ export function validateInvitation(change: Change<Invitation>, view: AdmissionVi
   const mixedCase = !isUpdate && isStandaloneInvitation(inv) ? mixedCaseEmailWarning('Invitation', inv.metadata.name, inv.spec.email) : undefined;
   if (!isUpdate && isStandaloneInvitation(inv) && inv.spec.revoked !== true) {
     const claim: SeatClaim = { requestUid: change.requestUid, kind: 'Invitation', name: inv.metadata.name ?? '', uid: inv.metadata.uid, email: inv.spec.email };
-    return seatVerdict({ ...view, team }, claim, ctx.now, mixedCase ? [mixedCase] : []);
+    return seatVerdict(view, team, claim, ctx.now, mixedCase ? [mixedCase] : []);
   }
   if (mixedCase) return allowed([mixedCase]);
   return allowed();

@@ -9,6 +9,8 @@ import type { Manager } from '../runtime/manager.ts';
 import { LEDGER_SELECTOR, type ConfigMap } from '../seats/ledger.ts';
 import { keyOwnerIndexValue } from './access-key/gather.ts';
 import { index, teamKeyOf, type Caches } from './context.ts';
+import { teamEmailKey } from '../api/indexes.ts';
+import { normalizeEmail } from '../domain/email.ts';
 
 const byTeam = (o: { metadata: { namespace?: string }; spec: { team: string } }): string[] => [teamKeyOf(o)];
 
@@ -22,7 +24,10 @@ function membershipsOfInvitation(i: Invitation): string[] {
 export function createCaches(manager: Manager): Caches {
   return {
     teams: manager.informer<Team>(resources.team, { indexers: { [index.byNamespace]: (t) => [t.metadata.namespace ?? ''] } }),
-    memberships: manager.informer<Membership>(resources.membership, { indexers: { [index.byTeam]: byTeam } }),
+    memberships: manager.informer<Membership>(resources.membership, {
+      // The webhook's "this person already has a Membership" check, without walking the team.
+      indexers: { [index.byTeam]: byTeam, [index.byTeamEmail]: (m) => [teamEmailKey(m.metadata.namespace, m.spec.team, normalizeEmail(m.spec.email))] },
+    }),
     invitations: manager.informer<Invitation>(resources.invitation, {
       indexers: {
         [index.byTeam]: byTeam,

@@ -2,6 +2,8 @@
 import type { Invitation, Membership, Project, Team } from '../../../src/api/generated.ts';
 import type { CacheReader } from '../../../src/admission/handler.ts';
 import type { AdmissionView, Change } from '../../../src/admission/validators.ts';
+import { teamEmailKey } from '../../../src/api/indexes.ts';
+import { normalizeEmail } from '../../../src/domain/email.ts';
 
 export const NS = 'acme';
 export const NOW = new Date('2026-06-01T12:00:00Z');
@@ -77,8 +79,11 @@ export class FakeCache<T extends { metadata: { name?: string; namespace?: string
   get(namespace: string | undefined, name: string) {
     return this.items.find((i) => i.metadata.namespace === namespace && i.metadata.name === name);
   }
-  byIndex(_index: string, value: string) {
-    return this.items.filter((i) => `${i.metadata.namespace}/${(i.spec as { team?: string }).team}` === value);
+  byIndex(index: string, value: string) {
+    const spec = (i: T) => i.spec as { team?: string; email?: string };
+    if (index === 'team-email')
+      return this.items.filter((i) => teamEmailKey(i.metadata.namespace, spec(i).team ?? '', normalizeEmail(spec(i).email ?? '')) === value);
+    return this.items.filter((i) => `${i.metadata.namespace}/${spec(i).team}` === value);
   }
   hasSynced() {
     return true;

@@ -66,6 +66,17 @@ describe('Membership', () => {
     );
   });
 
+  it('finds that person through the team-and-email index when the webhook has one, without the team list', () => {
+    const existing = membership('riley');
+    const asked: string[] = [];
+    const membershipsOf = (email: string) => (asked.push(email), [existing]);
+    deniedWith(
+      validateMembership(create(membership('riley2', { email: ' Riley@ACME.com' })), view({ memberships: [], membershipsOf }), ctx),
+      'already has Membership riley in team acme; edit that Membership instead',
+    );
+    expect(asked).toEqual([' Riley@ACME.com']);
+  });
+
   it('lets a Membership replace one that is being deleted', () => {
     const leaving = membership('riley');
     leaving.metadata.deletionTimestamp = NOW.toISOString();
