@@ -1,7 +1,7 @@
 // The scale benchmark, tiny (`bench/scale.ts --sizes 20 --quick`): it must still run end to
 // end — its own control plane, the operator as a process with the webhook and leader
 // election, a real SMTP server — and the operator must get it right: every Membership
-// converged, one mail per recipient, nothing mailed again after a restart. No timings are
+// converged, one mail per recipient, nothing mailed again after a restart, every phase run. No timings are
 // asserted (CI machines are too noisy for that); the results go to a temp directory.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,8 +16,13 @@ interface ScaleReport {
     teams: number;
     mails: { total: number; expected: number; duplicates: number };
     writes: { perMembership: number };
-    full?: { restart: { mails: number }; idle: { n: number } };
+    full?: {
+      restart: { mails: number };
+      idle: { n: number };
+      webhook: Record<'paced' | 'backToBack', { with: { n: number }; without: { n: number } }>;
+    };
   }>;
+  phaseErrors: string[];
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'roster-scale-smoke-'));
@@ -55,5 +60,11 @@ it('runs the scale benchmark small: every Membership converged, no duplicate mai
   expect(size?.writes.perMembership).toBeGreaterThan(0);
   expect(size?.full?.restart.mails).toBe(0);
   expect(size?.full?.idle.n).toBe(5);
+  // Every phase ran (a failed one is recorded, its numbers NaN, and the run goes on).
+  expect(report.phaseErrors).toEqual([]);
+  for (const run of ['paced', 'backToBack'] as const) {
+    expect(size?.full?.webhook[run].with.n).toBe(10);
+    expect(size?.full?.webhook[run].without.n).toBe(10);
+  }
   expect(readFileSync(join(dir, 'scale.svg'), 'utf8')).toContain('<svg');
 }, 240_000);

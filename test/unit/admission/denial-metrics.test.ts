@@ -1,6 +1,7 @@
 // Denials are answered 200 like allowed reviews, so controller_runtime_webhook_requests_total
 // cannot tell them apart: the server reports each denial to onDenied (wired to
-// roster_admission_denials_total), over real HTTPS.
+// roster_admission_denials_total), over real HTTPS. The latency histogram keeps the answer's
+// time below the millisecond: Date.now() read an answer of a few hundred microseconds as 0.
 import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Invitation } from '../../../src/api/generated.ts';
@@ -8,11 +9,13 @@ import { generateCa, issueServingCertificate } from '../../../src/admission/cert
 import { AdmissionHandler } from '../../../src/admission/handler.ts';
 import { AdmissionServer } from '../../../src/admission/server.ts';
 import { silentLogger } from '../../../src/runtime/logger.ts';
+import { Metrics } from '../../../src/runtime/metrics.ts';
 import { ctx, FakeCache, membership, NS, project, team } from './fixtures.ts';
 
 let server: AdmissionServer;
 let ca = '';
 const denied: string[] = [];
+const metrics = new Metrics();
 
 beforeAll(async () => {
   const now = new Date();
@@ -30,7 +33,7 @@ beforeAll(async () => {
     logger: silentLogger,
     operatorUsername: async () => ctx.operatorUsername,
   });
-  server = new AdmissionServer({ handler, logger: silentLogger, onDenied: (webhook) => denied.push(webhook) });
+  server = new AdmissionServer({ handler, logger: silentLogger, metrics, onDenied: (webhook) => denied.push(webhook) });
   await server.listen(0, '127.0.0.1', { ...serving, caBundle: ca });
 }, 60_000);
 
@@ -71,5 +74,23 @@ describe('admission denial metrics', () => {
     const answer = await validate({ ...nope, spec: { ...nope.spec, team: 'nope' } });
     expect(answer.allowed).toBe(false);
     expect(denied).toEqual(['/validate']);
+  });
+});
+
+describe('admission latency metric', () => {
+  it('records each answer in fractions of a millisecond', async () => {
+    const read = async () => {
+      const values = (await metrics.webhookLatency.get()).values.filter((v) => v.labels.webhook === '/validate');
+      return { sum: values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0, count: values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0 };
+    };
+    const before = await read();
+    for (let i = 0; i < 20; i++) await validate(membership(`p${i}`));
+    const after = await read();
+    expect(after.count - before.count).toBe(20);
+    const seconds = after.sum - before.sum;
+    expect(seconds).toBeGreaterThan(0);
+    // Whole milliseconds (the old Date.now() reading) would leave the sum a multiple of 1 ms.
+    const micros = Math.round(seconds * 1e6);
+    expect(micros % 1000).not.toBe(0);
   });
 });
