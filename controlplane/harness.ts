@@ -333,3 +333,32 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
     throw e;
   }
 }
+
+/**
+ * A kubeconfig for the operator's own identity, as in a cluster: the ServiceAccount `roster`
+ * in `namespace`, with a token from the TokenRequest API (the webhook tells the operator's
+ * requests from a person's by the user name). Bound to cluster-admin for brevity (the demo
+ * and the benchmarks; the chart grants least privilege).
+ */
+export async function operatorServiceAccountKubeconfig(
+  cp: Pick<ControlPlane, 'client' | 'kubeconfigForToken'>,
+  options: { namespace: string; bindingName: string; expirationSeconds: number },
+): Promise<string> {
+  const { client } = cp;
+  const { namespace } = options;
+  await client.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+  await client.apply(resources.serviceAccount, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'roster', namespace } });
+  await client.apply(resources.clusterRoleBinding, {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: options.bindingName },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+    subjects: [{ kind: 'ServiceAccount', name: 'roster', namespace }],
+  } as KubeObject);
+  const review = await client.request<{ status?: { token?: string } }>('create', 'POST', `/api/v1/namespaces/${namespace}/serviceaccounts/roster/token`, {
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: options.expirationSeconds } },
+  });
+  const token = review.status?.token;
+  if (!token) throw new Error("the API server issued no token for the operator's ServiceAccount");
+  return cp.kubeconfigForToken(token, `system:serviceaccount:${namespace}:roster`);
+}

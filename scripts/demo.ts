@@ -16,7 +16,7 @@ import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync, existsSync
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { binary, freePort, projectRoot, startControlPlane } from '../controlplane/harness.ts';
+import { binary, freePort, operatorServiceAccountKubeconfig, projectRoot, startControlPlane } from '../controlplane/harness.ts';
 import { CREATED_BY } from '../src/audit/actor.ts';
 import { VALIDATING_WEBHOOK } from '../src/admission/registration.ts';
 import { resources, type Invitation, type Membership, type Team } from '../src/api/index.ts';
@@ -157,36 +157,6 @@ async function settled(client: KubeClient): Promise<{ done: boolean; summary: st
   return { done, summary };
 }
 
-/**
- * The operator's own identity, as in a cluster: a ServiceAccount with a token from the
- * TokenRequest API. The webhook tells the operator's requests from a person's by the user
- * name (only the operator invites owners; the actor stamped is whoever applied). The demo
- * binds cluster-admin for brevity; the chart grants least privilege.
- */
-async function operatorKubeconfig(client: KubeClient, kubeconfigForToken: (token: string, user: string) => string): Promise<string> {
-  await client.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: operatorNamespace } });
-  await client.apply(resources.serviceAccount, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'roster', namespace: operatorNamespace } });
-  await client.apply(resources.clusterRoleBinding, {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'ClusterRoleBinding',
-    metadata: { name: 'roster-demo-operator' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
-    subjects: [{ kind: 'ServiceAccount', name: 'roster', namespace: operatorNamespace }],
-  } as KubeObject);
-  const review = await client.request<{ status?: { token?: string } }>(
-    'create',
-    'POST',
-    `/api/v1/namespaces/${operatorNamespace}/serviceaccounts/roster/token`,
-    {
-      // A week: longer than anyone keeps a demo running.
-      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 7 * 24 * 3600 } },
-    },
-  );
-  const token = review.status?.token;
-  if (!token) throw new Error("the API server issued no token for the operator's ServiceAccount");
-  return kubeconfigForToken(token, `system:serviceaccount:${operatorNamespace}:roster`);
-}
-
 /** kubectl with the demo's (admin) kubeconfig; never throws, for commands expected to be denied. */
 function kubectlResult(args: string[], input?: string): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(binary('kubectl'), ['--kubeconfig', kubeconfigPath, ...args], { encoding: 'utf8', ...(input === undefined ? {} : { input }) });
@@ -256,7 +226,12 @@ try {
   console.log(`    mails at ${mailUrl}`);
 
   step('starting the operator (with its admission webhook registered)');
-  const operatorKubeconfigPath = await operatorKubeconfig(cp.client, cp.kubeconfigForToken);
+  // The operator's own identity, as in a cluster; a week's token: longer than anyone keeps a demo running.
+  const operatorKubeconfigPath = await operatorServiceAccountKubeconfig(cp, {
+    namespace: operatorNamespace,
+    bindingName: 'roster-demo-operator',
+    expirationSeconds: 7 * 24 * 3600,
+  });
   const acceptPort = await portOr(8081);
   const probesPort = await portOr(8080);
   const publicUrl = `http://127.0.0.1:${acceptPort}`;

@@ -11,7 +11,7 @@ import { insecureTransports, type RosterConfig } from './config.ts';
 import { parseDuration } from './domain/duration.ts';
 import { sameEmail } from './domain/email.ts';
 import { createCaches } from './controllers/caches.ts';
-import { index, type AuditEntry, type Caches, type OperatorContext } from './controllers/context.ts';
+import { index, teamKey, type AuditEntry, type Caches, type OperatorContext } from './controllers/context.ts';
 import { reconcileInvitation } from './controllers/invitation.ts';
 import { grantKey, reconcileMembership } from './controllers/membership.ts';
 import { reconcileProject } from './controllers/project.ts';
@@ -153,7 +153,7 @@ function createBackends(config: RosterConfig, client: KubeClient, caches: Caches
       if (!t || t.metadata.deletionTimestamp) return false;
       if (key !== OWNER_GRANT && sameEmail(t.spec.owner.email, person.email) && t.status?.owner?.phase === 'Active') return true;
       return caches.memberships
-        .byIndex(index.byTeam, `${team.namespace}/${team.name}`)
+        .byIndex(index.byTeam, teamKey(team.namespace, team.name))
         .some((m) => grantKey(m) !== key && !m.metadata.deletionTimestamp && m.status?.phase === 'Active' && sameEmail(m.spec.email, person.email));
     },
   });
@@ -227,7 +227,7 @@ function createAcceptPage(config: RosterConfig, context: OperatorContext, backen
     invitations: caches.invitations,
     teams: caches.teams,
     memberships: caches.memberships,
-    projectsOf: (namespace, team) => caches.projects.byIndex(index.byTeam, `${namespace}/${team}`),
+    projectsOf: (namespace, team) => caches.projects.byIndex(index.byTeam, teamKey(namespace, team)),
     identityTypeOf: (name) => backends.get(name)?.type,
     ...(config.acceptPage.welcomeUrl ? { welcomeUrl: config.acceptPage.welcomeUrl } : {}),
     hashIndex: index.byLinkHash,

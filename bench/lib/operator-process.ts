@@ -8,9 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { freePort, projectRoot, type ControlPlane } from '../../controlplane/harness.ts';
-import { resources } from '../../src/api/index.ts';
-import type { KubeObject } from '../../src/runtime/kube-client.ts';
+import { freePort, operatorServiceAccountKubeconfig, projectRoot, type ControlPlane } from '../../controlplane/harness.ts';
 import { parsePrometheusText, sampleValue, type Sample } from './prometheus-text.ts';
 import { sleep, until } from './pool.ts';
 
@@ -18,27 +16,7 @@ export const OPERATOR_NAMESPACE = 'roster-system';
 
 /** A kubeconfig for the operator's ServiceAccount (bound to cluster-admin for brevity; the chart grants least privilege). */
 export async function operatorKubeconfig(cp: ControlPlane): Promise<string> {
-  const client = cp.client;
-  await client.apply(resources.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: OPERATOR_NAMESPACE } });
-  await client.apply(resources.serviceAccount, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'roster', namespace: OPERATOR_NAMESPACE } });
-  await client.apply(resources.clusterRoleBinding, {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'ClusterRoleBinding',
-    metadata: { name: 'roster-bench-operator' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
-    subjects: [{ kind: 'ServiceAccount', name: 'roster', namespace: OPERATOR_NAMESPACE }],
-  } as KubeObject);
-  const review = await client.request<{ status?: { token?: string } }>(
-    'create',
-    'POST',
-    `/api/v1/namespaces/${OPERATOR_NAMESPACE}/serviceaccounts/roster/token`,
-    {
-      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 24 * 3600 } },
-    },
-  );
-  const token = review.status?.token;
-  if (!token) throw new Error("the API server issued no token for the operator's ServiceAccount");
-  return cp.kubeconfigForToken(token, `system:serviceaccount:${OPERATOR_NAMESPACE}:roster`);
+  return await operatorServiceAccountKubeconfig(cp, { namespace: OPERATOR_NAMESPACE, bindingName: 'roster-bench-operator', expirationSeconds: 24 * 3600 });
 }
 
 export interface OperatorProcessOptions {

@@ -5,7 +5,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { AccessKey, Invitation, Membership, Project, Team } from '../api/generated.ts';
 import { FINALIZER, resources } from '../api/resources.ts';
-import { index, teamEmailKey } from '../api/indexes.ts';
+import { index, keyOfTeam, teamEmailKey } from '../api/indexes.ts';
 import { normalizeEmail } from '../domain/email.ts';
 import type { KubeClient, KubeObject } from '../runtime/kube-client.ts';
 import type { Logger } from '../runtime/logger.ts';
@@ -299,7 +299,7 @@ export class AdmissionHandler {
 
     if (verdict.seat && view.team) {
       const team = view.team;
-      const key = `${namespace}/${team.metadata.name}`;
+      const key = keyOfTeam(team);
       const decision = await this.options.ledger.reserve(verdict.seat, {
         dryRun: request.dryRun,
         deadline,

@@ -12,7 +12,18 @@ export const index = {
   byKeyOwner: 'key-owner', // access keys, value: namespace/team/owner email (lower case)
 } as const;
 
+/** The byTeam value of a team: `namespace/team`; the key of the Team object itself. */
+export function teamKey(namespace: string | undefined, team: string): string {
+  return `${namespace ?? ''}/${team}`;
+}
+
+/** The byTeam value of an object that names its team in spec.team (Membership, Invitation, Project, AccessKey). */
+export const teamKeyOf = (o: { metadata: { namespace?: string }; spec: { team: string } }): string => teamKey(o.metadata.namespace, o.spec.team);
+
+/** The byTeam value of a Team. */
+export const keyOfTeam = (team: { metadata: { namespace?: string; name?: string } }): string => teamKey(team.metadata.namespace, team.metadata.name ?? '');
+
 /** The byTeamEmail value of a person in a team: `namespace/team/<email as normalizeEmail gives it>`. */
 export function teamEmailKey(namespace: string | undefined, team: string, normalizedEmail: string): string {
-  return `${namespace ?? ''}/${team}/${normalizedEmail}`;
+  return `${teamKey(namespace, team)}/${normalizedEmail}`;
 }

@@ -81,9 +81,7 @@ export const labels = {
 
 export { FINALIZER } from '../api/resources.ts';
 
-export { index } from '../api/indexes.ts';
-
-export const teamKeyOf = (o: { metadata: { namespace?: string }; spec: { team: string } }): string => `${o.metadata.namespace}/${o.spec.team}`;
+export { index, keyOfTeam, teamKey, teamKeyOf } from '../api/indexes.ts';
 
 export function splitKey(key: string): [string, string] {
   const slash = key.indexOf('/');

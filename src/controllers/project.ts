@@ -5,7 +5,7 @@
 import type { Project } from '../api/generated.ts';
 import { resources } from '../api/resources.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
-import { index, splitKey, type OperatorContext } from './context.ts';
+import { index, splitKey, teamKeyOf, type OperatorContext } from './context.ts';
 import { writeStatusWon } from './objects.ts';
 import { planProject, type ProjectFacts } from './project/plan.ts';
 
@@ -19,7 +19,7 @@ export function gatherProject(ctx: OperatorContext, project: Project): ProjectFa
     project,
     now: ctx.now(),
     team,
-    memberships: ctx.caches.memberships.byIndex(index.byTeam, `${namespace}/${project.spec.team}`),
+    memberships: ctx.caches.memberships.byIndex(index.byTeam, teamKeyOf(project)),
     backend: backend ? { name: backend.name, type: backend.type } : undefined,
     assignment: () => ctx.tenancy.split(namespace, project.spec.environments),
   };

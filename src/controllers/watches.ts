@@ -11,7 +11,7 @@ import { ownerKeys, watch, type Watch } from '../runtime/manager.ts';
 import { ledgerName, ledgerTeamKey, parseLedger } from '../seats/ledger.ts';
 import { TenancyView } from '../tenancy/view.ts';
 import { keyOwnerIndexValue } from './access-key/gather.ts';
-import { index, type Caches } from './context.ts';
+import { index, teamKey, type Caches } from './context.ts';
 
 type Event = InformerEvent<KubeObject>;
 
@@ -20,7 +20,7 @@ const keysOf = (list: readonly KubeObject[]): string[] => list.map((o) => `${o.m
 /** The team an object belongs to (spec.team), as a Team key. */
 function teamOf(e: Event): string[] {
   const o = e.object as unknown as { metadata: { namespace?: string }; spec?: { team?: string } };
-  return o.spec?.team ? [`${o.metadata.namespace}/${o.spec.team}`] : [];
+  return o.spec?.team ? [teamKey(o.metadata.namespace, o.spec.team)] : [];
 }
 
 /** Keys of a grant's owner, from the annotation on the RoleBindings the kubernetes backend writes. */

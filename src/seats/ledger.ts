@@ -42,7 +42,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Team } from '../api/generated.ts';
 import { apiVersion, resources } from '../api/resources.ts';
-import { index } from '../api/indexes.ts';
+import { index, keyOfTeam } from '../api/indexes.ts';
 import type { Invitation, Membership } from '../api/generated.ts';
 import { formatTime } from '../domain/time.ts';
 import { isAlreadyExists, isConflict, withRequestPriority, type KubeClient, type KubeObject } from '../runtime/kube-client.ts';
@@ -256,7 +256,6 @@ interface Plan {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const teamKeyOf = (team: Team) => `${team.metadata.namespace}/${team.metadata.name}`;
 
 export class SeatLedger {
   private readonly client: KubeClient;
@@ -314,13 +313,13 @@ export class SeatLedger {
     const current = await this.current(objects.team, true);
     const now = this.now();
     const blocks = new Map(parseBlocks(current).map((b) => [b.key, b]));
-    for (const o of this.ownBlocks(teamKeyOf(objects.team), now)) if (!o.flushed) blocks.set(o.block.key, o.block);
+    for (const o of this.ownBlocks(keyOfTeam(objects.team), now)) if (!o.flushed) blocks.set(o.block.key, o.block);
     return { reservations: liveReservations(parseLedger(current), objects, now, this.ttlMs), held: heldSeats([...blocks.values()], now, this.ttlMs) };
   }
 
   /** Decides a seat claim against the caches plus the ledger and, unless dry-run, records it atomically. */
   reserve(claim: SeatClaim, options: ReserveOptions): Promise<SeatDecision> {
-    const key = teamKeyOf(options.team ?? options.snapshot().team);
+    const key = keyOfTeam(options.team ?? options.snapshot().team);
     return new Promise<SeatDecision>((resolve, reject) => {
       let group = this.waiting.get(key);
       if (!group) this.waiting.set(key, (group = { claims: [], running: false }));
@@ -369,7 +368,7 @@ export class SeatLedger {
       const current = await this.current(snapshot.team, attempt > 0);
       const now = this.now();
       const objects = holdersFrom(snapshot, now);
-      const key = teamKeyOf(objects.team);
+      const key = keyOfTeam(objects.team);
       const plan = this.plan(batch, objects, current, now);
       const flush = plan.entries.length > 0;
       if (flush || plan.blocks.length > 0) {
@@ -416,7 +415,7 @@ export class SeatLedger {
 
   private plan(batch: readonly Waiting[], objects: SeatHolders, current: ConfigMap | undefined, now: Date): Plan {
     const reservations = parseLedger(current);
-    const own = this.ownBlocks(teamKeyOf(objects.team), now);
+    const own = this.ownBlocks(keyOfTeam(objects.team), now);
     for (const o of own) if (!o.retired && !this.usable(o, current, now)) o.retired = true;
     const ownKeys = new Set(own.map((o) => o.block.key));
     // Blocks of other replicas (and any under this replica's name it did not write) hold all their seats.
@@ -575,7 +574,7 @@ export async function reconcileSeatReservations(ctx: LedgerSettler, team: Team):
     const cache = ctx.caches.seatLedgers;
     const current = cache?.hasSynced() ? cache.get(namespace, name) : await ctx.client.find<ConfigMap>(resources.configMap, namespace, name);
     if (!current) return;
-    const key = `${namespace}/${team.metadata.name}`;
+    const key = keyOfTeam(team);
     const before = parseLedger(current);
     if (before.length === 0) return; // blocks alone: nothing to settle
     const objects = { memberships: ctx.caches.memberships.byIndex(index.byTeam, key), invitations: ctx.caches.invitations.byIndex(index.byTeam, key) };

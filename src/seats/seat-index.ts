@@ -12,8 +12,9 @@
 // the team (which one holds the seat depends on the order). The caller then walks. A unit
 // property test holds both answers to the walk's over random changes.
 import type { Invitation, Membership, Team } from '../api/generated.ts';
+import { keyOfTeam, teamKeyOf } from '../api/indexes.ts';
 import { normalizeEmail } from '../domain/email.ts';
-import { invitationNeedsSeat, isAcceptedMembership, isStandaloneInvitation, type SeatState } from '../domain/seats.ts';
+import { invitationNeedsSeat, isAcceptedMembership, isStandaloneInvitation, membershipNeedsSeat, type SeatState } from '../domain/seats.ts';
 import { parseTime } from '../domain/time.ts';
 import { objectKey, type InformerEvent } from '../runtime/informer.ts';
 import { isHandingOver, type SeatHolders, type SeatReservation } from './decision.ts';
@@ -51,25 +52,21 @@ class Tally {
 
 const EMPTY = new Tally();
 
-const terminating = (o: Membership | Invitation) => o.metadata.deletionTimestamp !== undefined && o.metadata.deletionTimestamp !== '';
+// Without a clock, membershipNeedsSeat and invitationNeedsSeat leave expiresAt out: it is
+// judged at question time (Tally.expiring).
 
-function teamOf(o: Membership | Invitation): string {
-  return `${o.metadata.namespace ?? ''}/${o.spec.team}`;
-}
-
-/** A Membership's part: a seat unless it is being deleted or Expired (expiresAt is judged at question time). */
+/** A Membership's part: a seat unless it is being deleted or Expired. */
 function membershipContribution(m: Membership): Contribution | undefined {
-  if (terminating(m) || m.status?.phase === 'Expired') return undefined;
-  return { team: teamOf(m), email: normalizeEmail(m.spec.email), kind: 'seat', expiresAt: parseTime(m.spec.expiresAt) };
+  if (!membershipNeedsSeat(m)) return undefined;
+  return { team: teamKeyOf(m), email: normalizeEmail(m.spec.email), kind: 'seat', expiresAt: parseTime(m.spec.expiresAt) };
 }
 
 function invitationContribution(i: Invitation): Contribution | undefined {
   if (!isStandaloneInvitation(i)) return undefined;
-  // invitationNeedsSeat without the clock; the expiry is judged at question time.
-  if (invitationNeedsSeat({ ...i, status: i.status ? { ...i.status, expiresAt: undefined } : undefined })) {
-    return { team: teamOf(i), email: normalizeEmail(i.spec.email), kind: 'seat', expiresAt: parseTime(i.status?.expiresAt) };
+  if (invitationNeedsSeat(i)) {
+    return { team: teamKeyOf(i), email: normalizeEmail(i.spec.email), kind: 'seat', expiresAt: parseTime(i.status?.expiresAt) };
   }
-  if (isHandingOver(i)) return { team: teamOf(i), email: normalizeEmail(i.spec.email), kind: 'handover', expiresAt: undefined };
+  if (isHandingOver(i)) return { team: teamKeyOf(i), email: normalizeEmail(i.spec.email), kind: 'handover', expiresAt: undefined };
   return undefined;
 }
 
@@ -121,7 +118,7 @@ export class SeatIndex {
    * the count before an await and `shows` after it would drop a seat from both sides).
    */
   holders(team: Team, now: Date): SeatHolders | undefined {
-    const key = `${team.metadata.namespace ?? ''}/${team.metadata.name}`;
+    const key = keyOfTeam(team);
     const initial = this.teams.get(key);
     if (initial && this.expired(initial, now)) return undefined;
     const owner = normalizeEmail(team.spec.owner.email);
@@ -141,7 +138,7 @@ export class SeatIndex {
 
   /** What assignSeats says of this Membership, or undefined when only the walk can tell (see the top of this file). */
   membershipSeat(team: Team, m: Membership, now: Date): MembershipSeat | undefined {
-    const key = `${team.metadata.namespace ?? ''}/${team.metadata.name}`;
+    const key = keyOfTeam(team);
     const mine = membershipContribution(m);
     // The caller's copy must be the one counted here (a reconcile reads the same cache).
     if (!same(mine, this.memberships.get(objectKey(m)))) return undefined;

@@ -4,7 +4,7 @@ import type { AccessKey } from '../../api/generated.ts';
 import type { RoleBinding } from '../../backends/identity/kubernetes.ts';
 import { TEAM_NAMESPACE_LABEL } from '../../backends/identity/kubernetes.ts';
 import { ACCESS_KEY_LABEL, keyServiceAccountName, ownerStanding } from '../../domain/access-keys.ts';
-import { index, type OperatorContext } from '../context.ts';
+import { index, teamKeyOf, type OperatorContext } from '../context.ts';
 import type { AccessKeyFacts, TokenRole } from './plan.ts';
 
 /** The index value of a key's owner: namespace/team/email in lower case. */
@@ -14,7 +14,7 @@ export function gatherAccessKey(ctx: OperatorContext, key: AccessKey): AccessKey
   const namespace = key.metadata.namespace ?? '';
   const now = ctx.now();
   const team = ctx.caches.teams.get(namespace, key.spec.team);
-  const teamKey = `${namespace}/${key.spec.team}`;
+  const teamKey = teamKeyOf(key);
   const selector = { [ACCESS_KEY_LABEL]: key.metadata.name ?? '', [TEAM_NAMESPACE_LABEL]: namespace };
   const sa = keyServiceAccountName(key.metadata.name ?? '');
   const backend = team ? ctx.accessKeys?.backendOf(team) : undefined;

@@ -4,7 +4,7 @@ import { requesterOf } from '../../audit/actor.ts';
 import type { Invitation } from '../../api/generated.ts';
 import { mailTimes } from '../../domain/invitation-state.ts';
 import { assignSeats, isStandaloneInvitation } from '../../domain/seats.ts';
-import { index, type OperatorContext } from '../context.ts';
+import { index, teamKeyOf, type OperatorContext } from '../context.ts';
 import { isNamespaceTerminating } from '../objects.ts';
 import type { InvitationFacts } from './plan.ts';
 
@@ -12,7 +12,7 @@ export function gatherInvitation(ctx: OperatorContext, invitation: Invitation): 
   const namespace = invitation.metadata.namespace ?? '';
   const now = ctx.now();
   const team = ctx.caches.teams.get(namespace, invitation.spec.team);
-  const teamKey = `${namespace}/${invitation.spec.team}`;
+  const teamKey = teamKeyOf(invitation);
   const memberships = team ? ctx.caches.memberships.byIndex(index.byTeam, teamKey) : [];
   const invitations = () => ctx.caches.invitations.byIndex(index.byTeam, teamKey);
   // Only a standalone invitation takes a seat of its own.

@@ -4,7 +4,7 @@ import type { Invitation, Membership, Team } from '../../api/generated.ts';
 import type { IdentityBackend } from '../../backends/identity/types.ts';
 import { sameEmail } from '../../domain/email.ts';
 import { assignSeats, type SeatState } from '../../domain/seats.ts';
-import { index, type OperatorContext } from '../context.ts';
+import { index, teamKeyOf, type OperatorContext } from '../context.ts';
 import type { MembershipSeat } from '../../seats/seat-index.ts';
 import { isControlledBy, isNamespaceTerminating } from '../objects.ts';
 import { removalLetThrough } from '../removals.ts';
@@ -47,7 +47,7 @@ export function gatherMembership(ctx: OperatorContext, m: Membership): Membershi
   const namespace = m.metadata.namespace ?? '';
   const now = ctx.now();
   const team = ctx.caches.teams.get(namespace, m.spec.team);
-  const teamKey = `${namespace}/${m.spec.team}`;
+  const teamKey = teamKeyOf(m);
   const seat = team ? seatOf(ctx, team, teamKey, m, now) : undefined;
   return {
     membership: m,

@@ -2,16 +2,14 @@
 // plain data for the pure planner (plan.ts).
 import type { Invitation, Team } from '../../api/generated.ts';
 import { assignSeats } from '../../domain/seats.ts';
-import { FINALIZER, index, type OperatorContext } from '../context.ts';
+import { FINALIZER, index, keyOfTeam, type OperatorContext } from '../context.ts';
 import { backendFor } from '../membership/gather.ts';
 import { isControlledBy, isNamespaceTerminating } from '../objects.ts';
 import { planRemovals } from '../removals.ts';
 import type { TeamFacts } from './plan.ts';
 
 export function ownerInvitations(ctx: OperatorContext, team: Team): Invitation[] {
-  return ctx.caches.invitations
-    .byIndex(index.byTeam, `${team.metadata.namespace}/${team.metadata.name}`)
-    .filter((i) => i.spec.role === 'owner' && isControlledBy(i, team));
+  return ctx.caches.invitations.byIndex(index.byTeam, keyOfTeam(team)).filter((i) => i.spec.role === 'owner' && isControlledBy(i, team));
 }
 
 /** The Team that holds a namespace: the oldest one there (then by name), whatever came later. */
@@ -25,7 +23,7 @@ export function firstTeamIn(ctx: OperatorContext, namespace: string): Team | und
 
 export function gatherTeam(ctx: OperatorContext, team: Team): TeamFacts {
   const namespace = team.metadata.namespace ?? '';
-  const key = `${namespace}/${team.metadata.name}`;
+  const key = keyOfTeam(team);
   const now = ctx.now();
   const memberships = ctx.caches.memberships.byIndex(index.byTeam, key);
   const seats = assignSeats(team, memberships, ctx.caches.invitations.byIndex(index.byTeam, key), { now });
