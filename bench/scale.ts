@@ -8,9 +8,10 @@
 //    server's own apiserver_request_total, diffed; duplicate mails; RSS and heap.
 // The largest N also gets: a CPU profile of the operator (--cpu-prof), a restart (time to
 // ready, writes and mails in the 30 s after), idle apply→mail latency, and the webhook
-// numbers (handler latency, creates with/without the webhook, one team and 8 teams).
+// numbers (handler latency, creates with/without the webhook, one team and 8 teams); with
+// --webhook-follower those again, served by a second operator process that does not lead.
 //
-//   node --expose-gc bench/scale.ts [--sizes 1000,3000,10000] [--members 10] [--teams T] [--quick] [--output DIR]
+//   node --expose-gc bench/scale.ts [--sizes 1000,3000,10000] [--members 10] [--teams T] [--quick] [--output DIR] [--webhook-follower]
 // Writes bench/results/scale.{json,md,svg} (or DIR/scale.*). --quick: fewer samples, a 5 s restart window.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -26,7 +27,7 @@ import { startMailCounter, type MailCounter } from './lib/mail-counter.ts';
 import { operatorKubeconfig, startOperatorProcess, type MemoryDetail, type OperatorProcess } from './lib/operator-process.ts';
 import { inPool, sleep, until } from './lib/pool.ts';
 import { histogramQuantile, parsePrometheusText, sampleValue, type Sample } from './lib/prometheus-text.ts';
-import { MUTATING_WEBHOOK, VALIDATING_WEBHOOK } from '../src/admission/registration.ts';
+import { MUTATING_WEBHOOK, VALIDATING_WEBHOOK, webhookConfigurationResources, type WebhookConfigurationObject } from '../src/admission/registration.ts';
 import { environment, environmentMarkdown, latencyStats, resultsDirectory, round, writeResults, type LatencyStats } from './lib/report.ts';
 import { svgPanels } from './lib/svg-plot.ts';
 
@@ -46,6 +47,11 @@ const { values } = parseArgs({
     'operator-node-flags': { type: 'string' },
     /** --no-cpu-profile: the largest N runs its first operator without --cpu-prof (the profiler's own memory is in its RSS otherwise). */
     'cpu-profile': { type: 'boolean', default: true },
+    /**
+     * After the webhook phase, start a second operator process (a follower: it caches everything and serves
+     * the webhook, but does not reconcile), register the webhook at it, and run the webhook phase again.
+     */
+    'webhook-follower': { type: 'boolean', default: false },
   },
   allowNegative: true,
 });
@@ -67,6 +73,8 @@ const env = environment();
 const loadAtStart = loadavg().map((l) => round(l));
 
 const WEBHOOK_OFF_LABEL = 'roster.dev/bench-webhook';
+/** The operator's default webhook.configurationName. */
+const WEBHOOK_CONFIGURATION_NAME = 'roster';
 /** After a paced create's mail: its Invitation's and Membership's status writes follow within milliseconds. */
 const PACED_SETTLE_MS = 150;
 const OWNER_SEATS_SPARE = 30; // room for the idle-latency Memberships in team 0
@@ -240,6 +248,8 @@ interface FullResult {
   restart: { readyMs: number; leaderMs: number; windowSeconds: number; writes: WriteSummary; mails: number };
   idle: LatencyStats & { samples: number[] };
   webhook: WebhookResult;
+  /** --webhook-follower: the same phase again with a second, non-leading operator process serving the webhook. */
+  webhookOnFollower?: WebhookResult;
 }
 
 /** Creates one at a time into one team, alternating between a namespace the webhook selects and one it skips. */
@@ -268,13 +278,26 @@ interface WebhookResult {
 /** The API server's timing of each call it makes to an admission webhook (coarse buckets: 5, 25, 100 ms, …). */
 const WEBHOOK_CALL_METRIC = 'apiserver_admission_webhook_admission_duration_seconds';
 
+/** The port of the URL the mutating and validating webhooks are registered at, if both name the same one. */
+async function registeredWebhookPort(admin: KubeClient): Promise<number | undefined> {
+  const ports = new Set<string>();
+  for (const resource of Object.values(webhookConfigurationResources)) {
+    const configuration = await admin.find<WebhookConfigurationObject>(resource, undefined, WEBHOOK_CONFIGURATION_NAME);
+    for (const w of configuration?.webhooks ?? []) {
+      const url = w.clientConfig.url;
+      ports.add(typeof url === 'string' ? new URL(url).port : '');
+    }
+  }
+  return ports.size === 1 ? Number([...ports][0]) || undefined : undefined;
+}
+
 async function scrapeApiServerSamples(admin: KubeClient): Promise<Sample[]> {
   return parsePrometheusText(await admin.request<string>('get', 'GET', '/metrics'));
 }
 
-async function webhookPhase(admin: KubeClient, operator: OperatorProcess, mail: MailCounter): Promise<WebhookResult> {
-  // A namespace holds one team: `one` and w0..w7 on each side; the webhook skips the labelled side.
-  const sides = { on: 'scale-wh-on', off: 'scale-wh-off' } as const;
+async function webhookPhase(admin: KubeClient, operator: OperatorProcess, mail: MailCounter, prefix = 'scale-wh'): Promise<WebhookResult> {
+  // A namespace holds one team: `one`, `paced` and w0..w7 on each side; the webhook skips the labelled side.
+  const sides = { on: `${prefix}-on`, off: `${prefix}-off` } as const;
   type Side = keyof typeof sides;
   const namespaceOf = (side: Side, team: string) => `${sides[side]}-${team}`;
   const oneTeamSeats = latencyWarmup + latencySamples + webhookCreates + 10;
@@ -456,15 +479,14 @@ async function runSize(n: number, full: boolean): Promise<SizeResult> {
     log(`raw baseline: ${round(rawCreatesPerSecond)} creates/s`);
 
     const firstStartNodeFlags = full && values['cpu-profile'] ? ['--cpu-prof', `--cpu-prof-dir=${directory}`] : [];
-    operator = await startOperatorProcess({
+    const processOptions = {
       kubeconfigPath: await operatorKubeconfig(cp),
       smtpPort: mail.port,
-      directory,
       webhookNamespaceSelector: { matchExpressions: [{ key: WEBHOOK_OFF_LABEL, operator: 'DoesNotExist' }] },
-      firstStartNodeFlags,
       nodeFlags: operatorNodeFlags,
       extraConfig: operatorConfig,
-    });
+    };
+    operator = await startOperatorProcess({ ...processOptions, directory, firstStartNodeFlags });
     const op = operator;
     cleanups.push(() => op.stop());
     const operatorReadyMs = op.readyMs;
@@ -585,7 +607,35 @@ async function runSize(n: number, full: boolean): Promise<SizeResult> {
         `webhook: with/without p50 x${webhook.paced.ratioP50} paced, x${webhook.backToBack.ratioP50} back to back, 8 teams time ratio x${webhook.concurrent.eightTeams.timeRatio}`,
       );
       result.memory.afterWebhook = await attempt('memory after the webhook phase', () => op.memoryDetail(), undefined);
-      result.full = { ...(cpuProfile ? { cpuProfile } : {}), restart, idle, webhook };
+      const webhookOnFollower = values['webhook-follower']
+        ? await attempt(
+            'webhook on a follower',
+            async () => {
+              const followerDirectory = join(directory, 'follower');
+              mkdirSync(followerDirectory);
+              const follower = await startOperatorProcess({ ...processOptions, directory: followerDirectory });
+              cleanups.push(() => follower.stop());
+              try {
+                // Each replica registers the webhook at its own URL when it starts: the later one's stays.
+                await until(
+                  'the webhook registered at the follower',
+                  async () => ((await registeredWebhookPort(admin)) === follower.webhookPort ? true : undefined),
+                  60_000,
+                  200,
+                );
+                if (await follower.isLeader()) throw new Error('the second operator process leads; it was meant to follow');
+                await waitForWebhook(admin, teamNamespace(0));
+                const run = await webhookPhase(admin, follower, mail, 'scale-whf');
+                log(`webhook on a follower: with/without p50 x${run.paced.ratioP50} paced, x${run.backToBack.ratioP50} back to back`);
+                return run;
+              } finally {
+                await follower.stop();
+              }
+            },
+            undefined,
+          )
+        : undefined;
+      result.full = { ...(cpuProfile ? { cpuProfile } : {}), restart, idle, webhook, ...(webhookOnFollower ? { webhookOnFollower } : {}) };
     }
     return result;
   } finally {
@@ -724,7 +774,17 @@ const report = {
     `${big.writes.perMembership} writes/Membership, ${big.mails.duplicates} duplicate mails, RSS ${goalRss.mib} MiB; ` +
     `goals met ${goals.filter((g) => g.met).length}/${goals.length}`,
   loadAverage: { start: loadAtStart, end: loadAtEnd },
-  settings: { sizes, membersPerTeam: members, concurrency, webhookCreates, idleSamples, latencySamples, restartWindowSeconds: restartWindowMs / 1000, quick },
+  settings: {
+    sizes,
+    membersPerTeam: members,
+    concurrency,
+    webhookCreates,
+    idleSamples,
+    latencySamples,
+    restartWindowSeconds: restartWindowMs / 1000,
+    quick,
+    webhookFollower: values['webhook-follower'],
+  },
   goals,
   phaseErrors,
   sizes: results,
@@ -733,7 +793,40 @@ const report = {
 const yes = (b: boolean) => (b ? 'met' : '**missed**');
 const table = (header: string[], rows: Array<Array<string | number>>) =>
   `| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n` + rows.map((r) => `| ${r.join(' | ')} |`).join('\n') + '\n';
-const wh = full.webhook;
+/** The webhook phase's figures: handler, create latency paced and back to back, the concurrent runs. */
+const webhookTable = (wh: WebhookResult) =>
+  table(
+    ['measure', 'value'],
+    [
+      [
+        'handler /validate p50 / p99 (operator histogram, interpolated in buckets)',
+        `${wh.handler['/validate'].p50Ms} / ${wh.handler['/validate'].p99Ms} ms (${wh.handler['/validate'].calls} calls)`,
+      ],
+      ['handler /mutate p50 / p99', `${wh.handler['/mutate'].p50Ms} / ${wh.handler['/mutate'].p99Ms} ms (${wh.handler['/mutate'].calls} calls)`],
+      ...(
+        [
+          ['paced', `one at a time, each after the previous one's mail and ${PACED_SETTLE_MS} ms`],
+          ['backToBack', 'one at a time, back to back'],
+        ] as const
+      ).flatMap(([k, how]) => {
+        const run = wh[k];
+        return [
+          [`create latency without / with, p50 (${run.samples} each, ${how}, interleaved)`, `${run.without.p50} / ${run.with.p50} ms (× ${run.ratioP50})`],
+          ['create latency without / with, p99', `${run.without.p99} / ${run.with.p99} ms (× ${run.ratioP99})`],
+          [
+            'each webhook call as the API server times it, p50 (its buckets are 5, 25, 100 ms: interpolated)',
+            Object.entries(run.apiServerCallP50Ms)
+              .map(([name, ms]) => `${name} ${ms ?? '–'} ms`)
+              .join(', '),
+          ],
+        ];
+      }),
+      ...(['oneTeam', 'eightTeams'] as const).map((k) => [
+        `${wh.concurrent[k].creates} creates, ${concurrency} clients into ${k === 'oneTeam' ? 'one team' : '8 teams'}: creates/s without / with`,
+        `${wh.concurrent[k].withoutPerSecond} / ${wh.concurrent[k].withPerSecond} (time ×${wh.concurrent[k].timeRatio})`,
+      ]),
+    ],
+  );
 const markdown =
   `# Scale\n\n${environmentMarkdown(env)}\nLoad average (1/5/15 min): ${loadAtStart.join(' / ')} at the start, ${loadAtEnd.join(' / ')} at the end (other engineers' tests share these 2 CPUs).\n\n` +
   `The operator runs as its own process (\`node src/main.ts --config …\`, ServiceAccount token, leader election on with the default Lease timings, ` +
@@ -872,41 +965,16 @@ const markdown =
   `\n## Idle apply→mail latency (${full.idle.n} samples, one Membership at a time into a 10-member team, time from the create request to the SMTP server having the mail)\n\n` +
   table(['p50', 'p95', 'max'], [[`${full.idle.p50} ms`, `${latencyP95(full.idle.samples)} ms`, `${full.idle.max} ms`]]) +
   `\n## Webhook (operator process serving it while it holds N=${big.memberships} cached)\n\n` +
-  table(
-    ['measure', 'value'],
-    [
-      [
-        'handler /validate p50 / p99 (operator histogram, interpolated in buckets)',
-        `${wh.handler['/validate'].p50Ms} / ${wh.handler['/validate'].p99Ms} ms (${wh.handler['/validate'].calls} calls)`,
-      ],
-      ['handler /mutate p50 / p99', `${wh.handler['/mutate'].p50Ms} / ${wh.handler['/mutate'].p99Ms} ms (${wh.handler['/mutate'].calls} calls)`],
-      ...(
-        [
-          ['paced', `one at a time, each after the previous one's mail and ${PACED_SETTLE_MS} ms`],
-          ['backToBack', 'one at a time, back to back'],
-        ] as const
-      ).flatMap(([k, how]) => {
-        const run = wh[k];
-        return [
-          [`create latency without / with, p50 (${run.samples} each, ${how}, interleaved)`, `${run.without.p50} / ${run.with.p50} ms (× ${run.ratioP50})`],
-          ['create latency without / with, p99', `${run.without.p99} / ${run.with.p99} ms (× ${run.ratioP99})`],
-          [
-            'each webhook call as the API server times it, p50 (its buckets are 5, 25, 100 ms: interpolated)',
-            Object.entries(run.apiServerCallP50Ms)
-              .map(([name, ms]) => `${name} ${ms ?? '–'} ms`)
-              .join(', '),
-          ],
-        ];
-      }),
-      ...(['oneTeam', 'eightTeams'] as const).map((k) => [
-        `${wh.concurrent[k].creates} creates, ${concurrency} clients into ${k === 'oneTeam' ? 'one team' : '8 teams'}: creates/s without / with`,
-        `${wh.concurrent[k].withoutPerSecond} / ${wh.concurrent[k].withPerSecond} (time ×${wh.concurrent[k].timeRatio})`,
-      ]),
-    ],
-  ) +
+  webhookTable(full.webhook) +
   `\nThe handler numbers cover every admission call during this phase (the benchmark's Memberships; the operator's own Invitations skip the webhooks). ` +
   `The operator reconciles and mails the new Memberships at the same time (quota permitting), in both namespaces alike; each timed run of the ${concurrency}-client creates starts with the operator idle ` +
   `(no API write for 2 s), so the work one run sets off does not land in the next. One operator process serves the webhook and leads (the chart runs two replicas, both serving the webhook).\n` +
+  (full.webhookOnFollower
+    ? `\n## Webhook served by a follower (\`--webhook-follower\`)\n\nThe same phase again, in new namespaces, with a second operator process started next to the leader: ` +
+      `it caches everything and serves the webhook (registered at its URL) but does not reconcile; the leader reconciles and mails as before. ` +
+      `If admission waited on the leader's event loop, the back-to-back figures would drop here.\n\n` +
+      webhookTable(full.webhookOnFollower)
+    : '') +
   (full.cpuProfile
     ? `\n## Where the time goes (operator CPU profile of the first process at N=${big.memberships}: start, converge, settle)\n\n` +
       `${full.cpuProfile.busyMs} ms busy out of ${full.cpuProfile.totalMs} ms profiled.\n\n` +

@@ -1,4 +1,4 @@
-// The scale benchmark, tiny (`bench/scale.ts --sizes 20 --quick`): it must still run end to
+// The scale benchmark, tiny (`bench/scale.ts --sizes 20 --quick --webhook-follower`): it must still run end to
 // end — its own control plane, the operator as a process with the webhook and leader
 // election, a real SMTP server — and the operator must get it right: every Membership
 // converged, one mail per recipient, nothing mailed again after a restart, every phase run. No timings are
@@ -20,6 +20,7 @@ interface ScaleReport {
       restart: { mails: number };
       idle: { n: number };
       webhook: Record<'paced' | 'backToBack', { with: { n: number }; without: { n: number } }>;
+      webhookOnFollower?: Record<'paced' | 'backToBack', { with: { n: number }; without: { n: number } }>;
     };
   }>;
   phaseErrors: string[];
@@ -40,7 +41,7 @@ afterAll(() => {
 });
 
 it('runs the scale benchmark small: every Membership converged, no duplicate mails, no mails after a restart', async () => {
-  const child = spawn(process.execPath, ['--expose-gc', 'bench/scale.ts', '--sizes', '20', '--quick', '--output', dir], {
+  const child = spawn(process.execPath, ['--expose-gc', 'bench/scale.ts', '--sizes', '20', '--quick', '--webhook-follower', '--output', dir], {
     cwd: projectRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -63,8 +64,10 @@ it('runs the scale benchmark small: every Membership converged, no duplicate mai
   // Every phase ran (a failed one is recorded, its numbers NaN, and the run goes on).
   expect(report.phaseErrors).toEqual([]);
   for (const run of ['paced', 'backToBack'] as const) {
-    expect(size?.full?.webhook[run].with.n).toBe(10);
-    expect(size?.full?.webhook[run].without.n).toBe(10);
+    for (const phase of [size?.full?.webhook, size?.full?.webhookOnFollower]) {
+      expect(phase?.[run].with.n).toBe(10);
+      expect(phase?.[run].without.n).toBe(10);
+    }
   }
   expect(readFileSync(join(dir, 'scale.svg'), 'utf8')).toContain('<svg');
 }, 240_000);
