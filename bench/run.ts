@@ -15,7 +15,7 @@ import { projectRoot, resultsDirectory } from './lib/report.ts';
 const DEFAULT_ARGS: Record<string, string[]> = {
   reconcile: ['--memberships', '100'],
   admission: ['--samples', '300', '--warmup', '30', '--concurrent', '400'],
-  scale: ['--sizes', '1000,3000,10000', '--members', '10'],
+  scale: ['--sizes', '1000,3000,10000', '--members', '10', '--webhook-follower'],
 };
 const TIMEOUT_MS = 30 * 60_000;
 const OUTPUT_TAIL_LINES = 40;
