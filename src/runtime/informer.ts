@@ -103,6 +103,13 @@ export function internStrings(node: unknown): void {
   }
 }
 
+/** What the cache keeps of an object from the API server: stripped, its strings shared (in place). */
+function prepareForCache<T extends KubeObject>(object: T): T {
+  stripForCache(object);
+  internStrings(object);
+  return object;
+}
+
 export const objectKey = (o: KubeObject): string => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : (o.metadata.name ?? ''));
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -292,8 +299,11 @@ export class Informer<T extends KubeObject> {
   }
 
   private upsert(object: T): void {
-    stripForCache(object);
-    internStrings(object);
+    this.put(prepareForCache(object));
+  }
+
+  /** upsert() of an object prepareForCache has seen. */
+  private put(object: T): void {
     const key = objectKey(object);
     const old = this.store.get(key);
     this.store.set(key, object);
@@ -315,9 +325,16 @@ export class Informer<T extends KubeObject> {
     for (const [key, object] of this.store) this.emit({ type: 'resync', key, object });
   }
 
-  /** Lists everything (paginated) and replaces the cache, delivering the differences. */
+  /**
+   * Lists everything (paginated) and replaces the cache, delivering the differences, at once
+   * after the last page (as client-go's Replace): a reconcile never sees half old, half new.
+   * Each page is stripped as it arrives, so the raw items (managedFields and all, several times
+   * the size they keep) never pile up: a relist of tens of thousands of objects does not grow
+   * the heap by all of them at once.
+   */
   private async relist(): Promise<void> {
     this.stats.lists++;
+    const apiVersion = this.ref.group ? `${this.ref.group}/${this.ref.version}` : this.ref.version;
     const items: T[] = [];
     let continueToken: string | undefined;
     let resourceVersion = '';
@@ -327,18 +344,19 @@ export class Informer<T extends KubeObject> {
         continue: continueToken,
         labelSelector: this.options.labelSelector,
       });
-      items.push(...page.items);
+      for (const item of page.items) {
+        // List items come without apiVersion/kind; watch events carry them. Keep them uniform.
+        item.apiVersion ??= apiVersion;
+        items.push(prepareForCache(item));
+      }
       continueToken = page.metadata.continue || undefined;
       resourceVersion = page.metadata.resourceVersion ?? '';
     } while (continueToken);
-    const apiVersion = this.ref.group ? `${this.ref.group}/${this.ref.version}` : this.ref.version;
     const seen = new Set<string>();
     this.superseded.clear(); // the list is the truth now
     for (const item of items) {
-      // List items come without apiVersion/kind; watch events carry them. Keep them uniform.
-      item.apiVersion ??= apiVersion;
       seen.add(objectKey(item));
-      this.upsert(item);
+      this.put(item);
     }
     for (const [key, object] of [...this.store]) if (!seen.has(key)) this.remove(object);
     this.resourceVersion = resourceVersion;

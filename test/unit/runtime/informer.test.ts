@@ -182,3 +182,43 @@ describe('Informer: indexes', () => {
     await informer.stop();
   });
 });
+
+describe('Informer: relist', () => {
+  /** Lists one item per page; atEachPage records, at each page request, how many of the items handed out so far are still raw and what the cache holds. */
+  class PagedClient extends FakeClient {
+    readonly handedOut: KubeObject[] = [];
+    readonly atEachPage: Array<{ raw: number; cached: number }> = [];
+    informer: Informer<KubeObject> | undefined;
+    override list(_ref?: unknown, _ns?: unknown, query?: { continue?: string }) {
+      const at = Number(query?.continue ?? 0);
+      this.atEachPage.push({ raw: this.handedOut.filter((o) => o.metadata.managedFields).length, cached: this.informer?.list().length ?? 0 });
+      const items = structuredClone(this.items.slice(at, at + 1));
+      this.handedOut.push(...items);
+      const next = at + 1 < this.items.length ? String(at + 1) : undefined;
+      return Promise.resolve({ metadata: { resourceVersion: '10', ...(next ? { continue: next } : {}) }, items });
+    }
+  }
+  const item = (name: string): KubeObject => ({
+    apiVersion: 'roster.dev/v1alpha1',
+    kind: 'Invitation',
+    metadata: { name, namespace: 'acme', resourceVersion: '1', managedFields: [{ manager: 'kubectl', fieldsV1: { 'f:spec': {} } }] },
+  });
+
+  it('strips each page as it arrives, and replaces the cache only after the last one', async () => {
+    const client = new PagedClient();
+    client.items = [item('ada'), item('bob'), item('cy')];
+    const informer = new Informer<KubeObject>(client as unknown as KubeClient, invitations, { pageSize: 1 });
+    client.informer = informer;
+    informer.start();
+    await informer.waitForSync();
+    await new Promise((r) => setImmediate(r)); // the watch is open
+    // No raw item waits for the last page; no reconcile sees part of the list.
+    expect(client.atEachPage).toEqual([
+      { raw: 0, cached: 0 },
+      { raw: 0, cached: 0 },
+      { raw: 0, cached: 0 },
+    ]);
+    expect(new Set(informer.list().map((o) => o.metadata.name))).toEqual(new Set(['ada', 'bob', 'cy']));
+    await informer.stop();
+  });
+});
