@@ -75,8 +75,9 @@ const loadAtStart = loadavg().map((l) => round(l));
 const WEBHOOK_OFF_LABEL = 'roster.dev/bench-webhook';
 /** The operator's default webhook.configurationName. */
 const WEBHOOK_CONFIGURATION_NAME = 'roster';
-/** The concurrent create runs go in this many passes each way. */
-const CONCURRENT_PASSES = 4;
+/** The concurrent create runs go in this many passes each way (--quick: 2), each after QUIET_MS without an API write. */
+const CONCURRENT_PASSES = quick ? 2 : 4;
+const QUIET_MS = quick ? 1000 : 2000;
 /** After a paced create's mail: its Invitation's and Membership's status writes follow within milliseconds. */
 const PACED_SETTLE_MS = 150;
 const OWNER_SEATS_SPARE = 30; // room for the idle-latency Memberships in team 0
@@ -379,7 +380,7 @@ async function webhookPhase(admin: KubeClient, operator: OperatorProcess, mail: 
       for (const ns of pass % 2 === 0 ? [off, on] : [on, off]) {
         // Each timed run starts with the operator idle: the reconciles (and mails) the run
         // before set off land in neither run.
-        await untilQuiet(admin, 2000, 120_000);
+        await untilQuiet(admin, QUIET_MS, 120_000);
         const started = performance.now();
         await inPool(items, concurrency, (i) => create(ns, `${label}-${i}`, teamOf(i)));
         elapsed[ns] = (elapsed[ns] ?? 0) + performance.now() - started;
@@ -978,7 +979,7 @@ const markdown =
   webhookTable(full.webhook) +
   `\nThe handler numbers cover every admission call during this phase (the benchmark's Memberships; the operator's own Invitations skip the webhooks). ` +
   `The operator reconciles and mails the new Memberships at the same time (quota permitting), in both namespaces alike; each timed run of the ${concurrency}-client creates starts with the operator idle ` +
-  `(no API write for 2 s), so the work one run sets off does not land in the next. One operator process serves the webhook and leads (the chart runs two replicas, both serving the webhook).\n` +
+  `(no API write for ${QUIET_MS / 1000} s), so the work one run sets off does not land in the next. One operator process serves the webhook and leads (the chart runs two replicas, both serving the webhook).\n` +
   (full.webhookOnFollower
     ? `\n## Webhook served by a follower (\`--webhook-follower\`)\n\nThe same phase again, in new namespaces, with a second operator process started next to the leader: ` +
       `it caches everything and serves the webhook (registered at its URL) but does not reconcile; the leader reconciles and mails as before. ` +

@@ -70,4 +70,4 @@ it('runs the scale benchmark small: every Membership converged, no duplicate mai
     }
   }
   expect(readFileSync(join(dir, 'scale.svg'), 'utf8')).toContain('<svg');
-}, 240_000);
+}, 420_000);
