@@ -10,9 +10,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Membership, Team } from '../../src/api/generated.ts';
 import { resources } from '../../src/api/resources.ts';
 import { projectRoot } from '../../controlplane/harness.ts';
-import { KubeClient, type KubeObject } from '../../src/runtime/kube-client.ts';
+import { KubeClient } from '../../src/runtime/kube-client.ts';
 import { kubectl } from './kubectl.ts';
 import { removeNamespaces } from './support/cleanup.ts';
+import { eventRecorded } from './support/events.ts';
 import { eventually } from './support/eventually.ts';
 import { canI } from './support/access.ts';
 import { acceptLatest } from './support/invitations.ts';
@@ -152,8 +153,7 @@ describe('the removal brake', () => {
     expect(heldMemberships.filter((m) => m !== undefined)).toHaveLength(4);
 
     // An Event, and the metric.
-    const events = await admin.list<KubeObject & { reason?: string; regarding?: { name?: string } }>(resources.event, big);
-    expect(events.items.some((e) => e.reason === 'RemovalsHeld' && e.regarding?.name === big)).toBe(true);
+    await eventRecorded(admin, big, 'RemovalsHeld', big);
     const metrics = await (await fetch(`http://127.0.0.1:${operator.probesPort}/metrics`)).text();
     expect(metrics).toMatch(/roster_removals_held\{namespace="brake-big",team="brake-big"\} 4/);
 

@@ -13,6 +13,7 @@ import { KubeClient, type KubeObject } from '../../src/runtime/kube-client.ts';
 import { kubectl } from './kubectl.ts';
 import { canI } from './support/access.ts';
 import { removeNamespaces } from './support/cleanup.ts';
+import { eventRecorded } from './support/events.ts';
 import { eventually } from './support/eventually.ts';
 import { accept, acceptLatest, latestLink, mailedTokens, mailsTo, nthLink } from './support/invitations.ts';
 import { startOperator, type OperatorProcess } from './support/operator.ts';
@@ -343,8 +344,7 @@ spec: { team: acme, email: ${t.email('jordan')}, role: observer, projects: [{ na
     await admin.delete(resources.roleBinding, t.ns, binding.metadata.name ?? '');
     await eventually(async () => expect(await bindingsOf()).toHaveLength(1));
     expect(await t.canI('maya', 'get', 'teams', t.ns, 'roster.dev')).toBe(true);
-    const events = await admin.list<KubeObject & { reason?: string; regarding?: { name?: string } }>(resources.event, t.ns);
-    expect(events.items.some((e) => e.reason === 'DriftCorrected' && e.regarding?.name === 'maya')).toBe(true);
+    await eventRecorded(admin, t.ns, 'DriftCorrected', 'maya');
   });
 
   it('8. deleting a Membership removes its access, its pending invitation and its seat', async () => {
@@ -369,8 +369,7 @@ spec: { team: acme, email: ${t.email('jordan')}, role: observer, projects: [{ na
     expect(await t.canI('riley', 'update', 'deployments', t.prod, 'apps')).toBe(false);
     const bindings = await admin.list(resources.roleBinding, t.prod, { labelSelector: 'roster.dev/team=acme' });
     expect(bindings.items.map((b) => JSON.stringify(b))).not.toContainEqual(expect.stringContaining(t.email('riley')));
-    const events = await admin.list<KubeObject & { reason?: string; regarding?: { name?: string } }>(resources.event, t.ns);
-    expect(events.items.some((e) => e.reason === 'AccessRemoved' && e.regarding?.name === 'riley')).toBe(true);
+    await eventRecorded(admin, t.ns, 'AccessRemoved', 'riley');
     const audit = new RegExp(`"stream":"audit".*"action":"remove".*"subject":"${t.email('riley').replaceAll('.', '\\.')}"`);
     await eventually(() => expect(operator.logs()).toMatch(audit));
   });

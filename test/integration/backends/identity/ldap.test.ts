@@ -10,8 +10,9 @@ import { resources } from '../../../../src/api/resources.ts';
 import { createIdentityBackend } from '../../../../src/backends/identity/registry.ts';
 import { IdentityBackendError, type IdentityBackend } from '../../../../src/backends/identity/types.ts';
 import { grant, production, staging, team, blog } from './fixtures.ts';
-import { KubeClient, type KubeObject } from '../../../../src/runtime/kube-client.ts';
+import { KubeClient } from '../../../../src/runtime/kube-client.ts';
 import { kubectl } from '../../kubectl.ts';
+import { eventRecorded } from '../../support/events.ts';
 import { eventually } from '../../support/eventually.ts';
 import { startLdapServer, type TestLdapServer } from '../../support/ldap.ts';
 import { startOperator, type OperatorProcess } from '../../support/operator.ts';
@@ -368,11 +369,8 @@ spec: { team: globex, email: riley@globex.example, name: Riley Park, role: devel
 
     await modifyMember('roster_globex-ldap-e2e_globex_developer', 'riley@globex.example', 'delete');
     await eventually(async () => expect(await groupsOf('riley@globex.example')).toEqual(teamGroups), 30_000);
-    await eventually(async () => {
-      const events = await admin.list<KubeObject & { reason?: string; note?: string; regarding?: { name?: string } }>(resources.event, ns);
-      const drift = events.items.find((e) => e.reason === 'DriftCorrected' && e.regarding?.name === 'riley');
-      expect(drift?.note).toContain('added riley@globex.example to LDAP group roster_globex-ldap-e2e_globex_developer');
-    }, 30_000);
+    const drift = await eventRecorded(admin, ns, 'DriftCorrected', 'riley', 30_000);
+    expect(drift.note).toContain('added riley@globex.example to LDAP group roster_globex-ldap-e2e_globex_developer');
   });
 
   it('the LDAP server down: IdentitySynced=False with the reason, then recovery with nothing lost and nothing duplicated', async () => {
