@@ -140,7 +140,7 @@ spec: { team: mixed, email: ${RILEY}, role: developer, projects: [{ name: shop, 
     // The API server: the written spelling has the access, the lower-case one none.
     await eventually(async () => expect(await allowedFor(RILEY, 'update', 'apps', 'deployments', staging)).toBe(true), 20_000, 250);
     expect(await allowedFor('riley@mixed.example', 'update', 'apps', 'deployments', staging)).toBe(false);
-    expect(await allowedFor(MORGAN, 'create', 'roster.dev', 'memberships', ns)).toBe(true);
+    await eventually(async () => expect(await allowedFor(MORGAN, 'create', 'roster.dev', 'memberships', ns)).toBe(true), 20_000, 250);
     expect(await allowedFor('morgan@mixed.example', 'create', 'roster.dev', 'memberships', ns)).toBe(false);
   });
 

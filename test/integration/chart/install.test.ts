@@ -491,14 +491,14 @@ describe("the operator with the chart's ServiceAccount, config and environment",
       30_000,
       200,
     );
-    expect(await canI('olivia@chart.example', 'update', 'teams', teamNs, 'roster.dev')).toBe(true);
+    await eventually(async () => expect(await canI('olivia@chart.example', 'update', 'teams', teamNs, 'roster.dev')).toBe(true), 30_000, 200);
   });
 
   it('deleting the Membership removes the access, then the Membership', async () => {
     await admin.delete(resources.membership, teamNs, 'riley');
     await eventually(async () => expect(await admin.find(resources.membership, teamNs, 'riley')).toBeUndefined(), 30_000, 200);
     expect(await grantsIn(stagingNs)).toEqual([['admin', 'olivia@chart.example']]);
-    expect(await canI('riley@chart.example', 'update', 'deployments', stagingNs, 'apps')).toBe(false);
+    await eventually(async () => expect(await canI('riley@chart.example', 'update', 'deployments', stagingNs, 'apps')).toBe(false), 30_000, 200);
   });
 
   it("deleting the Team removes the owner's access, then the Team", async () => {
@@ -506,7 +506,7 @@ describe("the operator with the chart's ServiceAccount, config and environment",
     await eventually(async () => expect(await admin.find(resources.team, teamNs, 'acme')).toBeUndefined(), 30_000, 200);
     expect(await grantsIn(stagingNs)).toEqual([]);
     expect(await grantsIn(teamNs)).toEqual([]);
-    expect(await canI('olivia@chart.example', 'update', 'teams', teamNs, 'roster.dev')).toBe(false);
+    await eventually(async () => expect(await canI('olivia@chart.example', 'update', 'teams', teamNs, 'roster.dev')).toBe(false), 30_000, 200);
   });
 
   it('wrote Events, and met not one forbidden request on the way', async () => {

@@ -152,7 +152,7 @@ describe('kubernetes backend subjects', () => {
 
     await admin.delete(resources.membership, groups, 'sam');
     await eventually(async () => expect(await groupBindings(env(groups, 'staging'), scopedGroup)).toEqual([]), 60_000, 500);
-    expect(await deploy('someone@idp.example', env(groups, 'staging'), [scopedGroup])).toBe(false);
+    await eventually(async () => expect(await deploy('someone@idp.example', env(groups, 'staging'), [scopedGroup])).toBe(false), 60_000, 500);
     // Noah's team-wide group is not touched.
     expect(await deploy('someone@idp.example', env(groups, 'staging'), [teamGroup])).toBe(true);
   });
