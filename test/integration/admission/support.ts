@@ -41,9 +41,12 @@ export async function startWebhookOperator(admin: KubeClient, suite: string, opt
     // options.config.webhook adds to the suite's webhook settings (seatReservationSeconds, …).
     config: { ...options.config, webhook: { ...webhookConfig(suite, `https://127.0.0.1:${webhookPort}`), ...(options.config?.webhook as object | undefined) } },
   });
+  // Both configurations: the operator writes the validating one first, the mutating one after.
   await eventually(async () => {
-    const v = await admin.get<WebhookConfigurationObject>(webhookConfigurationResources.validating, undefined, `roster-test-${suite}`);
-    expect(v.webhooks[0]?.clientConfig.caBundle).toBeTruthy();
+    for (const ref of [webhookConfigurationResources.validating, webhookConfigurationResources.mutating]) {
+      const config = await admin.find<WebhookConfigurationObject>(ref, undefined, `roster-test-${suite}`);
+      expect(config?.webhooks[0]?.clientConfig.caBundle, ref.plural).toBeTruthy();
+    }
   }, 30_000);
   return operator;
 }

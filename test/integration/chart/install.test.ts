@@ -414,12 +414,19 @@ describe("the operator with the chart's ServiceAccount, config and environment",
   });
 
   it("invites: a Team and a Membership through the chart's webhooks, a mail for each person", async () => {
-    await admin.create<Team>(resources.team, {
-      apiVersion: 'roster.dev/v1alpha1',
-      kind: 'Team',
-      metadata: { name: 'acme', namespace: teamNs },
-      spec: { displayName: 'Acme Charts', owner: { email: 'olivia@chart.example', name: 'Olivia Owner' }, seats: 2 },
-    } as Team);
+    // The API server picks up the injected CA a moment after the configurations show it; until
+    // then its calls to the webhooks fail and the create is refused (nothing is created).
+    await eventually(
+      () =>
+        admin.create<Team>(resources.team, {
+          apiVersion: 'roster.dev/v1alpha1',
+          kind: 'Team',
+          metadata: { name: 'acme', namespace: teamNs },
+          spec: { displayName: 'Acme Charts', owner: { email: 'olivia@chart.example', name: 'Olivia Owner' }, seats: 2 },
+        } as Team),
+      20_000,
+      200,
+    );
     await admin.create(resources.project, {
       apiVersion: 'roster.dev/v1alpha1',
       kind: 'Project',

@@ -12,6 +12,7 @@ import { resources } from '../../../src/api/resources.ts';
 import { webhookConfigurationResources, type WebhookConfigurationObject } from '../../../src/admission/registration.ts';
 import { ledgerName } from '../../../src/seats/ledger.ts';
 import { KubeClient, type KubeObject } from '../../../src/runtime/kube-client.ts';
+import { kubectl } from '../kubectl.ts';
 import { eventually } from '../support/eventually.ts';
 import type { OperatorProcess } from '../support/operator.ts';
 import { removeNamespaces } from '../support/cleanup.ts';
@@ -189,8 +190,11 @@ describe('the operator’s own check, whatever admission let through', () => {
     await admin.delete(webhookConfigurationResources.validating, undefined, name);
     try {
       // Without the validating webhook (failurePolicy Ignore, a misconfigured chart…) the API server admits it.
-      const result = await applyAs(ada, project('sneaky', ['kube-system', operatorNamespace, globexWeb, unassigned, shopProd]));
-      expect(result.code, result.stderr).toBe(0);
+      // The API server drops the webhook a moment after its configuration goes; until then it refuses (and creates nothing).
+      await eventually(async () => {
+        const result = await applyAs(ada, project('sneaky', ['kube-system', operatorNamespace, globexWeb, unassigned, shopProd]));
+        expect(result.code, result.stderr).toBe(0);
+      }, 10_000);
       await eventually(async () => {
         const condition = await projectCondition('sneaky', 'EnvironmentsAssigned');
         expect(condition?.status).toBe('False');
@@ -241,6 +245,11 @@ spec: { owner: { email: mallory@evil.example }, seats: 50 }
         metadata: { name: metadata.name, labels: metadata.labels },
       } as WebhookConfigurationObject);
       await admin.delete(resources.project, acme, 'sneaky');
+      // The next tests need the webhook back: wait until the API server calls it again (a dry run creates nothing).
+      await eventually(async () => {
+        const probe = await kubectl(kubeconfig, ['apply', '--dry-run=server', '-f', '-', `--as=${ada}`], project('probe', ['kube-system']));
+        expect(probe.stderr).toMatch(/namespace kube-system is a system namespace/);
+      }, 10_000);
     }
   });
 
