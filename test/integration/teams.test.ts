@@ -344,6 +344,8 @@ spec: { team: acme, email: ${t.email('jordan')}, role: observer, projects: [{ na
     await admin.patch(resources.roleBinding, t.ns, binding.metadata.name ?? '', 'json', [
       { op: 'add', path: '/subjects/-', value: { kind: 'User', name: eve, apiGroup: 'rbac.authorization.k8s.io' } },
     ]);
+    // The patch is stored when it returns, so a binding that names Maya alone again was put back by the operator.
+    await eventually(async () => expect((await bindingsOf()).map((b) => b.subjects?.map((s) => s.name))).toEqual([[t.email('maya')]]));
     await eventually(async () => expect(await t.canI(eve, 'get', 'teams', t.ns, 'roster.dev')).toBe(false));
     await admin.delete(resources.roleBinding, t.ns, binding.metadata.name ?? '');
     await eventually(async () => expect(await bindingsOf()).toHaveLength(1));
