@@ -3,15 +3,14 @@
 // necessarily seen its Event: it waits for it.
 import { expect } from 'vitest';
 import { resources } from '../../../src/api/resources.ts';
-import type { KubeClient, KubeObject } from '../../../src/runtime/kube-client.ts';
+import type { KubeEvent } from '../../../src/runtime/events.ts';
+import type { KubeClient } from '../../../src/runtime/kube-client.ts';
 import { eventually } from './eventually.ts';
 
-export type RecordedEvent = KubeObject & { reason?: string; note?: string; regarding?: { name?: string } };
-
 /** Waits until `namespace` holds an Event with `reason` about the object named `regarding`, and returns it. */
-export async function eventRecorded(client: KubeClient, namespace: string, reason: string, regarding: string, timeoutMs = 20_000): Promise<RecordedEvent> {
+export async function eventRecorded(client: KubeClient, namespace: string, reason: string, regarding: string, timeoutMs = 20_000): Promise<KubeEvent> {
   return await eventually(async () => {
-    const events = await client.list<RecordedEvent>(resources.event, namespace);
+    const events = await client.list<KubeEvent>(resources.event, namespace);
     const found = events.items.find((e) => e.reason === reason && e.regarding?.name === regarding);
     expect(
       found,
